@@ -1,0 +1,651 @@
+/*
+ * hardalloc core: a two-level segregated fit (TLSF) heap inside a caller's
+ * buffer. Contract: mem_alloc.h. Design notes: docs/ARCHITECTURE.md.
+ *
+ * Buffer layout (all offsets are bytes from the context base, which is the
+ * first 8-byte aligned address of the buffer):
+ *
+ *   [context][chunk][chunk]...[chunk][sentinel]
+ *
+ * Context: CTX_WORDS u32 words, then one second-level bitmap byte per
+ * first-level class (SL_BYTES), then fl_count * SL_COUNT u32 free-list heads.
+ *
+ * Chunk at offset o (o % 8 == 0), length len (len % 8 == 0, len >= 16):
+ *   o+0  u32 prev_len   length of the previous chunk, meaningful only while
+ *                       this chunk's PREV_FREE flag is set; otherwise these
+ *                       bytes are the tail of the previous chunk's payload
+ *                       (which is why an allocated chunk costs 4 bytes, not 8)
+ *   o+4  u32 len_flags  len | FREE (bit 0) | PREV_FREE (bit 1); bit 2 is zero
+ *   o+8  payload; a free chunk keeps u32 next_free and prev_free there
+ *                       (offsets of list neighbours, 0 = none)
+ * The sentinel is a zero-length allocated chunk at offset `end`; its 8 bytes
+ * close the heap so that "the next chunk" always exists.
+ *
+ * Invariants (mem_check verifies all of them): chunks tile [first, end)
+ * exactly; no two free chunks are adjacent; PREV_FREE of every chunk equals
+ * FREE of its predecessor and then prev_len equals the predecessor's length;
+ * every free chunk is in exactly the list its length maps to; a list is
+ * non-empty iff its bitmap bits are set.
+ *
+ * All metadata is read and written with memcpy: the buffer has whatever
+ * declared type the app gave it, and memcpy is the one access that is
+ * defined for every type (compilers turn it into a single load or store).
+ */
+
+#include "mem_alloc.h"
+
+#include <string.h>
+
+#define GRANULE 8u
+#define MIN_CHUNK 16u
+#define FLAG_FREE 1u
+#define FLAG_PREV_FREE 2u
+#define FLAG_MASK 7u
+
+/* Second level: 8 classes per power of two; below SMALL_LIMIT the classes
+ * are exact (one per granule), so small requests never over-search. */
+#define SL_LOG2 3u
+#define SL_COUNT (1u << SL_LOG2)
+#define SMALL_LIMIT (SL_COUNT * GRANULE)
+#define SL_BYTES 32u /* >= first-level classes of the largest heap, rounded */
+
+/* Bound of the exact-fit scan that runs only when the O(1) search fails. */
+#define FALLBACK_SCAN 16u
+
+/* Context words. A list link of 0 means "none" and every list head acts as
+ * a pseudo chunk whose next_free field is the head itself (at head - 8), so
+ * link updates never branch on list ends: writes through link 0 land in
+ * W_SCRATCH (offset 12, the prev_free field of "chunk 0"). */
+enum {
+    W_KEY,      /* base address folded with HEAP_MAGIC: "this is a heap" */
+    W_END,      /* offset of the sentinel */
+    W_TOTAL,    /* heap_size reported by mem_stat */
+    W_SCRATCH,  /* sink of writes through a 0 link; never read */
+    W_FIRST,    /* offset of the first chunk */
+    W_FL_COUNT, /* number of first-level classes */
+    W_FL_BITMAP,
+    W_PAD,
+    CTX_WORDS
+};
+#define SL_BITMAP_AT (CTX_WORDS * 4u)
+#define HEADS_AT (SL_BITMAP_AT + SL_BYTES)
+
+#define HEAP_MAGIC 0x48415244u /* "HARD" */
+
+/* Largest request considered at all: anything above cannot fit any heap,
+ * and refusing it first keeps every later size computation inside u32. */
+#define MAX_REQUEST ((size_t)MEM_MAX_HEAP_SIZE)
+
+_Static_assert(MEM_MAX_HEAP_SIZE <= (size_t)UINT32_MAX / 2u + 1u, "offsets are u32");
+_Static_assert(HEADS_AT % 8u == 0u, "heads stay aligned");
+
+/* ---- raw access --------------------------------------------------------- */
+
+static inline uint32_t ld(const uint8_t *b, uint32_t off)
+{
+    uint32_t v;
+    memcpy(&v, b + off, sizeof v);
+    return v;
+}
+
+static inline void st(uint8_t *b, uint32_t off, uint32_t v)
+{
+    memcpy(b + off, &v, sizeof v);
+}
+
+static inline unsigned fls32(uint32_t x) /* x != 0 */
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return 31u - (unsigned)__builtin_clz(x);
+#else
+    unsigned r = 0;
+    while (x >>= 1) {
+        r++;
+    }
+    return r;
+#endif
+}
+
+static inline unsigned ffs32(uint32_t x) /* x != 0 */
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctz(x);
+#else
+    unsigned r = 0;
+    while (!(x & 1u)) {
+        x >>= 1;
+        r++;
+    }
+    return r;
+#endif
+}
+
+static inline uint32_t heap_key(const void *base)
+{
+    uint64_t a = (uint64_t)(uintptr_t)base;
+    return (uint32_t)(a ^ (a >> 32)) ^ HEAP_MAGIC;
+}
+
+/* The context behind ctx, or NULL when ctx designates no heap. */
+static inline uint8_t *heap_of(mem_ctx_t ctx)
+{
+    if (ctx == NULL || ((uintptr_t)ctx & (GRANULE - 1u)) != 0u) {
+        return NULL;
+    }
+    uint8_t *b = ctx;
+    return ld(b, W_KEY * 4u) == heap_key(b) ? b : NULL;
+}
+
+static inline uint32_t len_of(const uint8_t *b, uint32_t off)
+{
+    return ld(b, off + 4u) & ~FLAG_MASK;
+}
+
+/* ---- size classes ------------------------------------------------------- */
+
+/* Class of a chunk length. Below SMALL_LIMIT: first level 0, one class per
+ * granule. Above: first level from the top bit, second level from the next
+ * SL_LOG2 bits. Written without branches: lengths arrive in random order. */
+static inline void mapping(uint32_t len, unsigned *fl, unsigned *sl)
+{
+    uint32_t granules = len / GRANULE;
+    unsigned f = fls32(granules | (SL_COUNT >> 1)); /* SL_LOG2 - 1 when small */
+    unsigned small = f < SL_LOG2;
+    *fl = f - (SL_LOG2 - 1u);
+    *sl = (granules >> (f - SL_LOG2 + small)) & (SL_COUNT - 1u);
+}
+
+static inline uint32_t head_at(unsigned fl, unsigned sl)
+{
+    return HEADS_AT + 4u * (fl * SL_COUNT + sl);
+}
+
+static inline uint32_t fl_count_for(uint32_t len)
+{
+    unsigned fl, sl;
+    mapping(len, &fl, &sl);
+    return fl + 1u;
+}
+
+/* ---- free lists --------------------------------------------------------- */
+
+static void list_insert(uint8_t *b, uint32_t off, uint32_t len)
+{
+    unsigned fl, sl;
+    mapping(len, &fl, &sl);
+    uint32_t head = head_at(fl, sl);
+    uint32_t h = ld(b, head);
+    st(b, off + 8u, h);
+    st(b, off + 12u, head - 8u);
+    st(b, h + 12u, off);
+    st(b, head, off);
+    b[SL_BITMAP_AT + fl] = (uint8_t)(b[SL_BITMAP_AT + fl] | (1u << sl));
+    st(b, W_FL_BITMAP * 4u, ld(b, W_FL_BITMAP * 4u) | (1u << fl));
+}
+
+/* Unlinks a free chunk. The list became empty exactly when the chunk had no
+ * successor and its predecessor is a list head (a pseudo chunk inside the
+ * context, below `first`); the head's position then names the bitmap bits
+ * to clear, so no size class is computed. */
+static void list_remove(uint8_t *b, uint32_t off)
+{
+    uint32_t next = ld(b, off + 8u);
+    uint32_t prev = ld(b, off + 12u);
+    st(b, prev + 8u, next);
+    st(b, next + 12u, prev);
+    uint32_t emptied = (uint32_t)(next == 0u) & (uint32_t)(prev < ld(b, W_FIRST * 4u));
+    uint32_t index = ((prev + 8u - HEADS_AT) / 4u) & (0u - emptied);
+    uint32_t fl = index / SL_COUNT;
+    uint32_t map = b[SL_BITMAP_AT + fl] & ~(emptied << (index % SL_COUNT));
+    b[SL_BITMAP_AT + fl] = (uint8_t)map;
+    st(b, W_FL_BITMAP * 4u, ld(b, W_FL_BITMAP * 4u) & ~((uint32_t)(map == 0u) << fl));
+}
+
+/* First chunk of at least len bytes in the request's own class: the good-fit
+ * search skips that class because it may hold chunks smaller than len. */
+static uint32_t find_exact(const uint8_t *b, uint32_t len)
+{
+    unsigned fl, sl;
+    mapping(len, &fl, &sl);
+    if (fl >= ld(b, W_FL_COUNT * 4u)) {
+        return 0u;
+    }
+    uint32_t off = ld(b, head_at(fl, sl));
+    for (unsigned i = 0; off != 0u && i < FALLBACK_SCAN; i++) {
+        if (len_of(b, off) >= len) {
+            return off;
+        }
+        off = ld(b, off + 8u);
+    }
+    return 0u;
+}
+
+/* A free chunk of at least len bytes, still linked, or 0. The request is
+ * rounded up to the next class boundary so that the head of any non-empty
+ * class found fits (good fit); small classes are exact and need no rounding. */
+static uint32_t find_free(const uint8_t *b, uint32_t len)
+{
+    uint32_t round = ((1u << (fls32(len) - SL_LOG2)) - 1u) & (0u - (uint32_t)(len >= SMALL_LIMIT));
+    unsigned fl, sl;
+    mapping(len + round, &fl, &sl);
+    uint32_t sl_map = (uint32_t)b[SL_BITMAP_AT + fl] & (~0u << sl);
+    /* fl itself when it has a fit, else the next non-empty first level. */
+    uint32_t fl_map = ld(b, W_FL_BITMAP * 4u) & (~0u << fl) & ~((uint32_t)(sl_map == 0u) << fl);
+    if (fl_map == 0u) {
+        return find_exact(b, len);
+    }
+    unsigned fit_fl = ffs32(fl_map);
+    uint32_t fit_map = fit_fl == fl ? sl_map : b[SL_BITMAP_AT + fit_fl];
+    return ld(b, head_at(fit_fl, ffs32(fit_map)));
+}
+
+/* ---- chunk surgery ------------------------------------------------------ */
+
+/* Makes [off, off+len) a free chunk, links it, and tells the next chunk. */
+static void make_free(uint8_t *b, uint32_t off, uint32_t len)
+{
+    st(b, off + 4u, len | FLAG_FREE);
+    uint32_t next = off + len;
+    st(b, next, len);
+    st(b, next + 4u, ld(b, next + 4u) | FLAG_PREV_FREE);
+    list_insert(b, off, len);
+}
+
+/* Turns the unlinked region [off, off+have) into an allocated chunk of need
+ * bytes, returning the rest to the free lists when it can hold a chunk. The
+ * chunk after the region is allocated (free neighbours were merged). */
+static void take(uint8_t *b, uint32_t off, uint32_t have, uint32_t need, uint32_t prev_flag)
+{
+    if (have - need >= MIN_CHUNK) {
+        st(b, off + 4u, need | prev_flag);
+        make_free(b, off + need, have - need);
+    } else {
+        st(b, off + 4u, have | prev_flag);
+        uint32_t next = off + have;
+        st(b, next + 4u, ld(b, next + 4u) & ~FLAG_PREV_FREE);
+    }
+}
+
+static inline uint32_t request_len(size_t n) /* 0 < n <= MAX_REQUEST */
+{
+    uint32_t len = ((uint32_t)n + MEM_CHUNK_OVERHEAD + GRANULE - 1u) & ~(GRANULE - 1u);
+    return len < MIN_CHUNK ? MIN_CHUNK : len;
+}
+
+/* Offset of the allocated chunk whose payload is ptr, or 0 when ptr is not
+ * one: outside the heap, misaligned, free, or with a header or boundary tags
+ * that contradict their neighbours. Reads only inside the heap. */
+static uint32_t chunk_of(const uint8_t *b, const void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    uintptr_t base = (uintptr_t)b;
+    uint32_t first = ld(b, W_FIRST * 4u);
+    uint32_t end = ld(b, W_END * 4u);
+    if (p < base + first + 8u || p - base > end || ((p - base) & (GRANULE - 1u)) != 0u) {
+        return 0u;
+    }
+    uint32_t off = (uint32_t)(p - base) - 8u;
+    uint32_t lf = ld(b, off + 4u);
+    uint32_t len = lf & ~FLAG_MASK;
+    if ((lf & (FLAG_FREE | 4u)) != 0u || len < MIN_CHUNK || len > end - off) {
+        return 0u;
+    }
+    if ((ld(b, off + len + 4u) & FLAG_PREV_FREE) != 0u) {
+        return 0u;
+    }
+    if ((lf & FLAG_PREV_FREE) != 0u) {
+        uint32_t plen = ld(b, off);
+        if (plen < MIN_CHUNK || plen > off - first || (plen & FLAG_MASK) != 0u ||
+            ld(b, off - plen + 4u) != (plen | FLAG_FREE)) {
+            return 0u;
+        }
+    }
+    return off;
+}
+
+/* Frees a validated chunk, merging it with its free neighbours. */
+static void free_chunk(uint8_t *b, uint32_t off)
+{
+    uint32_t lf = ld(b, off + 4u);
+    uint32_t len = lf & ~FLAG_MASK;
+    uint32_t nf = ld(b, off + len + 4u);
+    if ((nf & FLAG_FREE) != 0u) {
+        list_remove(b, off + len);
+        len += nf & ~FLAG_MASK;
+    }
+    if ((lf & FLAG_PREV_FREE) != 0u) {
+        uint32_t prev_len = ld(b, off);
+        off -= prev_len;
+        list_remove(b, off);
+        len += prev_len;
+    }
+    make_free(b, off, len);
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+mem_ctx_t mem_init(void *heap_start, size_t heap_size)
+{
+    if (heap_start == NULL || heap_size < MEM_MIN_HEAP_SIZE) {
+        return NULL;
+    }
+    uintptr_t start = (uintptr_t)heap_start;
+    if (heap_size - 1u > UINTPTR_MAX - start) {
+        return NULL; /* the buffer would wrap the address space */
+    }
+    uintptr_t lead = (GRANULE - (start & (GRANULE - 1u))) & (GRANULE - 1u);
+    size_t managed = heap_size - lead;
+    if (managed > MEM_MAX_HEAP_SIZE) {
+        managed = MEM_MAX_HEAP_SIZE;
+    }
+    uint32_t size = (uint32_t)managed & ~(GRANULE - 1u);
+    /* Classes only up to the largest chunk this heap can ever hold. */
+    uint32_t fl_count = fl_count_for(size - HEADS_AT - GRANULE);
+    uint32_t first = HEADS_AT + 4u * fl_count * SL_COUNT;
+    uint32_t end = size - GRANULE;
+    /* MEM_MIN_HEAP_SIZE leaves room for the context and a minimal chunk. */
+    uint8_t *b = (uint8_t *)heap_start + lead;
+    memset(b, 0, first);
+    st(b, W_KEY * 4u, heap_key(b));
+    st(b, W_END * 4u, end);
+    st(b, W_TOTAL * 4u, (uint32_t)(managed + lead));
+    st(b, W_FIRST * 4u, first);
+    st(b, W_FL_COUNT * 4u, fl_count);
+    st(b, end + 4u, 0u); /* sentinel: allocated, zero length */
+    make_free(b, first, end - first);
+    return b;
+}
+
+void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes)
+{
+    uint8_t *b = heap_of(ctx);
+    if (b == NULL || nb_bytes == 0u || nb_bytes > MAX_REQUEST) {
+        return NULL;
+    }
+    uint32_t need = request_len(nb_bytes);
+    uint32_t off = find_free(b, need);
+    if (off == 0u) {
+        return NULL;
+    }
+    uint32_t have = len_of(b, off);
+    list_remove(b, off);
+    take(b, off, have, need, 0u); /* a free chunk's predecessor is never free */
+    return b + off + 8u;
+}
+
+void mem_free(mem_ctx_t ctx, void *ptr)
+{
+    uint8_t *b = heap_of(ctx);
+    if (b == NULL || ptr == NULL) {
+        return;
+    }
+    uint32_t off = chunk_of(b, ptr);
+    if (off != 0u) {
+        free_chunk(b, off);
+    }
+}
+
+void *mem_realloc(mem_ctx_t ctx, void *ptr, size_t size)
+{
+    uint8_t *b = heap_of(ctx);
+    if (b == NULL) {
+        return NULL;
+    }
+    if (ptr == NULL) {
+        return mem_alloc(ctx, size);
+    }
+    uint32_t off = chunk_of(b, ptr);
+    if (off == 0u) {
+        return NULL;
+    }
+    if (size == 0u) {
+        free_chunk(b, off);
+        return NULL;
+    }
+    if (size > MAX_REQUEST) {
+        return NULL;
+    }
+    uint32_t need = request_len(size);
+    uint32_t lf = ld(b, off + 4u);
+    uint32_t prev_flag = lf & FLAG_PREV_FREE;
+    uint32_t have = lf & ~FLAG_MASK;
+    uint32_t next = off + have;
+    uint32_t nf = ld(b, next + 4u);
+    uint32_t next_len = (nf & FLAG_FREE) != 0u ? nf & ~FLAG_MASK : 0u;
+
+    if (need <= have) {
+        if (have - need >= MIN_CHUNK) {
+            uint32_t tail = have - need;
+            if (next_len != 0u) {
+                list_remove(b, next);
+                tail += next_len;
+            }
+            st(b, off + 4u, need | prev_flag);
+            make_free(b, off + need, tail);
+        }
+        return ptr;
+    }
+    if (next_len != 0u && have + next_len >= need) {
+        list_remove(b, next);
+        take(b, off, have + next_len, need, prev_flag);
+        return ptr;
+    }
+    void *moved = mem_alloc(ctx, size);
+    if (moved != NULL) {
+        memcpy(moved, ptr, have - MEM_CHUNK_OVERHEAD);
+        free_chunk(b, off);
+        return moved;
+    }
+    /* Last resort before failing: slide down into the free predecessor. */
+    if (prev_flag != 0u) {
+        uint32_t prev_len = ld(b, off);
+        if (prev_len + have + next_len >= need) {
+            uint32_t start = off - prev_len;
+            list_remove(b, start);
+            if (next_len != 0u) {
+                list_remove(b, next);
+            }
+            memmove(b + start + 8u, ptr, have - MEM_CHUNK_OVERHEAD);
+            take(b, start, prev_len + have + next_len, need, 0u);
+            return b + start + 8u;
+        }
+    }
+    return NULL;
+}
+
+size_t mem_usable_size(mem_ctx_t ctx, const void *ptr)
+{
+    const uint8_t *b = heap_of(ctx);
+    if (b == NULL || ptr == NULL) {
+        return 0u;
+    }
+    uint32_t off = chunk_of(b, ptr);
+    return off == 0u ? 0u : len_of(b, off) - MEM_CHUNK_OVERHEAD;
+}
+
+/* Physical walk shared by mem_parse and mem_stat. Stops at the first chunk
+ * whose length cannot be right, so a corrupted heap is never walked out of. */
+typedef bool (*walk_fn)(void *data, uint8_t *b, uint32_t off, uint32_t lf);
+
+static void walk(uint8_t *b, walk_fn fn, void *data)
+{
+    uint32_t end = ld(b, W_END * 4u);
+    for (uint32_t off = ld(b, W_FIRST * 4u); off < end;) {
+        uint32_t lf = ld(b, off + 4u);
+        uint32_t len = lf & ~FLAG_MASK;
+        if (len < MIN_CHUNK || len > end - off || fn(data, b, off, lf)) {
+            return;
+        }
+        off += len;
+    }
+}
+
+typedef struct {
+    mem_parse_callback_t cb;
+    void *data;
+} parse_ctx_t;
+
+static bool parse_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
+{
+    const parse_ctx_t *p = data;
+    return p->cb(p->data, b + off + 8u, (lf & FLAG_FREE) == 0u, lf & ~FLAG_MASK);
+}
+
+void mem_parse(mem_ctx_t ctx, mem_parse_callback_t callback, void *data)
+{
+    uint8_t *b = heap_of(ctx);
+    if (b == NULL || callback == NULL) {
+        return;
+    }
+    parse_ctx_t p = {callback, data};
+    walk(b, parse_one, &p);
+}
+
+static bool stat_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
+{
+    (void)b;
+    (void)off;
+    mem_stat_t *s = data;
+    size_t len = lf & ~FLAG_MASK;
+    s->nb_chunks++;
+    if ((lf & FLAG_FREE) != 0u) {
+        s->free_size += len;
+        if (len > s->largest_free_size) {
+            s->largest_free_size = len;
+        }
+    } else {
+        s->allocated_size += len;
+        s->nb_allocated++;
+    }
+    return false;
+}
+
+void mem_stat(mem_ctx_t *ctx, mem_stat_t *stat)
+{
+    if (stat == NULL) {
+        return;
+    }
+    memset(stat, 0, sizeof *stat);
+    if (ctx == NULL) {
+        return;
+    }
+    uint8_t *b = heap_of((mem_ctx_t)ctx);
+    if (b == NULL) {
+        mem_ctx_t inner;
+        memcpy(&inner, ctx, sizeof inner);
+        b = heap_of(inner);
+    }
+    if (b == NULL) {
+        return;
+    }
+    stat->total_size = ld(b, W_TOTAL * 4u);
+    walk(b, stat_one, stat);
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+static bool link_ok(uint32_t link, uint32_t first, uint32_t end)
+{
+    return link == 0u ||
+           (link >= first && link < end && end - link >= MIN_CHUNK && (link & FLAG_MASK) == 0u);
+}
+
+static bool context_ok(const uint8_t *b)
+{
+    uint32_t fl_count = ld(b, W_FL_COUNT * 4u);
+    uint32_t first = ld(b, W_FIRST * 4u);
+    uint32_t end = ld(b, W_END * 4u);
+    if (fl_count == 0u || fl_count > SL_BYTES || first != HEADS_AT + 4u * fl_count * SL_COUNT ||
+        end < first || end - first < MIN_CHUNK || (end & FLAG_MASK) != 0u ||
+        end > (uint32_t)MEM_MAX_HEAP_SIZE - GRANULE || fl_count != fl_count_for(end - HEADS_AT)) {
+        return false;
+    }
+    uint32_t fl_map = ld(b, W_FL_BITMAP * 4u);
+    for (uint32_t fl = 0; fl < SL_BYTES; fl++) {
+        bool has = b[SL_BITMAP_AT + fl] != 0u;
+        if ((fl >= fl_count && has) || has != (((fl_map >> fl) & 1u) != 0u)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Physical walk: tiling, boundary tags, no adjacent free chunks, and each
+ * free chunk's own links point back at it. Counts the free chunks. */
+static bool chunks_ok(const uint8_t *b, uint32_t *nb_free)
+{
+    uint32_t first = ld(b, W_FIRST * 4u);
+    uint32_t end = ld(b, W_END * 4u);
+    uint32_t off = first;
+    uint32_t prev_len = 0u;
+    bool prev_free = false;
+    *nb_free = 0u;
+    while (off < end) {
+        uint32_t lf = ld(b, off + 4u);
+        uint32_t len = lf & ~FLAG_MASK;
+        bool is_free = (lf & FLAG_FREE) != 0u;
+        if ((lf & 4u) != 0u || len < MIN_CHUNK || len > end - off ||
+            ((lf & FLAG_PREV_FREE) != 0u) != prev_free || (prev_free && ld(b, off) != prev_len) ||
+            (is_free && prev_free)) {
+            return false;
+        }
+        if (is_free) {
+            uint32_t next = ld(b, off + 8u);
+            uint32_t prev = ld(b, off + 12u);
+            unsigned fl, sl;
+            mapping(len, &fl, &sl);
+            if (fl >= ld(b, W_FL_COUNT * 4u) || !link_ok(next, first, end) ||
+                (prev != head_at(fl, sl) - 8u && (prev == 0u || !link_ok(prev, first, end))) ||
+                ld(b, prev + 8u) != off || (next != 0u && ld(b, next + 12u) != off)) {
+                return false;
+            }
+            (*nb_free)++;
+        }
+        prev_free = is_free;
+        prev_len = len;
+        off += len;
+    }
+    uint32_t sentinel = ld(b, end + 4u);
+    return off == end &&
+           sentinel == (prev_free ? FLAG_PREV_FREE : 0u) && (!prev_free || ld(b, end) == prev_len);
+}
+
+/* Every list: its bitmap bit, its nodes (free, in range, in the right class,
+ * back links), and in total exactly the free chunks the walk counted. */
+static bool lists_ok(const uint8_t *b, uint32_t nb_free)
+{
+    uint32_t first = ld(b, W_FIRST * 4u);
+    uint32_t end = ld(b, W_END * 4u);
+    uint32_t fl_count = ld(b, W_FL_COUNT * 4u);
+    uint32_t seen = 0u;
+    for (unsigned fl = 0; fl < fl_count; fl++) {
+        for (unsigned sl = 0; sl < SL_COUNT; sl++) {
+            uint32_t node = ld(b, head_at(fl, sl));
+            if ((node != 0u) != (((b[SL_BITMAP_AT + fl] >> sl) & 1u) != 0u)) {
+                return false;
+            }
+            uint32_t prev = head_at(fl, sl) - 8u;
+            while (node != 0u) {
+                if (!link_ok(node, first, end) || ++seen > nb_free) {
+                    return false;
+                }
+                uint32_t lf = ld(b, node + 4u);
+                unsigned nfl, nsl;
+                mapping(lf & ~FLAG_MASK, &nfl, &nsl);
+                if ((lf & FLAG_FREE) == 0u || nfl != fl || nsl != sl || ld(b, node + 12u) != prev) {
+                    return false;
+                }
+                prev = node;
+                node = ld(b, node + 8u);
+            }
+        }
+    }
+    return seen == nb_free;
+}
+
+bool mem_check(mem_ctx_t ctx)
+{
+    const uint8_t *b = heap_of(ctx);
+    uint32_t nb_free;
+    return b != NULL && context_ok(b) && chunks_ok(b, &nb_free) && lists_ok(b, nb_free);
+}
