@@ -348,7 +348,7 @@ mem_ctx_t mem_init(void *heap_start, size_t heap_size)
     memset(b, 0, first);
     st(b, W_KEY * 4u, heap_key(b));
     st(b, W_END * 4u, end);
-    st(b, W_TOTAL * 4u, (uint32_t)(managed + lead));
+    st(b, W_TOTAL * 4u, (uint32_t)(heap_size < MEM_MAX_HEAP_SIZE ? heap_size : MEM_MAX_HEAP_SIZE));
     st(b, W_FIRST * 4u, first);
     st(b, W_FL_COUNT * 4u, fl_count);
     st(b, end + 4u, 0u); /* sentinel: allocated, zero length */

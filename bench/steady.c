@@ -1,0 +1,173 @@
+/**
+ * @file steady.c
+ * @brief Steady-state alloc+free driver for instruction counting.
+ *
+ * usage: steady <heap_bytes> <live_blocks> <ops> <seed> [--glibc]
+ *
+ * Fills a heap of heap_bytes to live_blocks blocks of 8..512 bytes, then
+ * measured_loop() runs ops pairs: free a random live block, allocate a new
+ * random size into its slot. The slot/size sequence is generated beforehand
+ * so that measured_loop contains nothing but the allocator calls and the
+ * loop itself; bench/instructions runs it under callgrind with
+ * --toggle-collect=measured_loop and divides the instructions by ops.
+ * --glibc runs the same sequence on malloc/free for comparison.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_rng.h"
+#include "mem_alloc.h"
+
+#define MIN_SIZE 8u
+#define MAX_SIZE 512u
+
+/* callgrind toggles collection on this symbol: it must exist under this exact
+ * name, so it is neither inlined nor cloned into measured_loop.constprop. */
+#if defined(__clang__)
+#define MEASURED __attribute__((noinline))
+#elif defined(__GNUC__)
+#define MEASURED __attribute__((noinline, noclone))
+#else
+#define MEASURED
+#endif
+
+typedef struct {
+    mem_ctx_t ctx;        /* NULL: glibc malloc/free */
+    void **live;
+    const uint32_t *slot; /* per op: which live block is replaced */
+    const uint32_t *size; /* per op: size of its replacement */
+    size_t ops;
+    size_t failures;      /* allocations that returned NULL */
+} workload_t;
+
+MEASURED static void measured_loop(workload_t *w) {
+    size_t failures = 0;
+    if (w->ctx != NULL) {
+        for (size_t i = 0; i < w->ops; i++) {
+            void **slot = &w->live[w->slot[i]];
+            mem_free(w->ctx, *slot);
+            *slot = mem_alloc(w->ctx, w->size[i]);
+            failures += *slot == NULL;
+        }
+    } else {
+        for (size_t i = 0; i < w->ops; i++) {
+            void **slot = &w->live[w->slot[i]];
+            free(*slot);
+            *slot = malloc(w->size[i]);
+            failures += *slot == NULL;
+        }
+    }
+    w->failures = failures;
+}
+
+static bool parse_size(const char *text, size_t *out) {
+    char *end = NULL;
+    errno = 0;
+    if (text[0] < '0' || text[0] > '9') {
+        return false;
+    }
+    unsigned long long v = strtoull(text, &end, 0);
+    if (errno != 0 || *end != '\0' || v > SIZE_MAX) {
+        return false;
+    }
+    *out = (size_t)v;
+    return true;
+}
+
+static int usage(void) {
+    fprintf(stderr, "usage: steady <heap_bytes> <live_blocks> <ops> <seed> [--glibc]\n");
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    size_t heap_bytes, live_blocks, ops, seed;
+    if (argc < 5 || argc > 6 || !parse_size(argv[1], &heap_bytes) ||
+        !parse_size(argv[2], &live_blocks) || !parse_size(argv[3], &ops) ||
+        !parse_size(argv[4], &seed) || live_blocks == 0u || live_blocks > UINT32_MAX) {
+        return usage();
+    }
+    bool glibc = false;
+    if (argc == 6) {
+        if (strcmp(argv[5], "--glibc") != 0) {
+            return usage();
+        }
+        glibc = true;
+    }
+
+    void *heap = glibc ? NULL : malloc(heap_bytes);
+    void **live = calloc(live_blocks, sizeof *live);
+    uint32_t *slot = malloc((ops > 0u ? ops : 1u) * sizeof *slot);
+    uint32_t *size = malloc((ops > 0u ? ops : 1u) * sizeof *size);
+    if ((!glibc && heap == NULL) || live == NULL || slot == NULL || size == NULL) {
+        fprintf(stderr, "steady: out of memory\n");
+        return 1;
+    }
+    mem_ctx_t ctx = NULL;
+    if (!glibc) {
+        ctx = mem_init(heap, heap_bytes);
+        if (ctx == NULL) {
+            fprintf(stderr, "steady: mem_init(%zu) failed\n", heap_bytes);
+            return 1;
+        }
+    }
+
+    uint64_t rng = bench_rng_seed(seed);
+    for (size_t i = 0; i < live_blocks; i++) {
+        uint32_t n = bench_rng_range(&rng, MIN_SIZE, MAX_SIZE);
+        live[i] = glibc ? malloc(n) : mem_alloc(ctx, n);
+        if (live[i] == NULL) {
+            fprintf(stderr, "steady: heap of %zu bytes full after %zu of %zu blocks\n",
+                    heap_bytes, i, live_blocks);
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < ops; i++) {
+        slot[i] = (uint32_t)(bench_rng_next(&rng) % live_blocks);
+        size[i] = bench_rng_range(&rng, MIN_SIZE, MAX_SIZE);
+    }
+
+    workload_t w = { .ctx = ctx, .live = live, .slot = slot, .size = size, .ops = ops };
+    measured_loop(&w);
+
+    int rc = 0;
+    if (!glibc) {
+        mem_stat_t st;
+        mem_stat(&ctx, &st);
+        if (!mem_check(ctx)) {
+            fprintf(stderr, "steady: mem_check failed after the run\n");
+            rc = 1;
+        }
+        printf("steady: hardalloc heap %zu B, %zu live, %zu ops, seed %zu: %zu failed allocs, "
+               "%" PRIu32 " chunks, %zu B free (largest %zu)\n", heap_bytes, live_blocks, ops,
+               seed, w.failures, st.nb_chunks, st.free_size, st.largest_free_size);
+    } else {
+        printf("steady: glibc %zu live, %zu ops, seed %zu: %zu failed allocs\n", live_blocks,
+               ops, seed, w.failures);
+    }
+    for (size_t i = 0; i < live_blocks; i++) {
+        if (glibc) {
+            free(live[i]);
+        } else {
+            mem_free(ctx, live[i]);
+        }
+    }
+    if (!glibc) {
+        mem_stat_t st;
+        mem_stat(&ctx, &st);
+        if (st.nb_allocated != 0u || st.nb_chunks != 1u) {
+            fprintf(stderr, "steady: heap not whole after freeing everything\n");
+            rc = 1;
+        }
+    }
+    free(size);
+    free(slot);
+    free(live);
+    free(heap);
+    return rc;
+}

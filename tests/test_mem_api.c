@@ -1,0 +1,847 @@
+/**
+ * @file test_mem_api.c
+ * @brief Unit tests of mem_init, mem_alloc, mem_free, mem_usable_size and of
+ *        every function's handling of a bad context.
+ */
+
+#include "test_helpers.h"
+
+#include <stdlib.h>
+
+#define HEAP_SIZE (32u * 1024u)
+
+/* Main heap buffer, aligned, re-initialized by the fixture of each test. */
+static uint64_t g_heap[HEAP_SIZE / 8u];
+/* Larger scratch buffer for tests that need room around the heap. */
+static uint64_t g_big[(64u * 1024u) / 8u];
+
+static mem_ctx_t g_ctx;
+static mem_stat_t g_fresh;
+
+static int setup_heap(void **state)
+{
+    (void)state;
+    memset(g_heap, 0, sizeof g_heap);
+    g_ctx = mem_init(g_heap, sizeof g_heap);
+    if (g_ctx == NULL) {
+        return -1;
+    }
+    g_fresh = get_stat(g_ctx);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bad contexts                                                             */
+/* ------------------------------------------------------------------------ */
+
+static bool never_called_cb(void *data, uint8_t *addr, bool allocated, size_t size)
+{
+    (void)addr;
+    (void)allocated;
+    (void)size;
+    (*(unsigned *)data)++;
+    return false;
+}
+
+/* Every call with a bad ctx is a no-op that does not touch the real heap or
+ * the memory designated by the bad ctx. */
+static void exercise_bad_ctx(mem_ctx_t bad, void *p_real, bool check_stat)
+{
+    static uint8_t heap_before[HEAP_SIZE];
+    memcpy(heap_before, g_heap, sizeof g_heap);
+    size_t usable_before = mem_usable_size(g_ctx, p_real);
+
+    assert_null(mem_alloc(bad, 16));
+    assert_null(mem_alloc(bad, 1));
+    assert_null(mem_realloc(bad, NULL, 16));
+    assert_null(mem_realloc(bad, p_real, 64));
+    assert_null(mem_realloc(bad, p_real, 8));
+    assert_null(mem_realloc(bad, p_real, 0));
+    mem_free(bad, p_real);
+    mem_free(bad, NULL);
+    unsigned calls = 0;
+    mem_parse(bad, never_called_cb, &calls);
+    assert_int_equal(calls, 0);
+    mem_parse(bad, NULL, NULL);
+    assert_false(mem_check(bad));
+    assert_int_equal(mem_usable_size(bad, p_real), 0);
+    assert_int_equal(mem_usable_size(bad, NULL), 0);
+    if (check_stat) {
+        mem_stat_t st;
+        memset(&st, 0xFF, sizeof st);
+        mem_stat(bad, &st);
+        assert_true(stat_is_zero(&st));
+    }
+
+    assert_memory_equal(heap_before, g_heap, sizeof g_heap);
+    assert_int_equal(mem_usable_size(g_ctx, p_real), usable_before);
+    assert_true(heap_consistent(g_ctx));
+}
+
+static void test_bad_ctx_null(void **state)
+{
+    (void)state;
+    void *p = mem_alloc(g_ctx, 40);
+    assert_non_null(p);
+    exercise_bad_ctx(NULL, p, true);
+}
+
+static void test_bad_ctx_zeroed_buffer(void **state)
+{
+    (void)state;
+    void *p = mem_alloc(g_ctx, 40);
+    assert_non_null(p);
+    memset(g_big, 0, sizeof g_big);
+    exercise_bad_ctx(g_big, p, true);
+    assert_true(all_bytes(g_big, sizeof g_big, 0));
+}
+
+static void test_bad_ctx_garbage_buffer(void **state)
+{
+    (void)state;
+    void *p = mem_alloc(g_ctx, 40);
+    assert_non_null(p);
+    uint64_t seed = 0x9E3779B97F4A7C15u;
+    for (size_t i = 0; i < sizeof g_big / 8u; i++) {
+        g_big[i] = xorshift64(&seed);
+    }
+    /* mem_stat follows the first word when it is an aligned address: keep it odd */
+    g_big[0] |= 1u;
+    static uint64_t copy[sizeof g_big / 8u];
+    memcpy(copy, g_big, sizeof g_big);
+    exercise_bad_ctx(g_big, p, true);
+    assert_memory_equal(copy, g_big, sizeof g_big);
+}
+
+/* A pointer inside a real heap or misaligned from it is not a context. (Not
+ * passed to mem_stat: mem_stat may follow the word found there.) */
+static void test_bad_ctx_inside_real_heap(void **state)
+{
+    (void)state;
+    void *p = mem_alloc(g_ctx, 40);
+    assert_non_null(p);
+    uint8_t *c = g_ctx;
+    exercise_bad_ctx(c + 1, p, false);
+    exercise_bad_ctx(c + 4, p, false);
+    exercise_bad_ctx(c + 8, p, false);
+    exercise_bad_ctx(c + 64, p, false);
+    exercise_bad_ctx(p, p, false);
+}
+
+/* The address of a mem_ctx_t variable is accepted by mem_stat only. */
+static void test_bad_ctx_address_of_variable(void **state)
+{
+    (void)state;
+    void *p = mem_alloc(g_ctx, 40);
+    assert_non_null(p);
+    mem_ctx_t var = g_ctx;
+    exercise_bad_ctx(&var, p, false);
+    assert_ptr_equal(var, g_ctx);
+}
+
+/* A heap whose buffer was wiped is no longer a heap. */
+static void test_bad_ctx_wiped_heap(void **state)
+{
+    (void)state;
+    memset(g_big, 0, sizeof g_big);
+    mem_ctx_t other = mem_init(g_big, 4096);
+    assert_non_null(other);
+    assert_true(mem_check(other));
+    memset(g_big, 0, 4096);
+    void *p = mem_alloc(g_ctx, 40);
+    assert_non_null(p);
+    exercise_bad_ctx(other, p, true);
+}
+
+/* ------------------------------------------------------------------------ */
+/* mem_init                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void test_init_null_buffer(void **state)
+{
+    (void)state;
+    assert_null(mem_init(NULL, HEAP_SIZE));
+    assert_null(mem_init(NULL, 0));
+    assert_null(mem_init(NULL, MEM_MIN_HEAP_SIZE));
+    assert_null(mem_init(NULL, MEM_MAX_HEAP_SIZE + 1u));
+}
+
+static void test_init_too_small(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 7, 8, 16, 100, MEM_MIN_HEAP_SIZE - 1u};
+    uint8_t *base = (uint8_t *)g_big + 64;
+    for (size_t m = 0; m < 8; m++) {
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            memset(g_big, 0x5C, 1024);
+            assert_null(mem_init(base + m, sizes[i]));
+        }
+    }
+}
+
+/* MEM_MIN_HEAP_SIZE works at every misalignment; everything stays inside
+ * the buffer and payloads are aligned. */
+static void test_init_min_size_every_misalignment(void **state)
+{
+    (void)state;
+    uint8_t *base = (uint8_t *)g_big + 256;
+    for (size_t m = 0; m < 8; m++) {
+        memset(g_big, 0xCC, 2048);
+        uint8_t *start = base + m;
+        uintptr_t lo = addr_of(start);
+        uintptr_t hi = lo + MEM_MIN_HEAP_SIZE;
+        mem_ctx_t ctx = mem_init(start, MEM_MIN_HEAP_SIZE);
+        assert_non_null(ctx);
+        assert_int_equal(addr_of(ctx), (lo + 7u) & ~(uintptr_t)7u);
+
+        mem_stat_t st = get_stat(ctx);
+        assert_int_equal(st.total_size, MEM_MIN_HEAP_SIZE);
+        assert_int_equal(st.nb_chunks, 1);
+        assert_int_equal(st.nb_allocated, 0);
+        assert_int_equal(st.allocated_size, 0);
+        assert_true(st.free_size >= 16u);
+        assert_int_equal(st.largest_free_size, st.free_size);
+        assert_true(heap_consistent(ctx));
+        size_t sum = st.free_size;
+
+        /* fill with the smallest chunks, writing every usable byte */
+        void *ptrs[64];
+        size_t n = 0;
+        for (;;) {
+            void *p = mem_alloc(ctx, 1);
+            if (p == NULL) {
+                break;
+            }
+            assert_true(n < 64u);
+            assert_true(is_aligned8(p));
+            size_t u = mem_usable_size(ctx, p);
+            assert_true(u >= 1u);
+            assert_true(addr_of(p) - 4u >= lo);
+            assert_true(addr_of(p) + u <= hi);
+            memset(p, 0x11, u);
+            ptrs[n++] = p;
+        }
+        assert_true(n >= 1u);
+        assert_true(heap_consistent_sum(ctx, sum));
+        for (size_t i = 0; i < n; i++) {
+            mem_free(ctx, ptrs[i]);
+        }
+        mem_stat_t after = get_stat(ctx);
+        assert_true(stat_equal(&st, &after));
+
+        /* the one free chunk in full */
+        void *p = mem_alloc(ctx, st.largest_free_size - 4u);
+        assert_non_null(p);
+        assert_true(is_aligned8(p));
+        size_t u = mem_usable_size(ctx, p);
+        assert_int_equal(u, st.largest_free_size - 4u);
+        assert_true(addr_of(p) + u <= hi);
+        memset(p, 0x22, u);
+        assert_true(heap_consistent_sum(ctx, sum));
+        mem_free(ctx, p);
+        assert_true(heap_consistent_sum(ctx, sum));
+
+        /* nothing outside [start, start + MEM_MIN_HEAP_SIZE) was written */
+        assert_true(all_bytes(g_big, 256u + m, 0xCC));
+        assert_true(all_bytes(start + MEM_MIN_HEAP_SIZE, 2048u - 256u - m - MEM_MIN_HEAP_SIZE,
+                              0xCC));
+    }
+}
+
+/* total_size reports the size given, whatever the alignment of the buffer. */
+static void test_init_total_size_is_size_given(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {MEM_MIN_HEAP_SIZE, 257, 263, 1000, 4097, 32768};
+    for (size_t m = 0; m < 8; m++) {
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            uint8_t *start = (uint8_t *)g_big + m;
+            mem_ctx_t ctx = mem_init(start, sizes[i]);
+            assert_non_null(ctx);
+            mem_stat_t st = get_stat(ctx);
+            assert_int_equal(st.total_size, sizes[i]);
+            assert_int_equal(st.nb_chunks, 1);
+            assert_int_equal(st.largest_free_size, st.free_size);
+            assert_true(st.free_size < sizes[i]);
+            assert_true(heap_consistent(ctx));
+        }
+    }
+}
+
+static void test_init_wrapping_buffer(void **state)
+{
+    (void)state;
+    assert_null(mem_init((void *)(uintptr_t)(UINTPTR_MAX - 127u), MEM_MIN_HEAP_SIZE));
+    assert_null(mem_init((void *)(uintptr_t)(UINTPTR_MAX - 3u), MEM_MIN_HEAP_SIZE));
+    assert_null(mem_init((void *)(uintptr_t)(UINTPTR_MAX - 4095u), 8192));
+    assert_null(mem_init((void *)(uintptr_t)(UINTPTR_MAX & ~(uintptr_t)0xFFFFFu),
+                         MEM_MAX_HEAP_SIZE));
+    /* a real start address with a length that wraps */
+    assert_null(mem_init(g_big, SIZE_MAX));
+    assert_null(mem_init(g_big, SIZE_MAX - addr_of(g_big) + 2u));
+}
+
+static void test_init_fresh_heap(void **state)
+{
+    (void)state;
+    assert_ptr_equal(g_ctx, g_heap);
+    assert_int_equal(g_fresh.total_size, HEAP_SIZE);
+    assert_int_equal(g_fresh.nb_chunks, 1);
+    assert_int_equal(g_fresh.nb_allocated, 0);
+    assert_int_equal(g_fresh.allocated_size, 0);
+    assert_int_equal(g_fresh.free_size % 8u, 0);
+    assert_int_equal(g_fresh.largest_free_size, g_fresh.free_size);
+    /* context + sentinel take room, but not most of the heap */
+    assert_true(g_fresh.free_size <= HEAP_SIZE - 8u - 16u);
+    assert_true(g_fresh.free_size >= HEAP_SIZE / 2u);
+    assert_true(heap_consistent(g_ctx));
+}
+
+static void test_init_reinit_discards_chunks(void **state)
+{
+    (void)state;
+    for (size_t i = 1; i < 50; i++) {
+        assert_non_null(mem_alloc(g_ctx, i * 7u));
+    }
+    assert_int_equal(get_stat(g_ctx).nb_allocated, 49);
+    mem_ctx_t again = mem_init(g_heap, sizeof g_heap);
+    assert_ptr_equal(again, g_ctx);
+    mem_stat_t st = get_stat(again);
+    assert_true(stat_equal(&st, &g_fresh));
+    assert_true(heap_consistent(again));
+    void *p = mem_alloc(again, g_fresh.largest_free_size - 4u);
+    assert_non_null(p);
+
+    /* re-initializing with another size */
+    again = mem_init(g_heap, HEAP_SIZE / 2u);
+    assert_non_null(again);
+    st = get_stat(again);
+    assert_int_equal(st.total_size, HEAP_SIZE / 2u);
+    assert_int_equal(st.nb_chunks, 1);
+    assert_true(heap_consistent(again));
+}
+
+/* ------------------------------------------------------------------------ */
+/* mem_alloc                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void test_alloc_zero(void **state)
+{
+    (void)state;
+    assert_null(mem_alloc(g_ctx, 0));
+    mem_stat_t st = get_stat(g_ctx);
+    assert_true(stat_equal(&st, &g_fresh));
+    assert_true(heap_consistent(g_ctx));
+}
+
+static void test_alloc_too_large(void **state)
+{
+    (void)state;
+    void *keep = mem_alloc(g_ctx, 100);
+    assert_non_null(keep);
+    mem_stat_t before = get_stat(g_ctx);
+    const size_t u32 = (size_t)UINT32_MAX;
+    const size_t sizes[] = {
+        SIZE_MAX,
+        SIZE_MAX - 3u,
+        SIZE_MAX - 4u,
+        SIZE_MAX - 7u,
+        SIZE_MAX - 8u,
+        SIZE_MAX / 2u,
+        (size_t)1u << 63,
+        u32 + 1u,
+        u32 + 1u + 16u,
+        u32 + 1u + HEAP_SIZE / 4u,
+        u32,
+        u32 - 3u,
+        u32 - 4u,
+        u32 - 7u,
+        MEM_MAX_HEAP_SIZE,
+        MEM_MAX_HEAP_SIZE + 1u,
+        HEAP_SIZE,
+        HEAP_SIZE - 4u,
+        before.largest_free_size - 3u,
+        before.largest_free_size,
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = mem_alloc(g_ctx, sizes[i]);
+        if (p != NULL) {
+            print_message("mem_alloc(%zu) returned %p\n", sizes[i], p);
+        }
+        assert_null(p);
+        mem_stat_t st = get_stat(g_ctx);
+        assert_true(stat_equal(&st, &before));
+    }
+    assert_true(heap_consistent(g_ctx));
+    assert_true(is_allocated_chunk(g_ctx, keep, chunk_len_for(100)));
+    assert_non_null(mem_alloc(g_ctx, 100));
+}
+
+/* Asking for the largest free chunk minus the overhead is an exact fit. */
+static void test_alloc_exact_fit_fresh(void **state)
+{
+    (void)state;
+    size_t want = g_fresh.largest_free_size - MEM_CHUNK_OVERHEAD;
+    assert_null(mem_alloc(g_ctx, want + 1u));
+    void *p = mem_alloc(g_ctx, want);
+    assert_non_null(p);
+    assert_true(is_aligned8(p));
+    assert_int_equal(mem_usable_size(g_ctx, p), want);
+    memset(p, 0x77, want);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.free_size, 0);
+    assert_int_equal(st.largest_free_size, 0);
+    assert_int_equal(st.nb_chunks, 1);
+    assert_int_equal(st.nb_allocated, 1);
+    assert_int_equal(st.allocated_size, g_fresh.free_size);
+    assert_true(heap_consistent(g_ctx));
+    assert_null(mem_alloc(g_ctx, 1));
+    mem_free(g_ctx, p);
+    st = get_stat(g_ctx);
+    assert_true(stat_equal(&st, &g_fresh));
+}
+
+/* Fill the heap with small chunks, free ten chunks of slightly different
+ * sizes (all between allocated neighbours): the largest one is found by an
+ * exact-fit request even though rounding it up to a size class finds nothing. */
+static void test_alloc_exact_fit_fragmented(void **state)
+{
+    (void)state;
+    void *holes[10];
+    for (size_t i = 0; i < 10; i++) {
+        assert_non_null(mem_alloc(g_ctx, 1));
+        holes[i] = mem_alloc(g_ctx, 200u + 8u * i - 4u);
+        assert_non_null(holes[i]);
+    }
+    assert_non_null(mem_alloc(g_ctx, 1));
+    while (mem_alloc(g_ctx, 1) != NULL) {
+    }
+    assert_int_equal(get_stat(g_ctx).free_size, 0);
+    for (size_t i = 0; i < 10; i++) {
+        mem_free(g_ctx, holes[i]);
+    }
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.largest_free_size, 272);
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+
+    assert_null(mem_alloc(g_ctx, 269));
+    void *p = mem_alloc(g_ctx, 268);
+    assert_ptr_equal(p, holes[9]);
+    p = mem_alloc(g_ctx, 264 - 4);
+    assert_ptr_equal(p, holes[8]);
+    /* the others still serve smaller requests exactly */
+    for (size_t i = 8; i-- > 0;) {
+        p = mem_alloc(g_ctx, 200u + 8u * i - 4u);
+        assert_non_null(p);
+        assert_int_equal(mem_usable_size(g_ctx, p), 200u + 8u * i - 4u);
+    }
+    assert_int_equal(get_stat(g_ctx).free_size, 0);
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+/* Every size 1..600: aligned payload, chunk length as documented. */
+static void test_alloc_sizes_1_to_600(void **state)
+{
+    (void)state;
+    for (size_t n = 1; n <= 600; n++) {
+        void *p = mem_alloc(g_ctx, n);
+        assert_non_null(p);
+        assert_true(is_aligned8(p));
+        size_t u = mem_usable_size(g_ctx, p);
+        assert_true(u >= n);
+        assert_int_equal(u, chunk_len_for(n) - MEM_CHUNK_OVERHEAD);
+        mem_stat_t st = get_stat(g_ctx);
+        assert_int_equal(st.allocated_size, chunk_len_for(n));
+        assert_int_equal(st.nb_allocated, 1);
+        assert_true(is_allocated_chunk(g_ctx, p, chunk_len_for(n)));
+        assert_int_equal(header_of(p) & ~(uint32_t)HDR_FLAGS, chunk_len_for(n));
+        assert_int_equal(header_of(p) & HDR_FREE, 0);
+        memset(p, 0xAB, u);
+        assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+        mem_free(g_ctx, p);
+        st = get_stat(g_ctx);
+        assert_true(stat_equal(&st, &g_fresh));
+    }
+}
+
+/* All sizes 1..600 live at once (in a 256 KiB heap): aligned, disjoint,
+ * inside the heap, contents independent. */
+static void test_alloc_sizes_1_to_600_all_live(void **state)
+{
+    (void)state;
+    static uint64_t buf[(256u * 1024u) / 8u];
+    mem_ctx_t ctx = mem_init(buf, sizeof buf);
+    assert_non_null(ctx);
+    size_t sum = get_stat(ctx).free_size;
+    static void *ptrs[601];
+    for (size_t n = 1; n <= 600; n++) {
+        ptrs[n] = mem_alloc(ctx, n);
+        assert_non_null(ptrs[n]);
+        assert_true(is_aligned8(ptrs[n]));
+        assert_true(addr_of(ptrs[n]) >= addr_of(buf));
+        assert_true(addr_of(ptrs[n]) + mem_usable_size(ctx, ptrs[n]) <= addr_of(buf) + sizeof buf);
+        fill_pattern(ptrs[n], mem_usable_size(ctx, ptrs[n]), n);
+    }
+    assert_true(heap_consistent_sum(ctx, sum));
+    for (size_t n = 1; n <= 600; n++) {
+        assert_true(check_pattern(ptrs[n], mem_usable_size(ctx, ptrs[n]), n));
+        assert_true(is_allocated_chunk(ctx, ptrs[n], chunk_len_for(n)));
+    }
+    for (size_t n = 1; n <= 600; n += 2) {
+        mem_free(ctx, ptrs[n]);
+    }
+    assert_true(heap_consistent_sum(ctx, sum));
+    for (size_t n = 2; n <= 600; n += 2) {
+        assert_true(check_pattern(ptrs[n], mem_usable_size(ctx, ptrs[n]), n));
+        mem_free(ctx, ptrs[n]);
+    }
+    mem_stat_t st = get_stat(ctx);
+    assert_int_equal(st.nb_chunks, 1);
+    assert_int_equal(st.free_size, sum);
+}
+
+/* ------------------------------------------------------------------------ */
+/* mem_usable_size                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void test_usable_size_bad_input(void **state)
+{
+    (void)state;
+    uint8_t *a = mem_alloc(g_ctx, 64);
+    uint8_t *b = mem_alloc(g_ctx, 64);
+    uint8_t *c = mem_alloc(g_ctx, 64);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    memset(a, 0, 64);
+    assert_int_equal(mem_usable_size(g_ctx, a), 68);
+    mem_free(g_ctx, b);
+    uint64_t local = 0;
+    static uint64_t other[64];
+
+    assert_int_equal(mem_usable_size(g_ctx, NULL), 0);
+    assert_int_equal(mem_usable_size(NULL, a), 0);
+    assert_int_equal(mem_usable_size(g_ctx, b), 0);          /* freed */
+    assert_int_equal(mem_usable_size(g_ctx, a + 1), 0);      /* misaligned */
+    assert_int_equal(mem_usable_size(g_ctx, a + 4), 0);
+    assert_int_equal(mem_usable_size(g_ctx, a + 8), 0);      /* interior */
+    assert_int_equal(mem_usable_size(g_ctx, &local), 0);     /* stack */
+    assert_int_equal(mem_usable_size(g_ctx, other + 8), 0);  /* elsewhere */
+    assert_int_equal(mem_usable_size(g_ctx, (uint8_t *)g_ctx + 8), 0);  /* context */
+    assert_int_equal(mem_usable_size(g_ctx, end_of_chunks(g_ctx)), 0);  /* sentinel */
+    assert_int_equal(mem_usable_size(g_ctx, (uint8_t *)g_heap + HEAP_SIZE), 0);
+    assert_int_equal(mem_usable_size(g_ctx, (void *)(uintptr_t)(UINTPTR_MAX & ~(uintptr_t)7u)), 0);
+    assert_int_equal(mem_usable_size(g_ctx, (void *)(uintptr_t)8u), 0);
+    assert_int_equal(mem_usable_size(g_ctx, c), 68);
+    assert_true(heap_consistent(g_ctx));
+}
+
+/* ------------------------------------------------------------------------ */
+/* mem_free                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void test_free_null_is_noop(void **state)
+{
+    (void)state;
+    void *p = mem_alloc(g_ctx, 24);
+    assert_non_null(p);
+    static uint8_t before[HEAP_SIZE];
+    memcpy(before, g_heap, sizeof g_heap);
+    mem_free(g_ctx, NULL);
+    assert_memory_equal(before, g_heap, sizeof g_heap);
+    assert_true(heap_consistent(g_ctx));
+}
+
+/* Frees p and requires that nothing in the heap buffer changed. */
+static void assert_free_ignored(void *p)
+{
+    static uint8_t before[HEAP_SIZE];
+    memcpy(before, g_heap, sizeof g_heap);
+    mem_stat_t st = get_stat(g_ctx);
+    mem_free(g_ctx, p);
+    assert_memory_equal(before, g_heap, sizeof g_heap);
+    mem_stat_t after = get_stat(g_ctx);
+    assert_true(stat_equal(&st, &after));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+/* n 48-byte requests (56-byte chunks), sorted by address and contiguous. */
+static void alloc_row(uint8_t **p, size_t n, size_t request)
+{
+    for (size_t i = 0; i < n; i++) {
+        p[i] = mem_alloc(g_ctx, request);
+        assert_non_null(p[i]);
+        memset(p[i], 0, request);
+    }
+    sort_by_address(p, n);
+    for (size_t i = 1; i < n; i++) {
+        assert_int_equal(addr_of(p[i]), addr_of(p[i - 1]) + chunk_len_for(request));
+    }
+}
+
+/* Double free of a chunk whose header still says "free". */
+static void test_free_double_free(void **state)
+{
+    (void)state;
+    uint8_t *p[8];
+    alloc_row(p, 8, 48);
+    /* between allocated neighbours */
+    mem_free(g_ctx, p[1]);
+    assert_true(is_free_chunk(g_ctx, p[1], 56));
+    assert_free_ignored(p[1]);
+    /* p[4] merged with its free successor p[5] */
+    mem_free(g_ctx, p[5]);
+    mem_free(g_ctx, p[4]);
+    assert_true(is_free_chunk(g_ctx, p[4], 112));
+    assert_free_ignored(p[4]);
+    assert_free_ignored(p[5]);
+    /* the other chunks are intact and can still be freed */
+    for (size_t i = 0; i < 8; i++) {
+        if (i != 1 && i != 4 && i != 5) {
+            assert_true(is_allocated_chunk(g_ctx, p[i], 56));
+            mem_free(g_ctx, p[i]);
+        }
+    }
+    mem_stat_t st = get_stat(g_ctx);
+    assert_true(stat_equal(&st, &g_fresh));
+    assert_free_ignored(p[7]);
+}
+
+/* Double free of a chunk that was merged into its free predecessor: the
+ * stale header in the middle of the free chunk still says "allocated". */
+static void test_free_double_free_after_merge(void **state)
+{
+    (void)state;
+    uint8_t *p[9];
+    alloc_row(p, 9, 48);
+    mem_free(g_ctx, p[1]);
+    mem_free(g_ctx, p[2]);
+    assert_true(is_free_chunk(g_ctx, p[1], 112));
+    assert_free_ignored(p[2]);
+    /* merged with both neighbours */
+    mem_free(g_ctx, p[4]);
+    mem_free(g_ctx, p[6]);
+    mem_free(g_ctx, p[5]);
+    assert_true(is_free_chunk(g_ctx, p[4], 3u * 56u));
+    assert_free_ignored(p[5]);
+    assert_free_ignored(p[6]);
+    /* merged into the free rest of the heap, after a free chunk */
+    mem_free(g_ctx, p[7]);
+    mem_free(g_ctx, p[8]);
+    assert_free_ignored(p[8]);
+    assert_free_ignored(p[7]);
+    assert_true(is_allocated_chunk(g_ctx, p[0], 56));
+    assert_true(is_allocated_chunk(g_ctx, p[3], 56));
+    mem_free(g_ctx, p[0]);
+    mem_free(g_ctx, p[3]);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_true(stat_equal(&st, &g_fresh));
+    for (size_t i = 0; i < 9; i++) {
+        assert_free_ignored(p[i]);
+    }
+}
+
+static void test_free_bad_pointers(void **state)
+{
+    (void)state;
+    /* the heap covers the first half of g_big; the rest is "outside" */
+    memset(g_big, 0, sizeof g_big);
+    mem_ctx_t ctx = mem_init(g_big, sizeof g_big / 2u);
+    assert_non_null(ctx);
+    size_t sum = get_stat(ctx).free_size;
+    uint8_t *a = mem_alloc(ctx, 64);
+    uint8_t *b = mem_alloc(ctx, 64);
+    uint8_t *c = mem_alloc(ctx, 64);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    memset(a, 0, 64);
+    mem_free(ctx, b);
+    uint8_t *tail = end_of_chunks(ctx);
+    uint64_t local = 0;
+    static uint64_t elsewhere[64];
+
+    void *bad[] = {
+        a + 1, a + 2, a + 3, a + 4, a + 5, a + 6, a + 7, /* misaligned */
+        a + 8, a + 16, a + 32,                           /* interior, zeroed content */
+        b,                                               /* free chunk */
+        largest_free_addr(ctx) + 64,                     /* inside the free rest */
+        (uint8_t *)ctx + 8, (uint8_t *)ctx + 16,         /* inside the context */
+        tail,                                            /* the end sentinel */
+        (uint8_t *)g_big + sizeof g_big / 2u,            /* just past the heap */
+        (uint8_t *)g_big + sizeof g_big / 2u + 64u,      /* past the heap */
+        &local,                                          /* stack */
+        elsewhere + 4,                                   /* another object */
+        (void *)(uintptr_t)8u,
+        (void *)(uintptr_t)(UINTPTR_MAX & ~(uintptr_t)7u),
+    };
+    static uint8_t before[sizeof g_big];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(before, g_big, sizeof g_big);
+        mem_free(ctx, bad[i]);
+        if (memcmp(before, g_big, sizeof g_big) != 0) {
+            print_message("mem_free of bad pointer #%zu (%p) wrote to the buffer\n", i, bad[i]);
+        }
+        assert_memory_equal(before, g_big, sizeof g_big);
+        assert_int_equal(local, 0);
+        assert_true(all_bytes(elsewhere, sizeof elsewhere, 0));
+    }
+    assert_true(heap_consistent_sum(ctx, sum));
+    assert_true(is_allocated_chunk(ctx, a, 72));
+    assert_true(is_free_chunk(ctx, b, 72));
+    assert_true(is_allocated_chunk(ctx, c, 72));
+}
+
+/* ---- coalescing: the four neighbour cases plus the free rest ---- */
+
+/* Six 64-byte requests (72-byte chunks), sorted by address. */
+#define ROW 6
+
+static void test_coalesce_neither_free(void **state)
+{
+    (void)state;
+    uint8_t *r[ROW];
+    alloc_row(r, ROW, 64);
+    uint32_t before = get_stat(g_ctx).nb_chunks;
+    mem_free(g_ctx, r[2]);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_chunks, before);
+    assert_int_equal(st.nb_allocated, ROW - 1);
+    assert_true(is_allocated_chunk(g_ctx, r[1], 72));
+    assert_true(is_free_chunk(g_ctx, r[2], 72));
+    assert_true(is_allocated_chunk(g_ctx, r[3], 72));
+    assert_int_equal(header_of(r[2]) & HDR_FREE, HDR_FREE);
+    assert_int_equal(header_of(r[3]) & (HDR_FREE | HDR_PREV_FREE), HDR_PREV_FREE);
+    assert_int_equal(read_u32(r[3] - 8), 72); /* boundary tag */
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+static void test_coalesce_prev_free(void **state)
+{
+    (void)state;
+    uint8_t *r[ROW];
+    alloc_row(r, ROW, 64);
+    mem_free(g_ctx, r[1]);
+    uint32_t before = get_stat(g_ctx).nb_chunks;
+    mem_free(g_ctx, r[2]);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_chunks, before - 1u);
+    assert_int_equal(st.nb_allocated, ROW - 2);
+    assert_true(is_free_chunk(g_ctx, r[1], 144));
+    assert_false(find_chunk(g_ctx, r[2], NULL, NULL));
+    assert_true(is_allocated_chunk(g_ctx, r[3], 72));
+    assert_int_equal(header_of(r[3]) & (HDR_FREE | HDR_PREV_FREE), HDR_PREV_FREE);
+    assert_int_equal(read_u32(r[3] - 8), 144);
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+static void test_coalesce_next_free(void **state)
+{
+    (void)state;
+    uint8_t *r[ROW];
+    alloc_row(r, ROW, 64);
+    mem_free(g_ctx, r[3]);
+    uint32_t before = get_stat(g_ctx).nb_chunks;
+    mem_free(g_ctx, r[2]);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_chunks, before - 1u);
+    assert_true(is_allocated_chunk(g_ctx, r[1], 72));
+    assert_true(is_free_chunk(g_ctx, r[2], 144));
+    assert_false(find_chunk(g_ctx, r[3], NULL, NULL));
+    assert_true(is_allocated_chunk(g_ctx, r[4], 72));
+    assert_int_equal(read_u32(r[4] - 8), 144);
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+static void test_coalesce_both_free(void **state)
+{
+    (void)state;
+    uint8_t *r[ROW];
+    alloc_row(r, ROW, 64);
+    mem_free(g_ctx, r[1]);
+    mem_free(g_ctx, r[3]);
+    uint32_t before = get_stat(g_ctx).nb_chunks;
+    mem_free(g_ctx, r[2]);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_chunks, before - 2u);
+    assert_int_equal(st.nb_allocated, ROW - 3);
+    assert_true(is_allocated_chunk(g_ctx, r[0], 72));
+    assert_true(is_free_chunk(g_ctx, r[1], 216));
+    assert_true(is_allocated_chunk(g_ctx, r[4], 72));
+    assert_int_equal(st.largest_free_size, g_fresh.free_size - ROW * 72u);
+    /* once the larger rest of the heap is taken, the merged chunk serves a
+     * request needing all of it */
+    assert_non_null(mem_alloc(g_ctx, st.largest_free_size - 4u));
+    assert_ptr_equal(mem_alloc(g_ctx, 212), r[1]);
+    assert_int_equal(get_stat(g_ctx).free_size, 0);
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+static void test_coalesce_with_free_rest(void **state)
+{
+    (void)state;
+    uint8_t *r[ROW];
+    alloc_row(r, ROW, 64);
+    /* the free rest of the heap borders the row on one side */
+    bool alloc_after = true;
+    bool rest_after = find_chunk(g_ctx, r[ROW - 1] + 72, &alloc_after, NULL) && !alloc_after;
+    uint8_t *edge = rest_after ? r[ROW - 1] : r[0];
+    uint8_t *inner = rest_after ? r[ROW - 2] : r[1];
+    uint32_t before = get_stat(g_ctx).nb_chunks;
+    mem_free(g_ctx, edge);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_chunks, before - 1u);
+    assert_int_equal(st.largest_free_size, g_fresh.free_size - (ROW - 1) * 72u);
+    assert_false(is_allocated_chunk(g_ctx, edge, 72));
+    mem_free(g_ctx, inner);
+    st = get_stat(g_ctx);
+    assert_int_equal(st.nb_chunks, before - 2u);
+    assert_int_equal(st.largest_free_size, g_fresh.free_size - (ROW - 2) * 72u);
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+    for (size_t i = 0; i < ROW; i++) {
+        if (r[i] != edge && r[i] != inner) {
+            mem_free(g_ctx, r[i]);
+        }
+    }
+    st = get_stat(g_ctx);
+    assert_true(stat_equal(&st, &g_fresh));
+    assert_true(heap_consistent(g_ctx));
+}
+
+#define T(f) cmocka_unit_test_setup(f, setup_heap)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_bad_ctx_null),
+        T(test_bad_ctx_zeroed_buffer),
+        T(test_bad_ctx_garbage_buffer),
+        T(test_bad_ctx_inside_real_heap),
+        T(test_bad_ctx_address_of_variable),
+        T(test_bad_ctx_wiped_heap),
+        T(test_init_null_buffer),
+        T(test_init_too_small),
+        T(test_init_min_size_every_misalignment),
+        T(test_init_total_size_is_size_given),
+        T(test_init_wrapping_buffer),
+        T(test_init_fresh_heap),
+        T(test_init_reinit_discards_chunks),
+        T(test_alloc_zero),
+        T(test_alloc_too_large),
+        T(test_alloc_exact_fit_fresh),
+        T(test_alloc_exact_fit_fragmented),
+        T(test_alloc_sizes_1_to_600),
+        T(test_alloc_sizes_1_to_600_all_live),
+        T(test_usable_size_bad_input),
+        T(test_free_null_is_noop),
+        T(test_free_double_free),
+        T(test_free_double_free_after_merge),
+        T(test_free_bad_pointers),
+        T(test_coalesce_neither_free),
+        T(test_coalesce_prev_free),
+        T(test_coalesce_next_free),
+        T(test_coalesce_both_free),
+        T(test_coalesce_with_free_rest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

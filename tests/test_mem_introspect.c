@@ -1,0 +1,462 @@
+/**
+ * @file test_mem_introspect.c
+ * @brief Unit tests of mem_parse, mem_stat and mem_check (healthy heaps,
+ *        bad input and deliberate corruption).
+ */
+
+#include "test_helpers.h"
+
+#define HEAP_SIZE (32u * 1024u)
+#define MAX_RECS 4096u
+
+static uint64_t g_heap[HEAP_SIZE / 8u];
+static uint8_t g_saved[HEAP_SIZE];
+static uint64_t g_other[(8u * 1024u) / 8u];
+static chunk_rec_t g_recs[MAX_RECS];
+static mem_ctx_t g_ctx;
+static mem_stat_t g_fresh;
+
+static int setup_heap(void **state)
+{
+    (void)state;
+    memset(g_heap, 0, sizeof g_heap);
+    g_ctx = mem_init(g_heap, sizeof g_heap);
+    if (g_ctx == NULL) {
+        return -1;
+    }
+    g_fresh = get_stat(g_ctx);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* mem_parse                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void test_parse_fresh_heap(void **state)
+{
+    (void)state;
+    size_t n = list_chunks(g_ctx, g_recs, MAX_RECS);
+    assert_int_equal(n, 1);
+    assert_false(g_recs[0].allocated);
+    assert_int_equal(g_recs[0].size, g_fresh.free_size);
+    assert_true(is_aligned8(g_recs[0].addr));
+    assert_true(addr_of(g_recs[0].addr) > addr_of(g_ctx));
+    assert_true(addr_of(g_recs[0].addr) + g_recs[0].size <= addr_of(g_heap) + HEAP_SIZE);
+}
+
+/* The walk reports exactly the chunks mem_alloc handed out, in address order. */
+static void test_parse_matches_allocations(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    static uint8_t *live[N];
+    uint64_t seed = 77;
+    size_t n_live = 0;
+    for (size_t i = 0; i < N; i++) {
+        uint8_t *p = mem_alloc(g_ctx, rand_range(&seed, 1, 120));
+        if (p == NULL) {
+            break;
+        }
+        live[n_live++] = p;
+    }
+    assert_true(n_live >= 100u);
+    /* free every third one */
+    size_t kept = 0;
+    for (size_t i = 0; i < n_live; i++) {
+        if (i % 3u == 1u) {
+            mem_free(g_ctx, live[i]);
+        } else {
+            live[kept++] = live[i];
+        }
+    }
+    n_live = kept;
+
+    size_t n = list_chunks(g_ctx, g_recs, MAX_RECS);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(n, st.nb_chunks);
+    size_t free_sum = 0;
+    size_t alloc_sum = 0;
+    size_t n_alloc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            assert_int_equal(addr_of(g_recs[i].addr), addr_of(g_recs[i - 1].addr) + g_recs[i - 1].size);
+        }
+        if (g_recs[i].allocated) {
+            n_alloc++;
+            alloc_sum += g_recs[i].size;
+            bool known = false;
+            for (size_t k = 0; k < n_live; k++) {
+                known = known || live[k] == g_recs[i].addr;
+            }
+            assert_true(known);
+            assert_int_equal(mem_usable_size(g_ctx, g_recs[i].addr), g_recs[i].size - 4u);
+        } else {
+            free_sum += g_recs[i].size;
+            assert_int_equal(mem_usable_size(g_ctx, g_recs[i].addr), 0);
+        }
+    }
+    assert_int_equal(n_alloc, n_live);
+    assert_int_equal(n_alloc, st.nb_allocated);
+    assert_int_equal(alloc_sum, st.allocated_size);
+    assert_int_equal(free_sum, st.free_size);
+    assert_int_equal(free_sum + alloc_sum, g_fresh.free_size);
+    for (size_t k = 0; k < n_live; k++) {
+        assert_true(find_chunk(g_ctx, live[k], NULL, NULL));
+    }
+}
+
+typedef struct {
+    size_t calls;
+    size_t stop_at;
+    uint8_t *addrs[64];
+} stop_ctx_t;
+
+static bool stop_cb(void *data, uint8_t *addr, bool allocated, size_t size)
+{
+    (void)allocated;
+    (void)size;
+    stop_ctx_t *s = data;
+    if (s->calls < 64u) {
+        s->addrs[s->calls] = addr;
+    }
+    s->calls++;
+    return s->calls == s->stop_at;
+}
+
+static void test_parse_stops_when_callback_returns_true(void **state)
+{
+    (void)state;
+    uint8_t *p[20];
+    for (size_t i = 0; i < 20; i++) {
+        p[i] = mem_alloc(g_ctx, 24);
+        assert_non_null(p[i]);
+    }
+    for (size_t i = 0; i < 20; i += 4) {
+        mem_free(g_ctx, p[i]);
+    }
+    size_t n = list_chunks(g_ctx, g_recs, MAX_RECS);
+    assert_true(n >= 20u);
+    for (size_t k = 1; k <= n; k++) {
+        stop_ctx_t s;
+        memset(&s, 0, sizeof s);
+        s.stop_at = k;
+        mem_parse(g_ctx, stop_cb, &s);
+        assert_int_equal(s.calls, k);
+        for (size_t i = 0; i < k && i < 64u; i++) {
+            assert_ptr_equal(s.addrs[i], g_recs[i].addr);
+        }
+    }
+}
+
+static void *g_expected_data;
+static size_t g_data_calls;
+static size_t g_data_mismatch;
+
+static bool data_cb(void *data, uint8_t *addr, bool allocated, size_t size)
+{
+    (void)addr;
+    (void)allocated;
+    (void)size;
+    g_data_calls++;
+    if (data != g_expected_data) {
+        g_data_mismatch++;
+    }
+    return false;
+}
+
+static void test_parse_passes_data_untouched(void **state)
+{
+    (void)state;
+    assert_non_null(mem_alloc(g_ctx, 10));
+    assert_non_null(mem_alloc(g_ctx, 20));
+    static uint8_t token[4];
+    void *values[] = {token, NULL, (void *)(uintptr_t)1u, g_heap};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        g_expected_data = values[i];
+        g_data_calls = 0;
+        g_data_mismatch = 0;
+        mem_parse(g_ctx, data_cb, values[i]);
+        assert_int_equal(g_data_calls, 3);
+        assert_int_equal(g_data_mismatch, 0);
+    }
+}
+
+static void test_parse_null_callback_is_noop(void **state)
+{
+    (void)state;
+    assert_non_null(mem_alloc(g_ctx, 10));
+    memcpy(g_saved, g_heap, sizeof g_heap);
+    mem_parse(g_ctx, NULL, NULL);
+    mem_parse(g_ctx, NULL, g_saved);
+    assert_memory_equal(g_saved, g_heap, sizeof g_heap);
+    assert_true(heap_consistent(g_ctx));
+}
+
+/* ------------------------------------------------------------------------ */
+/* mem_stat                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void test_stat_ctx_or_address_of_variable(void **state)
+{
+    (void)state;
+    mem_ctx_t var = g_ctx;
+    for (size_t i = 0; i < 40; i++) {
+        void *p = mem_alloc(g_ctx, 8u * i + 3u);
+        assert_non_null(p);
+        if (i % 4u == 0) {
+            mem_free(g_ctx, p);
+        }
+        mem_stat_t a;
+        mem_stat_t b;
+        memset(&a, 0x11, sizeof a);
+        memset(&b, 0x22, sizeof b);
+        mem_stat(g_ctx, &a);
+        mem_stat(&var, &b);
+        assert_true(stat_equal(&a, &b));
+        assert_int_equal(a.total_size, HEAP_SIZE);
+    }
+    assert_ptr_equal(var, g_ctx);
+    mem_stat_t a = get_stat(g_ctx);
+    assert_int_equal(a.nb_allocated, 30);
+}
+
+static void test_stat_bad_ctx_is_zeroed(void **state)
+{
+    (void)state;
+    memset(g_other, 0, sizeof g_other);
+    mem_ctx_t null_var = NULL;
+    mem_ctx_t zero_var = g_other;
+    mem_ctx_t misaligned_var = (uint8_t *)g_ctx + 1;
+    mem_ctx_t odd_var = (void *)(uintptr_t)0x1001u;
+    static uint64_t garbage[512];
+    uint64_t seed = 12345;
+    for (size_t i = 0; i < 512; i++) {
+        garbage[i] = xorshift64(&seed);
+    }
+    garbage[0] |= 1u; /* not an aligned address: never followed */
+    mem_ctx_t *bad[] = {
+        NULL,
+        &null_var,
+        (mem_ctx_t *)(void *)g_other,
+        (mem_ctx_t *)(void *)garbage,
+        &zero_var,
+        &misaligned_var,
+        &odd_var,
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mem_stat_t st;
+        memset(&st, 0xFF, sizeof st);
+        mem_stat(bad[i], &st);
+        if (!stat_is_zero(&st)) {
+            print_message("mem_stat with bad ctx #%zu did not zero the statistics\n", i);
+        }
+        assert_true(stat_is_zero(&st));
+    }
+    assert_true(all_bytes(g_other, sizeof g_other, 0));
+}
+
+static void test_stat_null_stat_is_noop(void **state)
+{
+    (void)state;
+    assert_non_null(mem_alloc(g_ctx, 100));
+    mem_ctx_t var = g_ctx;
+    memcpy(g_saved, g_heap, sizeof g_heap);
+    mem_stat(g_ctx, NULL);
+    mem_stat(&var, NULL);
+    mem_stat(NULL, NULL);
+    assert_memory_equal(g_saved, g_heap, sizeof g_heap);
+    assert_ptr_equal(var, g_ctx);
+    assert_true(heap_consistent(g_ctx));
+}
+
+/* Statistics follow each operation by the documented chunk lengths. */
+static void test_stat_tracks_operations(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 12, 13, 20, 21, 100, 1000, 4000};
+    void *p[8];
+    size_t allocated = 0;
+    for (size_t i = 0; i < 8; i++) {
+        p[i] = mem_alloc(g_ctx, sizes[i]);
+        assert_non_null(p[i]);
+        allocated += chunk_len_for(sizes[i]);
+        mem_stat_t st = get_stat(g_ctx);
+        assert_int_equal(st.total_size, HEAP_SIZE);
+        assert_int_equal(st.nb_allocated, i + 1u);
+        assert_int_equal(st.nb_chunks, i + 2u);
+        assert_int_equal(st.allocated_size, allocated);
+        assert_int_equal(st.free_size, g_fresh.free_size - allocated);
+        assert_int_equal(st.largest_free_size, st.free_size);
+    }
+    for (size_t i = 0; i < 8; i++) {
+        mem_free(g_ctx, p[i]);
+        allocated -= chunk_len_for(sizes[i]);
+        mem_stat_t st = get_stat(g_ctx);
+        assert_int_equal(st.nb_allocated, 7u - i);
+        assert_int_equal(st.allocated_size, allocated);
+        assert_int_equal(st.free_size + st.allocated_size, g_fresh.free_size);
+    }
+    mem_stat_t st = get_stat(g_ctx);
+    assert_true(stat_equal(&st, &g_fresh));
+}
+
+/* ------------------------------------------------------------------------ */
+/* mem_check                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void test_check_healthy_after_each_step(void **state)
+{
+    (void)state;
+    enum { SLOTS = 64 };
+    void *slot[SLOTS] = {0};
+    uint64_t seed = 4242;
+    for (size_t step = 0; step < 3000; step++) {
+        size_t s = rand_range(&seed, 0, SLOTS - 1u);
+        size_t op = rand_range(&seed, 0, 2);
+        size_t size = rand_range(&seed, 1, 700);
+        if (slot[s] == NULL) {
+            slot[s] = mem_alloc(g_ctx, size);
+        } else if (op == 0) {
+            mem_free(g_ctx, slot[s]);
+            slot[s] = NULL;
+        } else {
+            void *q = mem_realloc(g_ctx, slot[s], size);
+            if (q != NULL) {
+                slot[s] = q;
+            }
+        }
+        assert_true(mem_check(g_ctx));
+    }
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+static void test_check_bad_ctx(void **state)
+{
+    (void)state;
+    memset(g_other, 0, sizeof g_other);
+    assert_false(mem_check(NULL));
+    assert_false(mem_check(g_other));
+    assert_false(mem_check((uint8_t *)g_ctx + 8));
+    assert_false(mem_check((uint8_t *)g_ctx + 1));
+    mem_ctx_t var = g_ctx;
+    assert_false(mem_check(&var));
+    assert_true(mem_check(g_ctx));
+}
+
+static void test_check_never_writes(void **state)
+{
+    (void)state;
+    void *a = mem_alloc(g_ctx, 50);
+    assert_non_null(a);
+    assert_non_null(mem_alloc(g_ctx, 70));
+    mem_free(g_ctx, a);
+    memcpy(g_saved, g_heap, sizeof g_heap);
+    assert_true(mem_check(g_ctx));
+    assert_memory_equal(g_saved, g_heap, sizeof g_heap);
+}
+
+/* Applies one corruption to the heap, expects mem_check to report it (without
+ * writing), then restores the saved bytes and expects a healthy heap again. */
+static void expect_detected(const char *what, void *where, const void *bytes, size_t len)
+{
+    static uint8_t corrupted[HEAP_SIZE];
+    memcpy(g_saved, g_heap, sizeof g_heap);
+    memcpy(where, bytes, len);
+    memcpy(corrupted, g_heap, sizeof g_heap);
+    bool ok = mem_check(g_ctx);
+    if (ok) {
+        print_message("corruption not detected: %s\n", what);
+    }
+    assert_false(ok);
+    assert_memory_equal(corrupted, g_heap, sizeof g_heap);
+    memcpy(g_heap, g_saved, sizeof g_heap);
+    assert_true(mem_check(g_ctx));
+}
+
+static void expect_word_detected(const char *what, uint8_t *where, uint32_t value)
+{
+    expect_detected(what, where, &value, sizeof value);
+}
+
+static void test_check_detects_corruption(void **state)
+{
+    (void)state;
+    /* a row of 72-byte chunks; r[2] is free between allocated neighbours */
+    uint8_t *r[6];
+    for (size_t i = 0; i < 6; i++) {
+        r[i] = mem_alloc(g_ctx, 64);
+        assert_non_null(r[i]);
+    }
+    sort_by_address(r, 6);
+    for (size_t i = 1; i < 6; i++) {
+        assert_int_equal(addr_of(r[i]), addr_of(r[i - 1]) + 72u);
+    }
+    mem_free(g_ctx, r[2]);
+    assert_true(heap_consistent(g_ctx));
+
+    uint32_t h1 = header_of(r[1]);
+    uint32_t h2 = header_of(r[2]);
+    uint32_t h3 = header_of(r[3]);
+    uint32_t h4 = header_of(r[4]);
+    uint32_t f1 = h1 & HDR_FLAGS;
+    assert_int_equal(h1 & ~(uint32_t)HDR_FLAGS, 72);
+    assert_int_equal(h2 & (HDR_FREE | ~(uint32_t)HDR_FLAGS), 72u | HDR_FREE);
+    assert_int_equal(h3 & (HDR_FREE | HDR_PREV_FREE), HDR_PREV_FREE);
+    assert_int_equal(h4 & (HDR_FREE | HDR_PREV_FREE), 0);
+
+    expect_word_detected("allocated length 0", r[1] - 4, 0u | f1);
+    expect_word_detected("allocated length +8", r[1] - 4, 80u | f1);
+    expect_word_detected("allocated length -8", r[1] - 4, 64u | f1);
+    expect_word_detected("allocated length huge", r[1] - 4, 0xFFFFFFF8u | f1);
+    expect_word_detected("allocated length beyond the heap", r[1] - 4, (uint32_t)(2u * HEAP_SIZE) | f1);
+    expect_word_detected("allocated chunk marked free", r[1] - 4, h1 | HDR_FREE);
+    expect_word_detected("free chunk marked allocated", r[2] - 4, h2 & ~(uint32_t)HDR_FREE);
+    expect_word_detected("free length +72 (covers its neighbour)", r[2] - 4, h2 + 72u);
+    expect_word_detected("free length -8", r[2] - 4, h2 - 8u);
+    expect_word_detected("prev-free bit set after an allocated chunk", r[4] - 4, h4 | HDR_PREV_FREE);
+    expect_word_detected("prev-free bit cleared after a free chunk", r[3] - 4,
+                         h3 & ~(uint32_t)HDR_PREV_FREE);
+    expect_word_detected("boundary tag too small", r[3] - 8, 64);
+    expect_word_detected("boundary tag too large", r[3] - 8, 80);
+
+    /* use after free: the free chunk's payload (its list links) scribbled */
+    static uint8_t scribble[64];
+    memset(scribble, 0x5A, sizeof scribble);
+    expect_detected("free chunk payload overwritten", r[2], scribble, 72u - 8u);
+
+    /* the end of the heap */
+    uint8_t *end = end_of_chunks(g_ctx);
+    uint32_t hend = read_u32(end - 4);
+    expect_word_detected("end sentinel claims a free chunk", end - 4, (hend & ~(uint32_t)HDR_FLAGS) + 16u + HDR_FREE);
+
+    /* the context */
+    walk_summary_t w = summarize(g_ctx);
+    size_t context_bytes = (size_t)(w.first_addr - 4u - addr_of(g_ctx));
+    assert_true(context_bytes >= 8u);
+    static uint8_t zeros[HEAP_SIZE];
+    expect_detected("context wiped", g_ctx, zeros, context_bytes);
+
+    assert_true(heap_consistent(g_ctx));
+}
+
+#define T(f) cmocka_unit_test_setup(f, setup_heap)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_parse_fresh_heap),
+        T(test_parse_matches_allocations),
+        T(test_parse_stops_when_callback_returns_true),
+        T(test_parse_passes_data_untouched),
+        T(test_parse_null_callback_is_noop),
+        T(test_stat_ctx_or_address_of_variable),
+        T(test_stat_bad_ctx_is_zeroed),
+        T(test_stat_null_stat_is_noop),
+        T(test_stat_tracks_operations),
+        T(test_check_healthy_after_each_step),
+        T(test_check_bad_ctx),
+        T(test_check_never_writes),
+        T(test_check_detects_corruption),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

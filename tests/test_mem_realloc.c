@@ -1,0 +1,522 @@
+/**
+ * @file test_mem_realloc.c
+ * @brief Unit tests of mem_realloc: C realloc semantics, in-place shrink and
+ *        growth, moves that preserve the content, and untouched chunks on
+ *        failure or bad input.
+ */
+
+#include "test_helpers.h"
+
+#define HEAP_SIZE (32u * 1024u)
+
+static uint64_t g_heap[HEAP_SIZE / 8u];
+static uint8_t g_snapshot[HEAP_SIZE];
+static mem_ctx_t g_ctx;
+static mem_stat_t g_fresh;
+
+static int setup_heap(void **state)
+{
+    (void)state;
+    memset(g_heap, 0, sizeof g_heap);
+    g_ctx = mem_init(g_heap, sizeof g_heap);
+    if (g_ctx == NULL) {
+        return -1;
+    }
+    g_fresh = get_stat(g_ctx);
+    return 0;
+}
+
+static void snapshot(void)
+{
+    memcpy(g_snapshot, g_heap, sizeof g_heap);
+}
+
+static bool unchanged_since_snapshot(void)
+{
+    return memcmp(g_snapshot, g_heap, sizeof g_heap) == 0;
+}
+
+/* n requests of the given size, sorted by address and contiguous. */
+static void alloc_row(uint8_t **p, size_t n, size_t request)
+{
+    for (size_t i = 0; i < n; i++) {
+        p[i] = mem_alloc(g_ctx, request);
+        assert_non_null(p[i]);
+    }
+    sort_by_address(p, n);
+    for (size_t i = 1; i < n; i++) {
+        assert_int_equal(addr_of(p[i]), addr_of(p[i - 1]) + chunk_len_for(request));
+    }
+}
+
+/* Allocates 1-byte chunks until the heap is full. */
+static void fill_heap(void)
+{
+    while (mem_alloc(g_ctx, 1) != NULL) {
+    }
+    assert_int_equal(get_stat(g_ctx).free_size, 0);
+}
+
+static void test_realloc_null_ptr_allocates(void **state)
+{
+    (void)state;
+    uint8_t *p = mem_realloc(g_ctx, NULL, 100);
+    assert_non_null(p);
+    assert_true(is_aligned8(p));
+    assert_int_equal(mem_usable_size(g_ctx, p), chunk_len_for(100) - MEM_CHUNK_OVERHEAD);
+    assert_true(is_allocated_chunk(g_ctx, p, chunk_len_for(100)));
+    memset(p, 0x42, 100);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_allocated, 1);
+    assert_int_equal(st.allocated_size, chunk_len_for(100));
+
+    assert_null(mem_realloc(g_ctx, NULL, 0));
+    assert_null(mem_realloc(g_ctx, NULL, SIZE_MAX));
+    assert_null(mem_realloc(g_ctx, NULL, HEAP_SIZE));
+    mem_stat_t after = get_stat(g_ctx);
+    assert_true(stat_equal(&st, &after));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+static void test_realloc_size_zero_frees(void **state)
+{
+    (void)state;
+    uint8_t *r[3];
+    alloc_row(r, 3, 64);
+    mem_stat_t before = get_stat(g_ctx);
+    assert_null(mem_realloc(g_ctx, r[1], 0));
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_allocated, before.nb_allocated - 1u);
+    assert_int_equal(st.allocated_size, before.allocated_size - 72u);
+    assert_true(is_free_chunk(g_ctx, r[1], 72));
+    assert_int_equal(mem_usable_size(g_ctx, r[1]), 0);
+    /* a second time it is a bad pointer: nothing happens */
+    snapshot();
+    assert_null(mem_realloc(g_ctx, r[1], 0));
+    assert_true(unchanged_since_snapshot());
+    assert_null(mem_realloc(g_ctx, r[0], 0));
+    assert_null(mem_realloc(g_ctx, r[2], 0));
+    st = get_stat(g_ctx);
+    assert_true(stat_equal(&st, &g_fresh));
+    assert_true(heap_consistent(g_ctx));
+}
+
+static void test_realloc_same_size_keeps_chunk(void **state)
+{
+    (void)state;
+    uint8_t *r[3];
+    alloc_row(r, 3, 100); /* 104-byte chunks, 100 usable */
+    memset(r[1], 0x3C, 100);
+    mem_stat_t before = get_stat(g_ctx);
+    assert_ptr_equal(mem_realloc(g_ctx, r[1], 100), r[1]);
+    assert_ptr_equal(mem_realloc(g_ctx, r[1], 97), r[1]);
+    assert_ptr_equal(mem_realloc(g_ctx, r[1], 100), r[1]);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_true(stat_equal(&before, &st));
+    assert_true(all_bytes(r[1], 100, 0x3C));
+    /* shrinking by less than a minimal chunk cannot split: still in place */
+    assert_ptr_equal(mem_realloc(g_ctx, r[1], 90), r[1]);
+    assert_true(mem_usable_size(g_ctx, r[1]) >= 90u);
+    assert_true(all_bytes(r[1], 90, 0x3C));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+static void test_realloc_shrink_in_place(void **state)
+{
+    (void)state;
+    uint8_t *r[3];
+    alloc_row(r, 3, 200); /* 208-byte chunks */
+    fill_pattern(r[1], 204, 1);
+    mem_stat_t before = get_stat(g_ctx);
+    uint8_t *p = mem_realloc(g_ctx, r[1], 50);
+    assert_ptr_equal(p, r[1]);
+    assert_int_equal(mem_usable_size(g_ctx, p), 52);
+    assert_true(check_pattern(p, 52, 1));
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_chunks, before.nb_chunks + 1u);
+    assert_int_equal(st.nb_allocated, before.nb_allocated);
+    assert_int_equal(st.allocated_size, before.allocated_size - 152u);
+    assert_int_equal(st.free_size, before.free_size + 152u);
+    assert_true(is_allocated_chunk(g_ctx, p, 56));
+    assert_true(is_free_chunk(g_ctx, p + 56, 152));
+    assert_true(is_allocated_chunk(g_ctx, r[2], 208));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+    /* the freed tail is usable in full (once the larger rest is taken) */
+    assert_non_null(mem_alloc(g_ctx, get_stat(g_ctx).largest_free_size - 4u));
+    assert_ptr_equal(mem_alloc(g_ctx, 148), p + 56);
+    assert_int_equal(get_stat(g_ctx).free_size, 0);
+}
+
+static void test_realloc_shrink_merges_with_free_next(void **state)
+{
+    (void)state;
+    uint8_t *r[4];
+    alloc_row(r, 4, 200); /* 208-byte chunks */
+    mem_free(g_ctx, r[2]);
+    fill_pattern(r[1], 204, 2);
+    mem_stat_t before = get_stat(g_ctx);
+    uint8_t *p = mem_realloc(g_ctx, r[1], 50);
+    assert_ptr_equal(p, r[1]);
+    assert_true(check_pattern(p, 50, 2));
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_chunks, before.nb_chunks);
+    assert_int_equal(st.free_size, before.free_size + 152u);
+    assert_true(is_allocated_chunk(g_ctx, p, 56));
+    assert_true(is_free_chunk(g_ctx, p + 56, 152u + 208u));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+static void test_realloc_grow_into_free_next(void **state)
+{
+    (void)state;
+    uint8_t *r[4];
+    alloc_row(r, 4, 64); /* 72-byte chunks */
+    mem_free(g_ctx, r[2]);
+    fill_pattern(r[1], 68, 3);
+    mem_stat_t before = get_stat(g_ctx);
+
+    /* partly: the rest of the neighbour stays free */
+    uint8_t *p = mem_realloc(g_ctx, r[1], 100);
+    assert_ptr_equal(p, r[1]);
+    assert_int_equal(mem_usable_size(g_ctx, p), 100);
+    assert_true(check_pattern(p, 68, 3));
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_chunks, before.nb_chunks);
+    assert_int_equal(st.free_size, before.free_size - 32u);
+    assert_true(is_free_chunk(g_ctx, p + 104, 40));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+
+    /* wholly: exactly the two chunks */
+    fill_pattern(p, 100, 4);
+    p = mem_realloc(g_ctx, p, 140);
+    assert_ptr_equal(p, r[1]);
+    assert_int_equal(mem_usable_size(g_ctx, p), 140);
+    assert_true(check_pattern(p, 100, 4));
+    st = get_stat(g_ctx);
+    assert_int_equal(st.nb_chunks, before.nb_chunks - 1u);
+    assert_int_equal(st.free_size, before.free_size - 72u);
+    assert_true(is_allocated_chunk(g_ctx, p, 144));
+    assert_true(is_allocated_chunk(g_ctx, r[3], 72));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+/* The neighbour is only 8 bytes larger than needed: a remainder below the
+ * minimal chunk is absorbed, still in place. */
+static void test_realloc_grow_absorbs_small_remainder(void **state)
+{
+    (void)state;
+    uint8_t *a = mem_alloc(g_ctx, 64);   /* 72 */
+    uint8_t *b = mem_alloc(g_ctx, 20);   /* 24 */
+    uint8_t *c = mem_alloc(g_ctx, 64);   /* guard */
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    uint8_t *lo = a;
+    if (addr_of(b) != addr_of(a) + 72u) {
+        /* allocations grow downwards: a is after b */
+        assert_int_equal(addr_of(a), addr_of(b) + 24u);
+        assert_int_equal(addr_of(b), addr_of(c) + 72u);
+        lo = c;
+    }
+    fill_pattern(lo, 68, 5);
+    mem_free(g_ctx, b);
+    mem_stat_t before = get_stat(g_ctx);
+    uint8_t *p = mem_realloc(g_ctx, lo, 84); /* needs 88 of 72 + 24 */
+    assert_ptr_equal(p, lo);
+    assert_int_equal(mem_usable_size(g_ctx, p), 92);
+    assert_true(check_pattern(p, 68, 5));
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_chunks, before.nb_chunks - 1u);
+    assert_int_equal(st.free_size, before.free_size - 24u);
+    assert_true(is_allocated_chunk(g_ctx, p, 96));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+/* A chunk followed by the free rest of the heap grows in place. */
+static void test_realloc_grow_into_free_rest(void **state)
+{
+    (void)state;
+    uint8_t *a = mem_alloc(g_ctx, 64);
+    assert_non_null(a);
+    fill_pattern(a, 68, 6);
+    bool alloc_after = true;
+    bool rest_after = find_chunk(g_ctx, a + 72, &alloc_after, NULL) && !alloc_after;
+    uint8_t *p = mem_realloc(g_ctx, a, 4000);
+    assert_non_null(p);
+    if (rest_after) {
+        assert_ptr_equal(p, a);
+    }
+    assert_true(check_pattern(p, 68, 6));
+    assert_true(is_allocated_chunk(g_ctx, p, chunk_len_for(4000)));
+    mem_stat_t st = get_stat(g_ctx);
+    if (rest_after) {
+        assert_int_equal(st.nb_chunks, 2);
+    }
+    assert_int_equal(st.nb_allocated, 1);
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+/* Neighbours allocated on both sides: the chunk moves, the content follows
+ * byte for byte and the old chunk is freed. */
+static void test_realloc_grow_must_move(void **state)
+{
+    (void)state;
+    uint8_t *r[3];
+    alloc_row(r, 3, 64);
+    fill_pattern(r[1], 68, 7);
+    fill_pattern(r[0], 68, 8);
+    fill_pattern(r[2], 68, 9);
+    mem_stat_t before = get_stat(g_ctx);
+    uint8_t *p = mem_realloc(g_ctx, r[1], 1000);
+    assert_non_null(p);
+    assert_true(p != r[1]);
+    assert_true(is_aligned8(p));
+    assert_true(mem_usable_size(g_ctx, p) >= 1000u);
+    assert_true(check_pattern(p, 68, 7));
+    assert_true(check_pattern(r[0], 68, 8));
+    assert_true(check_pattern(r[2], 68, 9));
+    assert_true(is_free_chunk(g_ctx, r[1], 72));
+    assert_int_equal(mem_usable_size(g_ctx, r[1]), 0);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.nb_allocated, before.nb_allocated);
+    assert_int_equal(st.allocated_size, before.allocated_size - 72u + chunk_len_for(1000));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+    /* the old pointer is no longer valid */
+    snapshot();
+    mem_free(g_ctx, r[1]);
+    assert_null(mem_realloc(g_ctx, r[1], 10));
+    assert_true(unchanged_since_snapshot());
+}
+
+/* The only free memory is a 16-byte chunk right before the chunk: growing
+ * slides the chunk down over itself (overlapping copy). */
+static void test_realloc_slide_down_into_free_prev(void **state)
+{
+    (void)state;
+    uint8_t *small[2];
+    small[0] = mem_alloc(g_ctx, 8);
+    uint8_t *a = mem_alloc(g_ctx, 400); /* 408 */
+    small[1] = mem_alloc(g_ctx, 8);
+    assert_non_null(small[0]);
+    assert_non_null(a);
+    assert_non_null(small[1]);
+    sort_by_address(small, 2);
+    assert_int_equal(addr_of(a), addr_of(small[0]) + 16u);
+    assert_int_equal(addr_of(small[1]), addr_of(a) + 408u);
+    fill_heap();
+    fill_pattern(a, 404, 10);
+    mem_free(g_ctx, small[0]);
+    mem_stat_t before = get_stat(g_ctx);
+    assert_int_equal(before.free_size, 16);
+
+    uint8_t *p = mem_realloc(g_ctx, a, 410); /* needs 416 of 16 + 408 */
+    assert_ptr_equal(p, small[0]);
+    assert_true(mem_usable_size(g_ctx, p) >= 410u);
+    assert_true(check_pattern(p, 404, 10));
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(st.free_size, 0);
+    assert_int_equal(st.nb_chunks, before.nb_chunks - 1u);
+    assert_int_equal(st.nb_allocated, before.nb_allocated);
+    assert_true(is_allocated_chunk(g_ctx, p, 424));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+/* Free chunks on both sides and nothing else free: whether the allocator
+ * uses both at once or refuses, the content and the heap stay right. */
+static void test_realloc_grow_between_two_free_chunks(void **state)
+{
+    (void)state;
+    uint8_t *small[2];
+    small[0] = mem_alloc(g_ctx, 8);
+    uint8_t *a = mem_alloc(g_ctx, 400);
+    small[1] = mem_alloc(g_ctx, 8);
+    assert_non_null(small[0]);
+    assert_non_null(a);
+    assert_non_null(small[1]);
+    sort_by_address(small, 2);
+    assert_int_equal(addr_of(a), addr_of(small[0]) + 16u);
+    fill_heap();
+    fill_pattern(a, 404, 11);
+    mem_free(g_ctx, small[0]);
+    mem_free(g_ctx, small[1]);
+    mem_stat_t before = get_stat(g_ctx);
+    uint8_t *p = mem_realloc(g_ctx, a, 428); /* needs 432 of 16 + 408 + 16 */
+    if (p == NULL) {
+        mem_stat_t st = get_stat(g_ctx);
+        assert_true(stat_equal(&before, &st));
+        assert_true(check_pattern(a, 404, 11));
+        assert_true(is_allocated_chunk(g_ctx, a, 408));
+    } else {
+        assert_ptr_equal(p, small[0]);
+        assert_true(check_pattern(p, 404, 11));
+        assert_true(is_allocated_chunk(g_ctx, p, 440));
+        assert_int_equal(get_stat(g_ctx).free_size, 0);
+    }
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+static void test_realloc_failure_huge_leaves_chunk(void **state)
+{
+    (void)state;
+    uint8_t *r[3];
+    alloc_row(r, 3, 64);
+    fill_pattern(r[1], 68, 12);
+    mem_stat_t before = get_stat(g_ctx);
+    const size_t sizes[] = {
+        SIZE_MAX, SIZE_MAX - 3u, SIZE_MAX - 7u, SIZE_MAX - 8u, (size_t)UINT32_MAX + 1u,
+        (size_t)UINT32_MAX + 1u + 64u, (size_t)UINT32_MAX - 3u, MEM_MAX_HEAP_SIZE, HEAP_SIZE,
+        before.largest_free_size + 72u,
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        snapshot();
+        assert_null(mem_realloc(g_ctx, r[1], sizes[i]));
+        assert_true(unchanged_since_snapshot());
+        mem_stat_t st = get_stat(g_ctx);
+        assert_true(stat_equal(&before, &st));
+    }
+    assert_true(check_pattern(r[1], 68, 12));
+    assert_int_equal(mem_usable_size(g_ctx, r[1]), 68);
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+    /* still owned: it can be resized and freed */
+    assert_ptr_equal(mem_realloc(g_ctx, r[1], 16), r[1]);
+    mem_free(g_ctx, r[1]);
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+/* Not enough memory anywhere (some free, but not enough): NULL, and the
+ * chunk, its content and the layout stay as they were. */
+static void test_realloc_failure_no_memory(void **state)
+{
+    (void)state;
+    uint8_t *r[5];
+    alloc_row(r, 5, 100); /* 104-byte chunks */
+    fill_heap();
+    mem_free(g_ctx, r[3]);
+    mem_free(g_ctx, r[0]);
+    fill_pattern(r[1], 100, 13);
+    fill_pattern(r[2], 100, 14);
+    mem_stat_t before = get_stat(g_ctx);
+    assert_int_equal(before.free_size, 208);
+    for (size_t size = 320; size <= 2000; size += 8) {
+        assert_null(mem_realloc(g_ctx, r[2], size));
+        mem_stat_t st = get_stat(g_ctx);
+        assert_true(stat_equal(&before, &st));
+    }
+    assert_true(check_pattern(r[1], 100, 13));
+    assert_true(check_pattern(r[2], 100, 14));
+    assert_true(is_free_chunk(g_ctx, r[0], 104));
+    assert_true(is_allocated_chunk(g_ctx, r[1], 104));
+    assert_true(is_allocated_chunk(g_ctx, r[2], 104));
+    assert_true(is_free_chunk(g_ctx, r[3], 104));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
+static void test_realloc_bad_pointer(void **state)
+{
+    (void)state;
+    uint8_t *r[3];
+    alloc_row(r, 3, 64);
+    memset(r[0], 0, 68);
+    mem_free(g_ctx, r[1]);
+    uint64_t local = 0;
+    static uint64_t elsewhere[32];
+    static uint64_t other_buf[512];
+    mem_ctx_t other = mem_init(other_buf, sizeof other_buf);
+    assert_non_null(other);
+    void *foreign = mem_alloc(other, 64);
+    assert_non_null(foreign);
+    void *bad[] = {
+        r[0] + 1, r[0] + 4, r[0] + 8, r[1], (uint8_t *)g_ctx + 8,
+        end_of_chunks(g_ctx), &local, elsewhere + 2, foreign,
+        (uint8_t *)g_heap + HEAP_SIZE, (void *)(uintptr_t)8u,
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        static const size_t sizes[] = {0, 1, 64, 1000};
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            snapshot();
+            assert_null(mem_realloc(g_ctx, bad[i], sizes[k]));
+            if (!unchanged_since_snapshot()) {
+                print_message("mem_realloc(bad pointer #%zu, %zu) wrote to the heap\n", i,
+                              sizes[k]);
+            }
+            assert_true(unchanged_since_snapshot());
+        }
+    }
+    assert_int_equal(local, 0);
+    assert_true(all_bytes(elsewhere, sizeof elsewhere, 0));
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+    assert_true(heap_consistent(other));
+    assert_true(is_allocated_chunk(other, foreign, 72));
+}
+
+/* Random resizes of a few chunks: the content up to min(old, new) always
+ * follows the chunk, whatever path realloc takes. */
+static void test_realloc_random_content_preserved(void **state)
+{
+    (void)state;
+    enum { SLOTS = 12, STEPS = 3000 };
+    uint8_t *ptr[SLOTS] = {0};
+    size_t len[SLOTS] = {0};
+    size_t tag[SLOTS] = {0};
+    uint64_t seed = 0xC0FFEE1234567ull;
+    size_t sum = g_fresh.free_size;
+    for (size_t step = 0; step < STEPS; step++) {
+        size_t s = rand_range(&seed, 0, SLOTS - 1u);
+        size_t want = rand_range(&seed, 0, 9) == 0 ? 0 : rand_range(&seed, 1, 2500);
+        uint8_t *p = mem_realloc(g_ctx, ptr[s], want);
+        if (want == 0) {
+            assert_null(p);
+            ptr[s] = NULL;
+            len[s] = 0;
+        } else if (p == NULL) {
+            /* out of memory: the old chunk stays as it was */
+            if (ptr[s] != NULL) {
+                assert_true(check_pattern(ptr[s], len[s], tag[s]));
+            }
+        } else {
+            assert_true(is_aligned8(p));
+            assert_true(mem_usable_size(g_ctx, p) >= want);
+            size_t keep = len[s] < want ? len[s] : want;
+            assert_true(check_pattern(p, keep, tag[s]));
+            ptr[s] = p;
+            len[s] = want;
+            tag[s] = step;
+            fill_pattern(p, want, tag[s]);
+        }
+        if (step % 64u == 0) {
+            assert_true(heap_consistent_sum(g_ctx, sum));
+        }
+    }
+    for (size_t s = 0; s < SLOTS; s++) {
+        if (ptr[s] != NULL) {
+            assert_true(check_pattern(ptr[s], len[s], tag[s]));
+            mem_free(g_ctx, ptr[s]);
+        }
+    }
+    mem_stat_t st = get_stat(g_ctx);
+    assert_true(stat_equal(&st, &g_fresh));
+}
+
+#define T(f) cmocka_unit_test_setup(f, setup_heap)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_realloc_null_ptr_allocates),
+        T(test_realloc_size_zero_frees),
+        T(test_realloc_same_size_keeps_chunk),
+        T(test_realloc_shrink_in_place),
+        T(test_realloc_shrink_merges_with_free_next),
+        T(test_realloc_grow_into_free_next),
+        T(test_realloc_grow_absorbs_small_remainder),
+        T(test_realloc_grow_into_free_rest),
+        T(test_realloc_grow_must_move),
+        T(test_realloc_slide_down_into_free_prev),
+        T(test_realloc_grow_between_two_free_chunks),
+        T(test_realloc_failure_huge_leaves_chunk),
+        T(test_realloc_failure_no_memory),
+        T(test_realloc_bad_pointer),
+        T(test_realloc_random_content_preserved),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
