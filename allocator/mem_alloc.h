@@ -49,8 +49,10 @@ extern "C" {
 
 /**
  * Bytes of bookkeeping per allocated chunk: a chunk serving a request of n
- * bytes is max(16, round_up(n + MEM_CHUNK_OVERHEAD, 8)) bytes long, and
- * mem_usable_size() of it is its length minus MEM_CHUNK_OVERHEAD.
+ * bytes is max(16, round_up(n + MEM_CHUNK_OVERHEAD, 8)) bytes long, or 8
+ * bytes more when the free chunk it was cut from would otherwise leave a
+ * remainder too small to be a chunk; mem_usable_size() of it is its length
+ * minus MEM_CHUNK_OVERHEAD.
  */
 #define MEM_CHUNK_OVERHEAD 4u
 

@@ -439,6 +439,34 @@ static void test_check_detects_corruption(void **state)
     assert_true(heap_consistent(g_ctx));
 }
 
+/* A context saved before a chunk was freed and written back afterwards no
+ * longer lists that free chunk: the lists disagree with the chunks. */
+static void test_check_detects_stale_context(void **state)
+{
+    (void)state;
+    uint8_t *p[4];
+    for (size_t i = 0; i < 4; i++) {
+        p[i] = mem_alloc(g_ctx, 100);
+        assert_non_null(p[i]);
+    }
+    sort_by_address(p, 4);
+    walk_summary_t w = summarize(g_ctx);
+    /* the context ends where the first chunk's boundary-tag word begins */
+    size_t context_bytes = (size_t)(w.first_addr - 8u - addr_of(g_ctx));
+    static uint8_t old_context[HEAP_SIZE];
+    memcpy(old_context, g_ctx, context_bytes);
+    mem_free(g_ctx, p[1]);
+    assert_true(mem_check(g_ctx));
+    expect_detected("context from before a free", g_ctx, old_context, context_bytes);
+
+    /* and the other way round: a context that lists a chunk since allocated */
+    memcpy(old_context, g_ctx, context_bytes);
+    assert_non_null(mem_alloc(g_ctx, 100));
+    assert_true(mem_check(g_ctx));
+    expect_detected("context from before an allocation", g_ctx, old_context, context_bytes);
+    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup_heap)
 
 int main(void)
@@ -457,6 +485,7 @@ int main(void)
         T(test_check_bad_ctx),
         T(test_check_never_writes),
         T(test_check_detects_corruption),
+        T(test_check_detects_stale_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
