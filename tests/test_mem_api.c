@@ -4,29 +4,10 @@
  *        function's handling of a bad context.
  */
 
-#include "test_helpers.h"
+#include "test_fixture.h"
 
-#define HEAP_SIZE (32u * 1024u)
-
-/* Main heap buffer, aligned, re-initialized by the fixture of each test. */
-static uint64_t g_heap[HEAP_SIZE / 8u];
 /* Larger scratch buffer for tests that need room around the heap. */
 static uint64_t g_big[(64u * 1024u) / 8u];
-
-static mem_ctx_t g_ctx;
-static mem_stat_t g_fresh;
-
-static int setup_heap(void **state)
-{
-    (void)state;
-    memset(g_heap, 0, sizeof g_heap);
-    g_ctx = mem_init(g_heap, sizeof g_heap);
-    if (g_ctx == NULL) {
-        return -1;
-    }
-    g_fresh = get_stat(g_ctx);
-    return 0;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Bad contexts                                                             */

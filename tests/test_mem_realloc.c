@@ -5,26 +5,9 @@
  *        failure or bad input.
  */
 
-#include "test_helpers.h"
+#include "test_fixture.h"
 
-#define HEAP_SIZE (32u * 1024u)
-
-static uint64_t g_heap[HEAP_SIZE / 8u];
 static uint8_t g_snapshot[HEAP_SIZE];
-static mem_ctx_t g_ctx;
-static mem_stat_t g_fresh;
-
-static int setup_heap(void **state)
-{
-    (void)state;
-    memset(g_heap, 0, sizeof g_heap);
-    g_ctx = mem_init(g_heap, sizeof g_heap);
-    if (g_ctx == NULL) {
-        return -1;
-    }
-    g_fresh = get_stat(g_ctx);
-    return 0;
-}
 
 static void snapshot(void)
 {
