@@ -7,8 +7,8 @@
  *
  *   [context][chunk][chunk]...[chunk][sentinel]
  *
- * Context: CTX_WORDS u32 words, then one second-level bitmap byte per
- * first-level class (SL_BYTES), then fl_count * SL_COUNT u32 free-list heads.
+ * Context: CTX_WORDS u32 words, a bitmap of non-empty classes (BITMAP_WORDS
+ * u64 words), then fl_count * SL_COUNT u32 free-list heads.
  *
  * Chunk at offset o (o % 8 == 0), length len (len % 8 == 0, len >= 16):
  *   o+0  u32 prev_len   length of the previous chunk, meaningful only while
@@ -43,11 +43,16 @@
 #define FLAG_MASK 7u
 
 /* Second level: 8 classes per power of two; below SMALL_LIMIT the classes
- * are exact (one per granule), so small requests never over-search. */
+ * are exact (one per granule), so small requests never over-search. The
+ * class formula in class_of assumes GRANULE == 8 and SL_LOG2 == 3. */
 #define SL_LOG2 3u
 #define SL_COUNT (1u << SL_LOG2)
 #define SMALL_LIMIT (SL_COUNT * GRANULE)
-#define SL_BYTES 32u /* >= first-level classes of the largest heap, rounded */
+/* One bit per class, class = fl * SL_COUNT + sl: a single flat bitmap
+ * instead of TLSF's two levels, so that linking or unlinking a chunk updates
+ * one word, not two, and the search is at most BITMAP_WORDS word scans. */
+#define BITMAP_WORDS 4u
+#define MAX_FL (BITMAP_WORDS * 64u / SL_COUNT)
 
 /* Bound of the exact-fit scan that runs only when the O(1) search fails. */
 #define FALLBACK_SCAN 16u
@@ -63,12 +68,12 @@ enum {
     W_SCRATCH,  /* sink of writes through a 0 link; never read */
     W_FIRST,    /* offset of the first chunk */
     W_FL_COUNT, /* number of first-level classes */
-    W_FL_BITMAP,
+    W_WORDS,    /* bitmap words this heap's classes span */
     W_PAD,
     CTX_WORDS
 };
-#define SL_BITMAP_AT (CTX_WORDS * 4u)
-#define HEADS_AT (SL_BITMAP_AT + SL_BYTES)
+#define BITMAP_AT (CTX_WORDS * 4u)
+#define HEADS_AT (BITMAP_AT + 8u * BITMAP_WORDS)
 
 #define HEAP_MAGIC 0x48415244u /* "HARD" */
 
@@ -93,6 +98,18 @@ static inline void st(uint8_t *b, uint32_t off, uint32_t v)
     memcpy(b + off, &v, sizeof v);
 }
 
+static inline uint64_t ld64(const uint8_t *b, uint32_t off)
+{
+    uint64_t v;
+    memcpy(&v, b + off, sizeof v);
+    return v;
+}
+
+static inline void st64(uint8_t *b, uint32_t off, uint64_t v)
+{
+    memcpy(b + off, &v, sizeof v);
+}
+
 static inline unsigned fls32(uint32_t x) /* x != 0 */
 {
 #if defined(__GNUC__) || defined(__clang__)
@@ -106,10 +123,10 @@ static inline unsigned fls32(uint32_t x) /* x != 0 */
 #endif
 }
 
-static inline unsigned ffs32(uint32_t x) /* x != 0 */
+static inline unsigned ffs64(uint64_t x) /* x != 0 */
 {
 #if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_ctz(x);
+    return (unsigned)__builtin_ctzll(x);
 #else
     unsigned r = 0;
     while (!(x & 1u)) {
@@ -143,50 +160,56 @@ static inline uint32_t len_of(const uint8_t *b, uint32_t off)
 
 /* ---- size classes ------------------------------------------------------- */
 
-/* Class of a chunk length. Below SMALL_LIMIT: first level 0, one class per
- * granule. Above: first level from the top bit, second level from the next
- * SL_LOG2 bits. Written without branches: lengths arrive in random order. */
-static inline void mapping(uint32_t len, unsigned *fl, unsigned *sl)
+/* Shift that turns a length into its offset inside its power of two: 0
+ * below SMALL_LIMIT (exact 8-byte classes), then fls(len) - SL_LOG2 - 3. */
+static inline unsigned class_shift(uint32_t len)
 {
-    uint32_t granules = len / GRANULE;
-    unsigned f = fls32(granules | (SL_COUNT >> 1)); /* SL_LOG2 - 1 when small */
-    unsigned small = f < SL_LOG2;
-    *fl = f - (SL_LOG2 - 1u);
-    *sl = (granules >> (f - SL_LOG2 + small)) & (SL_COUNT - 1u);
+    return fls32((len / SMALL_LIMIT) | 1u);
 }
 
-static inline uint32_t head_at(unsigned fl, unsigned sl)
+/* Class of a length: class = first level * SL_COUNT + second level. Below
+ * SMALL_LIMIT one class per granule; above, the first level is the top bit
+ * and the second level the next SL_LOG2 bits. The form 8 * s + (len >> (s +
+ * 3)) yields both at once, without a branch: lengths arrive in random order. */
+static inline uint32_t class_of(uint32_t len)
 {
-    return HEADS_AT + 4u * (fl * SL_COUNT + sl);
+    unsigned s = class_shift(len);
+    return SL_COUNT * s + (len >> (s + 3u));
+}
+
+static inline uint32_t head_at(uint32_t cls)
+{
+    return HEADS_AT + 4u * cls;
+}
+
+static inline uint32_t word_at(uint32_t cls)
+{
+    return BITMAP_AT + 8u * (cls / 64u);
 }
 
 static inline uint32_t fl_count_for(uint32_t len)
 {
-    unsigned fl, sl;
-    mapping(len, &fl, &sl);
-    return fl + 1u;
+    return class_of(len) / SL_COUNT + 1u;
 }
 
 /* ---- free lists --------------------------------------------------------- */
 
 static void list_insert(uint8_t *b, uint32_t off, uint32_t len)
 {
-    unsigned fl, sl;
-    mapping(len, &fl, &sl);
-    uint32_t head = head_at(fl, sl);
+    uint32_t cls = class_of(len);
+    uint32_t head = head_at(cls);
     uint32_t h = ld(b, head);
     st(b, off + 8u, h);
     st(b, off + 12u, head - 8u);
     st(b, h + 12u, off);
     st(b, head, off);
-    b[SL_BITMAP_AT + fl] = (uint8_t)(b[SL_BITMAP_AT + fl] | (1u << sl));
-    st(b, W_FL_BITMAP * 4u, ld(b, W_FL_BITMAP * 4u) | (1u << fl));
+    st64(b, word_at(cls), ld64(b, word_at(cls)) | (uint64_t)1u << (cls % 64u));
 }
 
 /* Unlinks a free chunk. The list became empty exactly when the chunk had no
  * successor and its predecessor is a list head (a pseudo chunk inside the
- * context, below `first`); the head's position then names the bitmap bits
- * to clear, so no size class is computed. */
+ * context, below `first`); the head's position then names the class whose
+ * bit to clear, so no size class is computed. */
 static void list_remove(uint8_t *b, uint32_t off)
 {
     uint32_t next = ld(b, off + 8u);
@@ -194,23 +217,19 @@ static void list_remove(uint8_t *b, uint32_t off)
     st(b, prev + 8u, next);
     st(b, next + 12u, prev);
     uint32_t emptied = (uint32_t)(next == 0u) & (uint32_t)(prev < ld(b, W_FIRST * 4u));
-    uint32_t index = ((prev + 8u - HEADS_AT) / 4u) & (0u - emptied);
-    uint32_t fl = index / SL_COUNT;
-    uint32_t map = b[SL_BITMAP_AT + fl] & ~(emptied << (index % SL_COUNT));
-    b[SL_BITMAP_AT + fl] = (uint8_t)map;
-    st(b, W_FL_BITMAP * 4u, ld(b, W_FL_BITMAP * 4u) & ~((uint32_t)(map == 0u) << fl));
+    uint32_t cls = ((prev + 8u - HEADS_AT) / 4u) & (0u - emptied);
+    st64(b, word_at(cls), ld64(b, word_at(cls)) & ~((uint64_t)emptied << (cls % 64u)));
 }
 
 /* First chunk of at least len bytes in the request's own class: the good-fit
  * search skips that class because it may hold chunks smaller than len. */
 static uint32_t find_exact(const uint8_t *b, uint32_t len)
 {
-    unsigned fl, sl;
-    mapping(len, &fl, &sl);
-    if (fl >= ld(b, W_FL_COUNT * 4u)) {
+    uint32_t cls = class_of(len);
+    if (cls >= ld(b, W_FL_COUNT * 4u) * SL_COUNT) {
         return 0u;
     }
-    uint32_t off = ld(b, head_at(fl, sl));
+    uint32_t off = ld(b, head_at(cls));
     for (unsigned i = 0; off != 0u && i < FALLBACK_SCAN; i++) {
         if (len_of(b, off) >= len) {
             return off;
@@ -225,18 +244,17 @@ static uint32_t find_exact(const uint8_t *b, uint32_t len)
  * class found fits (good fit); small classes are exact and need no rounding. */
 static uint32_t find_free(const uint8_t *b, uint32_t len)
 {
-    uint32_t round = ((1u << (fls32(len) - SL_LOG2)) - 1u) & (0u - (uint32_t)(len >= SMALL_LIMIT));
-    unsigned fl, sl;
-    mapping(len + round, &fl, &sl);
-    uint32_t sl_map = (uint32_t)b[SL_BITMAP_AT + fl] & (~0u << sl);
-    /* fl itself when it has a fit, else the next non-empty first level. */
-    uint32_t fl_map = ld(b, W_FL_BITMAP * 4u) & (~0u << fl) & ~((uint32_t)(sl_map == 0u) << fl);
-    if (fl_map == 0u) {
-        return find_exact(b, len);
+    uint32_t cls = class_of(len + (GRANULE << class_shift(len)) - 1u);
+    uint32_t words = ld(b, W_WORDS * 4u);
+    uint32_t w = cls / 64u;
+    uint64_t bits = w < words ? ld64(b, word_at(cls)) & (~(uint64_t)0u << (cls % 64u)) : 0u;
+    while (bits == 0u) {
+        if (++w >= words) {
+            return find_exact(b, len);
+        }
+        bits = ld64(b, BITMAP_AT + 8u * w);
     }
-    unsigned fit_fl = ffs32(fl_map);
-    uint32_t fit_map = fit_fl == fl ? sl_map : b[SL_BITMAP_AT + fit_fl];
-    return ld(b, head_at(fit_fl, ffs32(fit_map)));
+    return ld(b, head_at(64u * w + ffs64(bits)));
 }
 
 /* ---- chunk surgery ------------------------------------------------------ */
@@ -351,6 +369,7 @@ mem_ctx_t mem_init(void *heap_start, size_t heap_size)
     st(b, W_TOTAL * 4u, (uint32_t)(heap_size < MEM_MAX_HEAP_SIZE ? heap_size : MEM_MAX_HEAP_SIZE));
     st(b, W_FIRST * 4u, first);
     st(b, W_FL_COUNT * 4u, fl_count);
+    st(b, W_WORDS * 4u, (fl_count * SL_COUNT + 63u) / 64u);
     st(b, end + 4u, 0u); /* sentinel: allocated, zero length */
     make_free(b, first, end - first);
     return b;
@@ -555,15 +574,15 @@ static bool context_ok(const uint8_t *b)
     uint32_t fl_count = ld(b, W_FL_COUNT * 4u);
     uint32_t first = ld(b, W_FIRST * 4u);
     uint32_t end = ld(b, W_END * 4u);
-    if (fl_count == 0u || fl_count > SL_BYTES || first != HEADS_AT + 4u * fl_count * SL_COUNT ||
+    if (fl_count == 0u || fl_count > MAX_FL || first != HEADS_AT + 4u * fl_count * SL_COUNT ||
         end < first || end - first < MIN_CHUNK || (end & FLAG_MASK) != 0u ||
-        end > (uint32_t)MEM_MAX_HEAP_SIZE - GRANULE || fl_count != fl_count_for(end - HEADS_AT)) {
+        end > (uint32_t)MEM_MAX_HEAP_SIZE - GRANULE || fl_count != fl_count_for(end - HEADS_AT) ||
+        ld(b, W_WORDS * 4u) != (fl_count * SL_COUNT + 63u) / 64u) {
         return false;
     }
-    uint32_t fl_map = ld(b, W_FL_BITMAP * 4u);
-    for (uint32_t fl = 0; fl < SL_BYTES; fl++) {
-        bool has = b[SL_BITMAP_AT + fl] != 0u;
-        if ((fl >= fl_count && has) || has != (((fl_map >> fl) & 1u) != 0u)) {
+    /* No bit for a class this heap does not have. */
+    for (uint32_t cls = fl_count * SL_COUNT; cls < BITMAP_WORDS * 64u; cls++) {
+        if (((ld64(b, word_at(cls)) >> (cls % 64u)) & 1u) != 0u) {
             return false;
         }
     }
@@ -592,10 +611,9 @@ static bool chunks_ok(const uint8_t *b, uint32_t *nb_free)
         if (is_free) {
             uint32_t next = ld(b, off + 8u);
             uint32_t prev = ld(b, off + 12u);
-            unsigned fl, sl;
-            mapping(len, &fl, &sl);
-            if (fl >= ld(b, W_FL_COUNT * 4u) || !link_ok(next, first, end) ||
-                (prev != head_at(fl, sl) - 8u && (prev == 0u || !link_ok(prev, first, end))) ||
+            uint32_t cls = class_of(len);
+            if (cls >= ld(b, W_FL_COUNT * 4u) * SL_COUNT || !link_ok(next, first, end) ||
+                (prev != head_at(cls) - 8u && (prev == 0u || !link_ok(prev, first, end))) ||
                 ld(b, prev + 8u) != off || (next != 0u && ld(b, next + 12u) != off)) {
                 return false;
             }
@@ -616,28 +634,25 @@ static bool lists_ok(const uint8_t *b, uint32_t nb_free)
 {
     uint32_t first = ld(b, W_FIRST * 4u);
     uint32_t end = ld(b, W_END * 4u);
-    uint32_t fl_count = ld(b, W_FL_COUNT * 4u);
+    uint32_t classes = ld(b, W_FL_COUNT * 4u) * SL_COUNT;
     uint32_t seen = 0u;
-    for (unsigned fl = 0; fl < fl_count; fl++) {
-        for (unsigned sl = 0; sl < SL_COUNT; sl++) {
-            uint32_t node = ld(b, head_at(fl, sl));
-            if ((node != 0u) != (((b[SL_BITMAP_AT + fl] >> sl) & 1u) != 0u)) {
+    for (uint32_t cls = 0; cls < classes; cls++) {
+        uint32_t node = ld(b, head_at(cls));
+        if ((node != 0u) != (((ld64(b, word_at(cls)) >> (cls % 64u)) & 1u) != 0u)) {
+            return false;
+        }
+        uint32_t prev = head_at(cls) - 8u;
+        while (node != 0u) {
+            if (!link_ok(node, first, end) || ++seen > nb_free) {
                 return false;
             }
-            uint32_t prev = head_at(fl, sl) - 8u;
-            while (node != 0u) {
-                if (!link_ok(node, first, end) || ++seen > nb_free) {
-                    return false;
-                }
-                uint32_t lf = ld(b, node + 4u);
-                unsigned nfl, nsl;
-                mapping(lf & ~FLAG_MASK, &nfl, &nsl);
-                if ((lf & FLAG_FREE) == 0u || nfl != fl || nsl != sl || ld(b, node + 12u) != prev) {
-                    return false;
-                }
-                prev = node;
-                node = ld(b, node + 8u);
+            uint32_t lf = ld(b, node + 4u);
+            if ((lf & FLAG_FREE) == 0u || class_of(lf & ~FLAG_MASK) != cls ||
+                ld(b, node + 12u) != prev) {
+                return false;
             }
+            prev = node;
+            node = ld(b, node + 8u);
         }
     }
     return seen == nb_free;
