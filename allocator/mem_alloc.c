@@ -291,9 +291,10 @@ static inline uint32_t request_len(size_t n) /* 0 < n <= MAX_REQUEST */
 }
 
 /* Offset of the allocated chunk whose payload is ptr, or 0 when ptr is not
- * one: outside the heap, misaligned, free, or with a header or boundary tags
- * that contradict their neighbours. Reads only inside the heap. */
-static uint32_t chunk_of(const uint8_t *b, const void *ptr)
+ * one: outside the heap, misaligned, free, or with a header the next chunk
+ * contradicts. Reads only inside the heap. The predecessor's tags are left to
+ * prev_tags_ok, which mem_free runs only where it branches on them anyway. */
+static uint32_t chunk_at(const uint8_t *b, const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     uintptr_t base = (uintptr_t)b;
@@ -311,14 +312,25 @@ static uint32_t chunk_of(const uint8_t *b, const void *ptr)
     if ((ld(b, off + len + 4u) & FLAG_PREV_FREE) != 0u) {
         return 0u;
     }
-    if ((lf & FLAG_PREV_FREE) != 0u) {
-        uint32_t plen = ld(b, off);
-        if (plen < MIN_CHUNK || plen > off - first || (plen & FLAG_MASK) != 0u ||
-            ld(b, off - plen + 4u) != (plen | FLAG_FREE)) {
-            return 0u;
-        }
-    }
     return off;
+}
+
+/* A chunk at off (not first) claims a free predecessor of prev_len bytes:
+ * that predecessor must lie in the heap and say so itself. */
+static bool prev_tags_ok(const uint8_t *b, uint32_t off, uint32_t prev_len)
+{
+    return prev_len >= MIN_CHUNK && prev_len <= off - ld(b, W_FIRST * 4u) &&
+           (prev_len & FLAG_MASK) == 0u && ld(b, off - prev_len + 4u) == (prev_len | FLAG_FREE);
+}
+
+/* chunk_at plus the predecessor's tags: ptr is an allocated chunk. */
+static uint32_t chunk_of(const uint8_t *b, const void *ptr)
+{
+    uint32_t off = chunk_at(b, ptr);
+    if (off == 0u || (ld(b, off + 4u) & FLAG_PREV_FREE) == 0u || prev_tags_ok(b, off, ld(b, off))) {
+        return off;
+    }
+    return 0u;
 }
 
 /* Frees a validated chunk, merging it with its free neighbours. */
@@ -326,13 +338,19 @@ static void free_chunk(uint8_t *b, uint32_t off)
 {
     uint32_t lf = ld(b, off + 4u);
     uint32_t len = lf & ~FLAG_MASK;
+    uint32_t prev_len = 0u;
+    if ((lf & FLAG_PREV_FREE) != 0u) {
+        prev_len = ld(b, off);
+        if (!prev_tags_ok(b, off, prev_len)) {
+            return; /* not a chunk of this heap after all: write nothing */
+        }
+    }
     uint32_t nf = ld(b, off + len + 4u);
     if ((nf & FLAG_FREE) != 0u) {
         list_remove(b, off + len);
         len += nf & ~FLAG_MASK;
     }
-    if ((lf & FLAG_PREV_FREE) != 0u) {
-        uint32_t prev_len = ld(b, off);
+    if (prev_len != 0u) {
         off -= prev_len;
         list_remove(b, off);
         len += prev_len;
@@ -398,7 +416,7 @@ void mem_free(mem_ctx_t ctx, void *ptr)
     if (b == NULL || ptr == NULL) {
         return;
     }
-    uint32_t off = chunk_of(b, ptr);
+    uint32_t off = chunk_at(b, ptr);
     if (off != 0u) {
         free_chunk(b, off);
     }
