@@ -94,7 +94,8 @@ typedef struct {
  *         address space. The buffer must stay valid and otherwise untouched
  *         while the heap is in use. Re-initializing a buffer discards every
  *         chunk in it.
- * Cost: O(1); the context takes about 56 + 32 * log2(heap_size / 32) bytes.
+ * Cost: O(1); the context takes 64 + 32 * (floor(log2(heap_size)) - 5) bytes
+ * at most (384 bytes for 32 KiB).
  */
 mem_ctx_t mem_init(void *heap_start, size_t heap_size);
 
