@@ -1,0 +1,146 @@
+/**
+ * @file app_mem_utils.h
+ * @brief The app-wide heap: hardalloc behind the SDK's APP_MEM_* macros.
+ *
+ * Drop-in compatible with the embedded SDK's app_mem_utils.h: the same macro
+ * and function names, arguments and results, so an app written for the SDK
+ * compiles unchanged. One heap serves the whole app; mem_utils_init() attaches
+ * it to a buffer the app owns. Like the heap itself, this layer is not
+ * thread-safe: an app that allocates from several threads serializes calls.
+ *
+ * Every entry point accepts bad input without crashing: before
+ * mem_utils_init() succeeds, or after mem_utils_init(NULL, 0) detaches the
+ * heap, allocations answer NULL / false and frees are no-ops.
+ *
+ * Memory profiling: when the app and this library are built with
+ * HAVE_MEMORY_PROFILING (Meson: -Dprofiling=true), every successful
+ * allocation, persistent allocation and free is logged with the caller's
+ * file and line, in the format of profiling/FORMAT.md, to the sink chosen
+ * with mem_utils_set_log_sink() (default: whole lines on stderr). Without it
+ * the macros pass no file or line, so the binary holds neither, and nothing
+ * is logged.
+ */
+
+#pragma once
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mem_alloc.h"
+
+#ifdef HAVE_MEMORY_PROFILING
+#define ALLOC_FILE __FILE__
+#define ALLOC_LINE __LINE__
+#else
+#define ALLOC_FILE NULL
+#define ALLOC_LINE 0
+#endif
+
+/** Allocates size bytes (content unspecified); NULL for 0 or no memory. */
+#define APP_MEM_ALLOC(size) mem_utils_alloc((size), false, ALLOC_FILE, ALLOC_LINE)
+/** Frees ptr; NULL and pointers the app heap did not hand out are ignored. */
+#define APP_MEM_FREE(ptr) mem_utils_free((ptr), ALLOC_FILE, ALLOC_LINE)
+/** realloc semantics: NULL ptr allocates, size 0 frees and answers NULL. */
+#define APP_MEM_REALLOC(ptr, size) mem_utils_realloc((ptr), (size), ALLOC_FILE, ALLOC_LINE)
+/** Frees *pptr and sets it to NULL (pptr is a void **). */
+#define APP_MEM_FREE_AND_NULL(pptr) mem_utils_free_and_null((pptr), ALLOC_FILE, ALLOC_LINE)
+/** Duplicates a NUL-terminated string; NULL for a NULL string or no memory. */
+#define APP_MEM_STRDUP(str) mem_utils_strdup((str), ALLOC_FILE, ALLOC_LINE)
+/** Zeroed buffer in *pptr, freeing what *pptr held first; see mem_utils_calloc. */
+#define APP_MEM_CALLOC(pptr, size) mem_utils_calloc((pptr), (size), false, ALLOC_FILE, ALLOC_LINE)
+/** Like APP_MEM_CALLOC, flagged persistent: kept on purpose, never a leak. */
+#define APP_MEM_PERMANENT(pptr, size) mem_utils_calloc((pptr), (size), true, ALLOC_FILE, ALLOC_LINE)
+/** The spec's name for APP_MEM_PERMANENT. */
+#define mem_buffer_persistent(pptr, size) mem_utils_calloc((pptr), (size), true, ALLOC_FILE, ALLOC_LINE)
+/** The spec's name for APP_MEM_FREE_AND_NULL. */
+#define mem_utils_buffer_cleanup(pptr) mem_utils_free_and_null((pptr), ALLOC_FILE, ALLOC_LINE)
+
+/**
+ * (Re)initializes the app heap in [heap_start, heap_start + heap_size).
+ *
+ * @return true when the heap is ready (see mem_init for the size limits);
+ *         false otherwise, and then the app heap is detached: every later
+ *         allocation answers NULL until a successful init.
+ *         mem_utils_init(NULL, 0) is the documented way to detach.
+ * Any call discards the previous heap: pointers it handed out must no longer
+ * be used or freed (freeing one that lies outside the new heap is ignored).
+ * Logged as an `init` line whether or not it succeeds.
+ */
+bool mem_utils_init(void *heap_start, size_t heap_size);
+
+/**
+ * @return the app heap's context, for mem_stat / mem_check / mem_parse, or
+ *         NULL while no heap is attached. The handle is a copy: the app heap
+ *         can only be changed through mem_utils_init.
+ */
+mem_ctx_t mem_utils_context(void);
+
+/**
+ * Allocates size bytes from the app heap.
+ * @param permanent true marks the allocation persistent in the profiling log
+ * @param file, line the caller's position, logged when profiling (may be NULL, 0)
+ * @return the payload, or NULL (size 0, no heap, no memory: nothing logged)
+ */
+void *mem_utils_alloc(size_t size, bool permanent, const char *file, int line);
+
+/**
+ * realloc on the app heap: NULL ptr allocates, size 0 frees and returns NULL,
+ * otherwise resizes in place or moves, keeping the content.
+ * @return the new payload, or NULL; on failure ptr is untouched and still owned.
+ * Logged like the free and the allocation it amounts to: size 0 as `free`,
+ * NULL ptr as `alloc`, and every other success as `free` of the old address
+ * then `alloc` of the new size and address, moved or resized in place, so the
+ * log's live-byte count stays exact. A failed call logs nothing.
+ */
+void *mem_utils_realloc(void *ptr, size_t size, const char *file, int line);
+
+/** Frees ptr; NULL, or a pointer the app heap did not hand out, is ignored and not logged. */
+void mem_utils_free(void *ptr, const char *file, int line);
+
+/** Frees *buffer and sets it to NULL; a NULL buffer or *buffer is a no-op. */
+void mem_utils_free_and_null(void **buffer, const char *file, int line);
+
+/**
+ * @return a copy of the NUL-terminated string s in the app heap, or NULL for
+ *         a NULL s or no memory.
+ */
+char *mem_utils_strdup(const char *s, const char *file, int line);
+
+/**
+ * Puts a zeroed buffer of size bytes in *buffer. What *buffer held is freed
+ * first (so calling it again on the same pointer reallocates); *buffer must
+ * therefore be NULL or a block of the app heap.
+ * @param size 0 frees the held buffer and succeeds with *buffer NULL.
+ *             (The SDK takes a uint16_t; size_t accepts every such call and
+ *             never truncates a larger size.)
+ * @return true on success; false when buffer is NULL (nothing done) or the
+ *         allocation fails, and then *buffer is NULL and nothing leaked.
+ */
+bool mem_utils_calloc(void **buffer, size_t size, bool permanent, const char *file, int line);
+
+/**
+ * Receives each profiling log line: the whole line, newline included, at
+ * most MEM_UTILS_LOG_LINE_MAX bytes. A line whose file name would not fit is
+ * written with the start of that name replaced by "..." (still one parseable
+ * line); nothing is ever split across calls.
+ */
+typedef void (*mem_utils_log_sink_t)(void *user, const char *line, size_t len);
+
+/** Longest profiling log line, newline included. */
+#define MEM_UTILS_LOG_LINE_MAX 256u
+
+/**
+ * Chooses where profiling lines go: sink(user, line, len) for each line;
+ * NULL restores the default, one write of each whole line to stderr.
+ * Has no effect in a build without HAVE_MEMORY_PROFILING.
+ */
+void mem_utils_set_log_sink(mem_utils_log_sink_t sink, void *user);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif

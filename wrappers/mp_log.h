@@ -1,0 +1,35 @@
+/**
+ * @file mp_log.h
+ * @brief Writer of the memory-profiling log (format: profiling/FORMAT.md).
+ *        Internal to the wrappers; compiled to nothing without
+ *        HAVE_MEMORY_PROFILING.
+ */
+
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "app_mem_utils.h"
+
+#ifdef HAVE_MEMORY_PROFILING
+
+/** `==MP init;0x<heap>;<size>` */
+void mp_log_init(const void *heap, size_t size);
+/** `==MP alloc;<size>;0x<ptr>;<file>:<line>`, or `persist` when persistent */
+void mp_log_alloc(bool persistent, size_t size, const void *ptr, const char *file, int line);
+/** `==MP free;0x<ptr>;<file>:<line>` */
+void mp_log_free(const void *ptr, const char *file, int line);
+/** Sink selection behind mem_utils_set_log_sink. */
+void mp_log_set_sink(mem_utils_log_sink_t sink, void *user);
+
+#else
+
+/* The arguments are still evaluated (and so "used"), the calls cost nothing. */
+#define mp_log_init(heap, size) ((void)(heap), (void)(size))
+#define mp_log_alloc(persistent, size, ptr, file, line) \
+    ((void)(persistent), (void)(size), (void)(ptr), (void)(file), (void)(line))
+#define mp_log_free(ptr, file, line) ((void)(ptr), (void)(file), (void)(line))
+#define mp_log_set_sink(sink, user) ((void)(sink), (void)(user))
+
+#endif
