@@ -52,12 +52,15 @@ void *mem_utils_realloc(void *ptr, size_t size, const char *file, int line)
 
 void mem_utils_free(void *ptr, const char *file, int line)
 {
+#ifdef HAVE_MEMORY_PROFILING
     /* Only a block the heap recognizes is freed, and so logged: a log line
      * for an ignored pointer would tell the analyzer something untrue. */
-    if (mem_usable_size(g_app_heap, ptr) != 0u) {
-        mp_log_free(ptr, file, line);
-        mem_free(g_app_heap, ptr);
+    if (mem_usable_size(g_app_heap, ptr) == 0u) {
+        return;
     }
+#endif
+    mp_log_free(ptr, file, line);
+    mem_free(g_app_heap, ptr);
 }
 
 void mem_utils_free_and_null(void **buffer, const char *file, int line)
