@@ -125,7 +125,8 @@ bool mem_utils_calloc(void **buffer, size_t size, bool permanent, const char *fi
 
 /**
  * Receives each profiling log line: the whole line, newline included, at
- * most MEM_UTILS_LOG_LINE_MAX bytes. A line whose file name would not fit is
+ * most MEM_UTILS_LOG_LINE_MAX bytes. Only len bytes are valid: the line is
+ * not NUL-terminated (write it with fwrite or write, not fputs). A line whose file name would not fit is
  * written with the start of that name replaced by "..." (still one parseable
  * line); nothing is ever split across calls.
  */

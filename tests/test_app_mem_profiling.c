@@ -1,0 +1,512 @@
+/**
+ * @file test_app_mem_profiling.c
+ * @brief Unit tests of the memory-profiling log (profiling/FORMAT.md) written
+ *        by the app wrappers built with HAVE_MEMORY_PROFILING: the exact line
+ *        of every event, what is not logged, long file names, and the sinks.
+ */
+
+/* dup, dup2, fileno */
+#define _POSIX_C_SOURCE 200809L
+
+#include "test_helpers.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "app_mem_utils.h"
+
+#ifndef HAVE_MEMORY_PROFILING
+#error "test_app_mem_profiling.c needs HAVE_MEMORY_PROFILING: link it with wrappers_profiling_dep"
+#endif
+
+#define APP_HEAP_SIZE (32u * 1024u)
+#define LINE_MAX_LEN MEM_UTILS_LOG_LINE_MAX
+#define CAP_LINES 64u
+
+static uint64_t g_buf[APP_HEAP_SIZE / 8u];
+
+/* What the capturing sink received. Each call is checked on arrival: one
+ * whole line, ending in its only '\n', no NUL inside, at most LINE_MAX_LEN. */
+typedef struct {
+    size_t n;                            /* sink calls */
+    char line[CAP_LINES][LINE_MAX_LEN + 1u]; /* the first CAP_LINES, NUL-terminated copies */
+    size_t len[CAP_LINES];
+    bool malformed;
+    bool wrong_user;
+} capture_t;
+
+static capture_t g_cap;
+static capture_t g_cap2;
+
+static void capture_into(capture_t *c, void *user, const char *line, size_t len)
+{
+    if (user != c) {
+        c->wrong_user = true;
+    }
+    if (len == 0u || len > LINE_MAX_LEN || line[len - 1u] != '\n' ||
+        memchr(line, '\n', len - 1u) != NULL || memchr(line, '\0', len) != NULL) {
+        c->malformed = true;
+    } else if (c->n < CAP_LINES) {
+        memcpy(c->line[c->n], line, len);
+        c->line[c->n][len] = '\0';
+        c->len[c->n] = len;
+    }
+    c->n++;
+}
+
+static void capture_sink(void *user, const char *line, size_t len)
+{
+    capture_into(&g_cap, user, line, len);
+}
+
+static void capture_sink2(void *user, const char *line, size_t len)
+{
+    capture_into(&g_cap2, user, line, len);
+}
+
+static void reset_capture(void)
+{
+    memset(&g_cap, 0, sizeof g_cap);
+    memset(&g_cap2, 0, sizeof g_cap2);
+}
+
+static int setup_logged_heap(void **state)
+{
+    (void)state;
+    reset_capture();
+    mem_utils_set_log_sink(capture_sink, &g_cap);
+    if (!mem_utils_init(g_buf, sizeof g_buf) || g_cap.n != 1u) {
+        return -1;
+    }
+    reset_capture();
+    return 0;
+}
+
+static int teardown_logged_heap(void **state)
+{
+    (void)state;
+    mem_utils_set_log_sink(NULL, NULL);
+    return 0;
+}
+
+/* Exactly n well-formed lines, each delivered in one sink call. */
+static void expect_count(size_t n)
+{
+    assert_false(g_cap.malformed);
+    assert_false(g_cap.wrong_user);
+    assert_int_equal(g_cap.n, n);
+    for (size_t i = 0; i < n && i < CAP_LINES; i++) {
+        assert_int_equal(strlen(g_cap.line[i]), g_cap.len[i]);
+    }
+}
+
+static void expect_line(size_t i, const char *want)
+{
+    assert_true(i < g_cap.n);
+    assert_string_equal(g_cap.line[i], want);
+}
+
+static void expect_init(size_t i, const void *heap, size_t size)
+{
+    char want[2u * LINE_MAX_LEN];
+    (void)snprintf(want, sizeof want, "==MP init;0x%" PRIxPTR ";%zu\n", (uintptr_t)heap, size);
+    expect_line(i, want);
+}
+
+static void expect_alloc(size_t i, const char *kind, size_t size, const void *p, const char *file,
+                         int line)
+{
+    char want[2u * LINE_MAX_LEN];
+    (void)snprintf(want, sizeof want, "==MP %s;%zu;0x%" PRIxPTR ";%s:%d\n", kind, size,
+                   (uintptr_t)p, file, line);
+    expect_line(i, want);
+}
+
+static void expect_free(size_t i, const void *p, const char *file, int line)
+{
+    char want[2u * LINE_MAX_LEN];
+    (void)snprintf(want, sizeof want, "==MP free;0x%" PRIxPTR ";%s:%d\n", (uintptr_t)p, file, line);
+    expect_line(i, want);
+}
+
+/* ------------------------------------------------------------------------ */
+/* init                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void test_init_line(void **state)
+{
+    (void)state;
+    assert_true(mem_utils_init(g_buf, sizeof g_buf));
+    uint8_t *bytes = (uint8_t *)g_buf;
+    assert_true(mem_utils_init(bytes + 3, sizeof g_buf - 3u)); /* heap_start as given */
+    expect_count(2);
+    expect_init(0, g_buf, sizeof g_buf);
+    expect_init(1, bytes + 3, sizeof g_buf - 3u);
+    /* lowercase hexadecimal without padding */
+    const char *hex = g_cap.line[1] + strlen("==MP init;0x");
+    assert_true(hex[0] != '0');
+    for (const char *c = hex; *c != ';'; c++) {
+        assert_true((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'));
+    }
+}
+
+static void test_failed_init_is_logged(void **state)
+{
+    (void)state;
+    assert_false(mem_utils_init(NULL, 0));
+    assert_false(mem_utils_init(g_buf, 10));
+    assert_false(mem_utils_init(g_buf, MEM_MIN_HEAP_SIZE - 1u));
+    expect_count(3);
+    expect_line(0, "==MP init;0x0;0\n");
+    expect_init(1, g_buf, 10);
+    expect_init(2, g_buf, MEM_MIN_HEAP_SIZE - 1u);
+}
+
+/* ------------------------------------------------------------------------ */
+/* alloc, persist, free                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void test_alloc_and_free_lines(void **state)
+{
+    (void)state;
+    int at_a = __LINE__; void *p = APP_MEM_ALLOC(24);
+    assert_non_null(p);
+    int at_f = __LINE__; APP_MEM_FREE(p);
+    expect_count(2);
+    expect_alloc(0, "alloc", 24, p, __FILE__, at_a);
+    expect_free(1, p, __FILE__, at_f);
+}
+
+static void test_persist_lines(void **state)
+{
+    (void)state;
+    void *a = NULL;
+    void *b = NULL;
+    int at_a = __LINE__; assert_true(APP_MEM_PERMANENT(&a, 100));
+    int at_b = __LINE__; assert_true(mem_buffer_persistent(&b, 7));
+    expect_count(2);
+    expect_alloc(0, "persist", 100, a, __FILE__, at_a);
+    expect_alloc(1, "persist", 7, b, __FILE__, at_b);
+    assert_true(all_bytes(a, 100, 0));
+    assert_true(all_bytes(b, 7, 0));
+}
+
+static void test_free_and_null_lines(void **state)
+{
+    (void)state;
+    void *a = APP_MEM_ALLOC(16);
+    void *b = APP_MEM_ALLOC(16);
+    void *a_was = a;
+    void *b_was = b;
+    assert_non_null(a);
+    assert_non_null(b);
+    int at_a = __LINE__; APP_MEM_FREE_AND_NULL(&a);
+    int at_b = __LINE__; mem_utils_buffer_cleanup(&b);
+    mem_utils_buffer_cleanup(&b); /* already NULL: nothing */
+    expect_count(4);
+    expect_free(2, a_was, __FILE__, at_a);
+    expect_free(3, b_was, __FILE__, at_b);
+}
+
+static void test_strdup_line(void **state)
+{
+    (void)state;
+    int at = __LINE__; char *s = APP_MEM_STRDUP("hello");
+    assert_non_null(s);
+    int at_e = __LINE__; char *e = APP_MEM_STRDUP("");
+    assert_non_null(e);
+    expect_count(2);
+    expect_alloc(0, "alloc", 6, s, __FILE__, at);
+    expect_alloc(1, "alloc", 1, e, __FILE__, at_e);
+}
+
+static void test_calloc_lines(void **state)
+{
+    (void)state;
+    void *p = NULL;
+    int at1 = __LINE__; assert_true(APP_MEM_CALLOC(&p, 32));
+    void *first = p;
+    int at2 = __LINE__; assert_true(APP_MEM_CALLOC(&p, 64));
+    void *second = p;
+    int at3 = __LINE__; assert_true(APP_MEM_CALLOC(&p, 0));
+    assert_null(p);
+    assert_true(APP_MEM_CALLOC(&p, 0)); /* nothing held, nothing to log */
+    expect_count(4);
+    expect_alloc(0, "alloc", 32, first, __FILE__, at1);
+    expect_free(1, first, __FILE__, at2); /* the held buffer first */
+    expect_alloc(2, "alloc", 64, second, __FILE__, at2);
+    expect_free(3, second, __FILE__, at3);
+}
+
+static void test_realloc_lines(void **state)
+{
+    (void)state;
+    int at1 = __LINE__; void *p = APP_MEM_REALLOC(NULL, 40);
+    assert_non_null(p);
+    void *barrier = APP_MEM_ALLOC(40); /* growing p must move it */
+    assert_non_null(barrier);
+    int at2 = __LINE__; void *moved = APP_MEM_REALLOC(p, 400);
+    assert_non_null(moved);
+    assert_ptr_not_equal(moved, p);
+    int at3 = __LINE__; void *shrunk = APP_MEM_REALLOC(moved, 100);
+    assert_ptr_equal(shrunk, moved);
+    int at4 = __LINE__; assert_null(APP_MEM_REALLOC(shrunk, 0));
+    expect_count(7);
+    expect_alloc(0, "alloc", 40, p, __FILE__, at1);
+    /* line 1: the barrier */
+    expect_free(2, p, __FILE__, at2);
+    expect_alloc(3, "alloc", 400, moved, __FILE__, at2);
+    expect_free(4, moved, __FILE__, at3);
+    expect_alloc(5, "alloc", 100, shrunk, __FILE__, at3);
+    expect_free(6, shrunk, __FILE__, at4);
+}
+
+static void test_failures_log_nothing(void **state)
+{
+    (void)state;
+    uint64_t local = 0;
+    void *p = APP_MEM_ALLOC(64);
+    void *gone = APP_MEM_ALLOC(64);
+    assert_non_null(p);
+    assert_non_null(gone);
+    APP_MEM_FREE(gone);
+    static char too_long[APP_HEAP_SIZE + 1u];
+    memset(too_long, 'x', APP_HEAP_SIZE);
+    reset_capture();
+
+    assert_null(APP_MEM_ALLOC(0));
+    assert_null(APP_MEM_ALLOC(SIZE_MAX));
+    assert_null(APP_MEM_ALLOC(sizeof g_buf));
+    assert_null(APP_MEM_REALLOC(p, SIZE_MAX));
+    assert_null(APP_MEM_REALLOC(p, sizeof g_buf));
+    assert_null(APP_MEM_REALLOC(&local, 16));
+    assert_null(APP_MEM_REALLOC(NULL, 0));
+    assert_null(APP_MEM_STRDUP(NULL));
+    assert_null(APP_MEM_STRDUP(too_long));
+    void *q = NULL;
+    assert_false(APP_MEM_CALLOC(NULL, 16));
+    assert_false(APP_MEM_CALLOC(&q, SIZE_MAX));
+    assert_false(APP_MEM_PERMANENT(&q, sizeof g_buf));
+    assert_false(mem_buffer_persistent(&q, SIZE_MAX));
+    APP_MEM_FREE(NULL);
+    APP_MEM_FREE(&local);
+    APP_MEM_FREE(gone); /* already freed */
+    APP_MEM_FREE_AND_NULL(NULL);
+    APP_MEM_FREE_AND_NULL(&q);
+    expect_count(0);
+
+    /* a failed calloc on a held buffer logs only the free that did happen */
+    q = p;
+    int at = __LINE__; assert_false(APP_MEM_CALLOC(&q, SIZE_MAX));
+    expect_count(1);
+    expect_free(0, p, __FILE__, at);
+}
+
+static void test_explicit_site(void **state)
+{
+    (void)state;
+    void *a = mem_utils_alloc(16, false, "f.c", 1);
+    void *b = mem_utils_alloc(8, true, NULL, 0);
+    char *s = mem_utils_strdup("ab", "dir/g.c", 2);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(s);
+    mem_utils_free(a, NULL, 0);
+    mem_utils_free(s, "h;i:j.c", 3);
+    expect_count(5);
+    expect_alloc(0, "alloc", 16, a, "f.c", 1);
+    expect_alloc(1, "persist", 8, b, "?", 0);
+    expect_alloc(2, "alloc", 3, s, "dir/g.c", 2);
+    expect_free(3, a, "?", 0);
+    expect_free(4, s, "h;i:j.c", 3);
+}
+
+static void test_one_call_per_line(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    void *p[N];
+    for (size_t i = 0; i < N; i++) {
+        p[i] = APP_MEM_ALLOC(8u * (i + 1u));
+        assert_non_null(p[i]);
+    }
+    for (size_t i = 0; i < N; i += 2u) {
+        p[i] = APP_MEM_REALLOC(p[i], 300);
+        assert_non_null(p[i]);
+    }
+    for (size_t i = 0; i < N; i++) {
+        APP_MEM_FREE(p[i]);
+    }
+    expect_count(N + N + N); /* N allocs, N / 2 reallocs of two lines, N frees */
+    for (size_t i = 0; i < 3u * N; i++) {
+        assert_true(strncmp(g_cap.line[i], "==MP ", 5) == 0);
+        assert_true(g_cap.len[i] <= LINE_MAX_LEN);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Long file names                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* A file name of len characters ending in "/tail_of_the_name.c". */
+static void make_name(char *out, size_t len)
+{
+    static const char tail[] = "/tail_of_the_name.c";
+    for (size_t i = 0; i < len; i++) {
+        out[i] = (char)('a' + (char)(i % 26u));
+    }
+    memcpy(out + len - (sizeof tail - 1u), tail, sizeof tail - 1u);
+    out[len] = '\0';
+}
+
+/* line = head + "..." + (a suffix of name) + site, at most LINE_MAX_LEN bytes. */
+static void expect_cut(size_t i, const char *head, const char *name, const char *site)
+{
+    const char *line = g_cap.line[i];
+    size_t len = g_cap.len[i];
+    size_t head_len = strlen(head);
+    size_t site_len = strlen(site);
+    assert_true(len <= LINE_MAX_LEN);
+    assert_true(len > head_len + 3u + site_len);
+    assert_memory_equal(line, head, head_len);
+    assert_memory_equal(line + head_len, "...", 3);
+    assert_string_equal(line + len - site_len, site);
+    size_t kept = len - head_len - 3u - site_len;
+    size_t name_len = strlen(name);
+    assert_true(kept < name_len);
+    assert_true(kept >= strlen("/tail_of_the_name.c"));
+    assert_memory_equal(line + head_len + 3u, name + name_len - kept, kept);
+}
+
+static void test_long_file_name_is_cut(void **state)
+{
+    (void)state;
+    static char name[LINE_MAX_LEN + 64u];
+    make_name(name, LINE_MAX_LEN + 40u);
+    void *a = mem_utils_alloc(24, false, name, 42);
+    void *b = mem_utils_alloc(8, true, name, INT_MAX);
+    assert_non_null(a);
+    assert_non_null(b);
+    mem_utils_free(a, name, 7);
+    expect_count(3);
+    char head[LINE_MAX_LEN];
+    (void)snprintf(head, sizeof head, "==MP alloc;24;0x%" PRIxPTR ";", (uintptr_t)a);
+    expect_cut(0, head, name, ":42\n");
+    (void)snprintf(head, sizeof head, "==MP persist;8;0x%" PRIxPTR ";", (uintptr_t)b);
+    expect_cut(1, head, name, ":2147483647\n");
+    (void)snprintf(head, sizeof head, "==MP free;0x%" PRIxPTR ";", (uintptr_t)a);
+    expect_cut(2, head, name, ":7\n");
+}
+
+/* A free line is fully known before the call: a name that makes it exactly
+ * LINE_MAX_LEN bytes is kept whole, one character more is cut. */
+static void test_cut_boundary(void **state)
+{
+    (void)state;
+    void *a = APP_MEM_ALLOC(16);
+    void *b = APP_MEM_ALLOC(16);
+    assert_non_null(a);
+    assert_non_null(b);
+    reset_capture();
+    char head_a[LINE_MAX_LEN];
+    char head_b[LINE_MAX_LEN];
+    int head_a_len = snprintf(head_a, sizeof head_a, "==MP free;0x%" PRIxPTR ";", (uintptr_t)a);
+    int head_b_len = snprintf(head_b, sizeof head_b, "==MP free;0x%" PRIxPTR ";", (uintptr_t)b);
+    assert_true(head_a_len > 0 && head_b_len > 0);
+    static char fits[LINE_MAX_LEN];
+    static char over[LINE_MAX_LEN + 1u];
+    make_name(fits, LINE_MAX_LEN - (size_t)head_a_len - strlen(":9\n"));
+    make_name(over, LINE_MAX_LEN - (size_t)head_b_len - strlen(":9\n") + 1u);
+    mem_utils_free(a, fits, 9);
+    mem_utils_free(b, over, 9);
+    expect_count(2);
+    assert_int_equal(g_cap.len[0], LINE_MAX_LEN);
+    expect_free(0, a, fits, 9);
+    expect_cut(1, head_b, over, ":9\n");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sinks                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void test_sink_switch_and_user(void **state)
+{
+    (void)state;
+    mem_utils_set_log_sink(capture_sink2, &g_cap2);
+    void *p = APP_MEM_ALLOC(16);
+    assert_non_null(p);
+    mem_utils_set_log_sink(capture_sink, &g_cap);
+    APP_MEM_FREE(p);
+    expect_count(1);
+    assert_int_equal(g_cap2.n, 1);
+    assert_false(g_cap2.wrong_user);
+    assert_false(g_cap2.malformed);
+    assert_true(strncmp(g_cap2.line[0], "==MP alloc;16;", 14) == 0);
+    assert_true(strncmp(g_cap.line[0], "==MP free;", 10) == 0);
+}
+
+/* mem_utils_set_log_sink(NULL, NULL) restores the default: stderr. */
+static void test_default_sink_is_stderr(void **state)
+{
+    (void)state;
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    assert_int_equal(fflush(stderr), 0);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    /* No assertion until stderr is back: cmocka reports on it. */
+    int redirected = dup2(fileno(tmp), STDERR_FILENO);
+    mem_utils_set_log_sink(NULL, NULL);
+    int at = __LINE__; void *p = APP_MEM_ALLOC(40);
+    int at_f = __LINE__; APP_MEM_FREE(p);
+    bool init_ok = mem_utils_init(g_buf, sizeof g_buf);
+    int flushed = fflush(stderr);
+    int restored = dup2(saved, STDERR_FILENO);
+    (void)close(saved);
+
+    assert_int_equal(redirected, STDERR_FILENO);
+    assert_int_equal(restored, STDERR_FILENO);
+    assert_int_equal(flushed, 0);
+    assert_non_null(p);
+    assert_true(init_ok);
+    expect_count(0); /* the capturing sink is no longer called */
+
+    char got[4u * LINE_MAX_LEN];
+    rewind(tmp);
+    size_t n = fread(got, 1, sizeof got - 1u, tmp);
+    got[n] = '\0';
+    assert_int_equal(fclose(tmp), 0);
+    char want[4u * LINE_MAX_LEN];
+    (void)snprintf(want, sizeof want,
+                   "==MP alloc;40;0x%" PRIxPTR ";%s:%d\n==MP free;0x%" PRIxPTR
+                   ";%s:%d\n==MP init;0x%" PRIxPTR ";%zu\n",
+                   (uintptr_t)p, __FILE__, at, (uintptr_t)p, __FILE__, at_f, (uintptr_t)g_buf,
+                   sizeof g_buf);
+    assert_string_equal(got, want);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_logged_heap, teardown_logged_heap)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_init_line),
+        T(test_failed_init_is_logged),
+        T(test_alloc_and_free_lines),
+        T(test_persist_lines),
+        T(test_free_and_null_lines),
+        T(test_strdup_line),
+        T(test_calloc_lines),
+        T(test_realloc_lines),
+        T(test_failures_log_nothing),
+        T(test_explicit_site),
+        T(test_one_call_per_line),
+        T(test_long_file_name_is_cut),
+        T(test_cut_boundary),
+        T(test_sink_switch_and_user),
+        T(test_default_sink_is_stderr),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
