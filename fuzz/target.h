@@ -1,0 +1,52 @@
+/**
+ * @file target.h
+ * @brief What a fuzz target supplies: its operations (in opcode order) and
+ *        how to perform each on the API it exercises. The interpreter
+ *        (interp.c) owns the program, the shadow model and the invariants.
+ */
+
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mem_alloc.h"
+#include "program.h"
+
+typedef struct fuzz_target {
+    op_table_t table;
+    /** Makes [buf, buf + size) the heap; returns its context (never NULL for
+     *  the format's heap sizes). Also serves OP_REINIT. */
+    mem_ctx_t (*init)(void *buf, size_t size);
+    void *(*alloc)(mem_ctx_t ctx, size_t size);
+    /** Zeroed block in *held, freeing what *held holds first (the
+     *  interpreter passes an empty slot unless the op is OP_RECALLOC). */
+    bool (*calloc)(mem_ctx_t ctx, void **held, size_t size, bool persistent);
+    void *(*realloc)(mem_ctx_t ctx, void *ptr, size_t size);
+    void (*free)(mem_ctx_t ctx, void *ptr);
+    char *(*strdup)(mem_ctx_t ctx, const char *s); /* may be NULL */
+    void (*cleanup)(mem_ctx_t ctx, void **held);   /* may be NULL */
+    /** Called before each run (e.g. to install a log sink); may be NULL. */
+    void (*begin)(void);
+} fuzz_target_t;
+
+/** Runs one program; aborts with a message naming the invariant violated.
+ *  With trace non-NULL, prints the program in readable form as it runs. */
+void fuzz_run(const fuzz_target_t *target, const uint8_t *data, size_t size, FILE *trace);
+
+/** Aborts the run: "invariant '<name>' violated: <details>". */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noreturn, format(printf, 2, 3)))
+#endif
+void fuzz_fail(const char *invariant, const char *fmt, ...);
+
+/** Zeroes the bytes of [p, p + n) that the model checks: all of a small
+ *  block, a sample of a large one. For harness-made "calloc" only: a
+ *  library's calloc must zero everything, and the model checks it there. */
+void fuzz_zero_checked(void *p, size_t n);
+
+/** All targets, for the replay driver, the decoder and the encoder. */
+extern const fuzz_target_t fuzz_target_alloc;
+extern const fuzz_target_t fuzz_target_wrappers;
+const fuzz_target_t *fuzz_find_target(const char *name);

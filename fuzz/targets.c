@@ -1,0 +1,16 @@
+/* The registry of fuzz targets, for the tools that take a target name. */
+
+#include <string.h>
+
+#include "target.h"
+
+const fuzz_target_t *fuzz_find_target(const char *name)
+{
+    static const fuzz_target_t *const all[] = {&fuzz_target_alloc, &fuzz_target_wrappers};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(all[i]->table.name, name) == 0) {
+            return all[i];
+        }
+    }
+    return NULL;
+}
