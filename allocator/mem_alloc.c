@@ -618,8 +618,12 @@ static bool context_ok(const uint8_t *b)
         return false;
     }
     /* No bit for a class this heap does not have. */
-    for (uint32_t cls = fl_count * SL_COUNT; cls < BITMAP_WORDS * 64u; cls++) {
-        if (((ld64(b, word_at(cls)) >> (cls % 64u)) & 1u) != 0u) {
+    uint32_t classes = fl_count * SL_COUNT;
+    for (uint32_t w = 0; w < BITMAP_WORDS; w++) {
+        uint64_t allowed = classes >= 64u * (w + 1u) ? ~(uint64_t)0u
+                           : classes <= 64u * w  ? 0u
+                                                 : ((uint64_t)1u << (classes - 64u * w)) - 1u;
+        if ((ld64(b, BITMAP_AT + 8u * w) & ~allowed) != 0u) {
             return false;
         }
     }

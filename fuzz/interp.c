@@ -36,6 +36,9 @@
 #define EDGE_BYTES 64u
 #define SPARSE_STEP 61u
 #define SPARSE_SAMPLES 32u
+/* Between full sweeps, only this many bytes at each end of a block. */
+#define GUARD_BYTES 16u
+#define SWEEP_EVERY 8u
 
 typedef struct {
     uint8_t *ptr; /* NULL: empty slot */
@@ -51,6 +54,7 @@ typedef struct {
     size_t conserved; /* free_size + allocated_size of this heap */
     slot_t slots[FUZZ_SLOTS];
     unsigned step;
+    bool final; /* the closing checks: sweep everything */
     uint8_t next_seed;
     FILE *trace;
 } run_t;
@@ -97,6 +101,17 @@ static void fill(slot_t *s)
 static void verify_range(const run_t *r, unsigned n, const slot_t *s, size_t to, const char *invariant)
 {
     for (size_t i = 0; i < to; i = next_index(i, s->size)) {
+        if (s->ptr[i] != pattern(s->seed, i)) {
+            fuzz_fail(invariant, "step %u: slot %u (%zu bytes at heap+0x%zx): byte %zu is 0x%02x, expected 0x%02x",
+                      r->step, n, s->size, (size_t)(s->ptr - r->arena), i, s->ptr[i], pattern(s->seed, i));
+        }
+    }
+}
+
+/* The last `count` bytes of s (all patterned: within EDGE_BYTES). */
+static void verify_tail(const run_t *r, unsigned n, const slot_t *s, size_t count, const char *invariant)
+{
+    for (size_t i = s->size - count; i < s->size; i++) {
         if (s->ptr[i] != pattern(s->seed, i)) {
             fuzz_fail(invariant, "step %u: slot %u (%zu bytes at heap+0x%zx): byte %zu is 0x%02x, expected 0x%02x",
                       r->step, n, s->size, (size_t)(s->ptr - r->arena), i, s->ptr[i], pattern(s->seed, i));
@@ -248,8 +263,17 @@ static void check_all(run_t *r)
                       (void *)a->ptr, order[k], (void *)b->ptr);
         }
     }
+    /* Every block's edges every step (headers and splits land there), all
+     * of every block every SWEEP_EVERY steps and at the end of the run. */
+    bool sweep = r->step % SWEEP_EVERY == 0u || r->final;
     for (unsigned k = 0; k < live; k++) {
-        verify(r, order[k], "content");
+        const slot_t *s = &r->slots[order[k]];
+        if (sweep || s->size <= 2u * GUARD_BYTES) {
+            verify(r, order[k], "content");
+        } else {
+            verify_range(r, order[k], s, GUARD_BYTES, "content");
+            verify_tail(r, order[k], s, GUARD_BYTES, "content");
+        }
     }
     mem_stat_t st = stat_of(r);
     if (st.nb_allocated != live || st.allocated_size != chunk_bytes ||
@@ -558,6 +582,8 @@ void fuzz_run(const fuzz_target_t *target, const uint8_t *data, size_t size, FIL
         }
         check_all(r);
     }
+    r->final = true;
+    check_all(r);
     for (unsigned i = 0; i < FUZZ_SLOTS; i++) {
         if (r->slots[i].ptr != NULL) {
             target->free(r->ctx, r->slots[i].ptr);
