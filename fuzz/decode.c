@@ -29,6 +29,9 @@ int main(int argc, char **argv)
     if (data == NULL) {
         return 2;
     }
+    /* unbuffered: a crash (an abort, a sanitizer report) must not take the
+     * program printed so far, nor the operation that crashed, with it */
+    setvbuf(stdout, NULL, _IONBF, 0);
     fuzz_run(t, data, size, stdout);
     free(data);
     return 0;
