@@ -25,7 +25,7 @@
  * exactly; no two free chunks are adjacent; PREV_FREE of every chunk equals
  * FREE of its predecessor and then prev_len equals the predecessor's length;
  * every free chunk is in exactly the list its length maps to; a list is
- * non-empty iff its bitmap bits are set.
+ * non-empty iff its bit in the class bitmap is set.
  *
  * All metadata is read and written with memcpy: the buffer has whatever
  * declared type the app gave it, and memcpy is the one access that is
