@@ -670,33 +670,44 @@ static bool chunks_ok(const uint8_t *b, uint32_t *nb_free)
 }
 
 /* Every list: its bitmap bit, its nodes (free, in range, in the right class,
- * back links), and in total exactly the free chunks the walk counted. */
+ * back links), and in total exactly the free chunks the walk counted. A
+ * list is non-empty iff its bit is set: every set bit's head is checked
+ * while walking its list, and the number of non-empty heads must equal the
+ * number of set bits (context_ok already refused bits past the classes). */
 static bool lists_ok(const uint8_t *b, uint32_t nb_free)
 {
     uint32_t first = ld(b, W_FIRST * 4u);
     uint32_t end = ld(b, W_END * 4u);
     uint32_t classes = ld(b, W_FL_COUNT * 4u) * SL_COUNT;
-    uint32_t seen = 0u;
+    uint32_t heads_in_use = 0u;
     for (uint32_t cls = 0; cls < classes; cls++) {
-        uint32_t node = ld(b, head_at(cls));
-        if ((node != 0u) != (((ld64(b, word_at(cls)) >> (cls % 64u)) & 1u) != 0u)) {
-            return false;
-        }
-        uint32_t prev = head_at(cls) - 8u;
-        while (node != 0u) {
-            if (!link_ok(node, first, end) || ++seen > nb_free) {
+        heads_in_use += (uint32_t)(ld(b, head_at(cls)) != 0u);
+    }
+    uint32_t bits = 0u, seen = 0u;
+    for (uint32_t w = 0; w < BITMAP_WORDS; w++) {
+        for (uint64_t word = ld64(b, BITMAP_AT + 8u * w); word != 0u; word &= word - 1u) {
+            uint32_t cls = 64u * w + ffs64(word);
+            uint32_t prev = head_at(cls) - 8u;
+            uint32_t node = ld(b, head_at(cls));
+            bits++;
+            if (node == 0u) {
                 return false;
             }
-            uint32_t lf = ld(b, node + 4u);
-            if ((lf & FLAG_FREE) == 0u || class_of(lf & ~FLAG_MASK) != cls ||
-                ld(b, node + 12u) != prev) {
-                return false;
+            while (node != 0u) {
+                if (!link_ok(node, first, end) || ++seen > nb_free) {
+                    return false;
+                }
+                uint32_t lf = ld(b, node + 4u);
+                if ((lf & FLAG_FREE) == 0u || class_of(lf & ~FLAG_MASK) != cls ||
+                    ld(b, node + 12u) != prev) {
+                    return false;
+                }
+                prev = node;
+                node = ld(b, node + 8u);
             }
-            prev = node;
-            node = ld(b, node + 8u);
         }
     }
-    return seen == nb_free;
+    return bits == heads_in_use && seen == nb_free;
 }
 
 bool mem_check(mem_ctx_t ctx)
