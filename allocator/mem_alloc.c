@@ -421,7 +421,10 @@ void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes)
         take(b, off, have, have, 0u); /* a free chunk's predecessor is never free */
         return b + off + 8u;
     }
-    /* Split: the chunk after already says its predecessor is free. */
+    /* The split of take(), minus its update of the next chunk's flags: the
+     * chunk after a free chunk already says its predecessor is free. On the
+     * hottest path this saves 10 of about 283 instructions per alloc+free
+     * pair (bench/instructions), a few percent of its time. */
     st(b, off + 4u, need);
     st(b, off + need + 4u, (have - need) | FLAG_FREE);
     st(b, off + have, have - need);
@@ -471,13 +474,11 @@ void *mem_realloc(mem_ctx_t ctx, void *ptr, size_t size)
 
     if (need <= have) {
         if (have - need >= MIN_CHUNK) {
-            uint32_t tail = have - need;
-            if (next_len != 0u) {
-                list_remove(b, next);
-                tail += next_len;
-            }
+            /* The tail becomes a chunk of its own, freed like any other:
+             * free_chunk merges it with a free successor. */
             st(b, off + 4u, need | prev_flag);
-            make_free(b, off + need, tail);
+            st(b, off + need + 4u, have - need);
+            free_chunk(b, off + need);
         }
         return ptr;
     }

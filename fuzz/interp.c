@@ -318,7 +318,7 @@ static void attach(run_t *r, size_t size)
 }
 
 /* alloc, calloc, persist and strdup: a new block in the lowest empty slot. */
-static void op_new_block(run_t *r, const op_t *op, size_t n)
+static void op_new_block(run_t *r, const op_t *op, size_t n, size_t largest)
 {
     int slot = lowest_empty(r);
     if (slot < 0) {
@@ -328,7 +328,6 @@ static void op_new_block(run_t *r, const op_t *op, size_t n)
         return;
     }
     unsigned s = (unsigned)slot;
-    size_t largest = r->ctx != NULL ? stat_of(r).largest_free_size : 0u;
     void *p = NULL;
     bool ok = true;
     char text[FUZZ_MAX_BYTES + 1];
@@ -372,11 +371,10 @@ static void op_new_block(run_t *r, const op_t *op, size_t n)
     }
 }
 
-static void op_realloc(run_t *r, const op_t *op, size_t n)
+static void op_realloc(run_t *r, const op_t *op, size_t n, size_t largest)
 {
     slot_t *s = &r->slots[op->slot];
     slot_t old = *s;
-    size_t largest = r->ctx != NULL ? stat_of(r).largest_free_size : 0u;
     void *p = r->t->realloc(r->ctx, old.ptr, n);
     trace_result(r, "->", p);
     if (old.ptr == NULL) {
@@ -426,7 +424,13 @@ static void op_parse_walk(run_t *r);
 
 static void run_op(run_t *r, const op_t *op)
 {
-    size_t largest = r->ctx != NULL ? stat_of(r).largest_free_size : 0u;
+    /* The largest free chunk before the operation: for sizes relative to it
+     * and for the "fits, so it must succeed" check; a heap walk, so only
+     * for the operations that allocate. */
+    bool allocates = op->kind == OP_ALLOC || op->kind == OP_CALLOC || op->kind == OP_PERSIST ||
+                     op->kind == OP_STRDUP || op->kind == OP_REALLOC || op->kind == OP_RECALLOC ||
+                     op->size.kind == 4u;
+    size_t largest = allocates && r->ctx != NULL ? stat_of(r).largest_free_size : 0u;
     size_t n = prog_eval_size(&op->size, largest, r->arena_size);
     slot_t *s = &r->slots[op->slot];
     switch (op->kind) {
@@ -434,10 +438,10 @@ static void run_op(run_t *r, const op_t *op)
     case OP_CALLOC:
     case OP_PERSIST:
     case OP_STRDUP:
-        op_new_block(r, op, n);
+        op_new_block(r, op, n, largest);
         break;
     case OP_REALLOC:
-        op_realloc(r, op, n);
+        op_realloc(r, op, n, largest);
         break;
     case OP_RECALLOC:
         op_recalloc(r, op, n);
