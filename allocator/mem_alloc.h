@@ -13,15 +13,29 @@
  * coexist and the library holds no global state. A heap is NOT thread-safe:
  * callers serialize access to one context (two contexts are independent).
  *
- * Every function accepts bad input without crashing:
+ * Bad input never crashes and never goes unnoticed:
  *  - a NULL or non-heap context makes every call a no-op answering NULL,
- *    false or zeroed statistics;
- *  - a pointer that was not returned by this heap (NULL, outside the heap,
- *    misaligned, already free) is refused: mem_free ignores it,
- *    mem_realloc returns NULL and leaves everything untouched. Detection of
- *    interior pointers and of corrupted metadata written by the app is
- *    best effort here (O(1) consistency checks of the block header and its
- *    boundary tags); mem_check() performs the full validation.
+ *    false or zeroed statistics (there is no heap whose handler to call);
+ *  - a misused pointer (outside the heap, misaligned, interior, another
+ *    heap's, already free) and corrupted metadata are faults: the heap's
+ *    fault handler is called with a mem_fault_t code (the default handler
+ *    prints one line and aborts). When a handler returns, the call that
+ *    found the fault does nothing and answers NULL / false / 0.
+ *  - after a corruption fault (every code but MEM_FAULT_DOUBLE_FREE and
+ *    MEM_FAULT_INVALID_POINTER) the heap fails closed: every later call on
+ *    it refuses (NULL, no-op, zeroed statistics) and reports the fault
+ *    again, so corrupted metadata is never followed.
+ *
+ * Hardening level (compile time, Meson option `hardening`, macro
+ * MEM_HARDENING of the library and of every user of its dependency):
+ *  - 0 `off`: no checksums, canaries or wiping; O(1) boundary-tag checks
+ *    catch most bad frees, corrupted metadata is trusted. The fast baseline.
+ *  - 1 `standard` (default): keyed header checksums, verified links, a tail
+ *    canary per block, freed payloads wiped to zero.
+ *  - 2 `paranoid`: standard, plus free payloads filled with a poison pattern
+ *    that is verified when the memory is handed out again (write after
+ *    free), and an optional full mem_check every N calls.
+ * README.md ("Hardening") lists every check, what it catches and costs.
  */
 
 #pragma once
@@ -33,6 +47,11 @@ extern "C" {
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/** Hardening level the library was built with: 0 off, 1 standard, 2 paranoid. */
+#ifndef MEM_HARDENING
+#define MEM_HARDENING 1
+#endif
 
 /** Alignment of every payload returned by mem_alloc/mem_realloc, in bytes. */
 #define MEM_ALIGNMENT 8u
@@ -49,12 +68,20 @@ extern "C" {
 
 /**
  * Bytes of bookkeeping per allocated chunk: a chunk serving a request of n
- * bytes is max(16, round_up(n + MEM_CHUNK_OVERHEAD, 8)) bytes long, or 8
- * bytes more when the free chunk it was cut from would otherwise leave a
- * remainder too small to be a chunk; mem_usable_size() of it is its length
- * minus MEM_CHUNK_OVERHEAD.
+ * bytes is max(MEM_MIN_CHUNK, round_up(n + MEM_CHUNK_OVERHEAD, 8)) bytes
+ * long, or 8 bytes more when the free chunk it was cut from would otherwise
+ * leave a remainder too small to be a chunk; mem_usable_size() of it is its
+ * length minus MEM_CHUNK_OVERHEAD. With hardening the overhead is an 8-byte
+ * header (length, flags, keyed checksum) and a 4-byte tail canary; off, a
+ * 4-byte header (the next chunk's previous-length word is payload).
  */
+#if MEM_HARDENING > 0
+#define MEM_CHUNK_OVERHEAD 12u
+#define MEM_MIN_CHUNK 24u
+#else
 #define MEM_CHUNK_OVERHEAD 4u
+#define MEM_MIN_CHUNK 16u
+#endif
 
 /** Opaque handle of a heap: the aligned start of the buffer given to mem_init. */
 typedef void *mem_ctx_t;
@@ -71,6 +98,33 @@ typedef void *mem_ctx_t;
  * @return true to stop the walk, false to go on
  */
 typedef bool (*mem_parse_callback_t)(void *data, uint8_t *addr, bool allocated, size_t size);
+
+/** What a fault handler is told. Codes are stable: tests and logs use them. */
+typedef enum {
+    MEM_FAULT_NONE = 0,            ///< no fault (mem_last_fault of a healthy heap)
+    MEM_FAULT_CORRUPT_HEADER,      ///< a chunk header fails its checksum or contradicts its neighbours
+    MEM_FAULT_CORRUPT_LINK,        ///< a free-list link points outside the heap or not back
+    MEM_FAULT_DOUBLE_FREE,         ///< the pointer's chunk is already free
+    MEM_FAULT_INVALID_POINTER,     ///< outside the heap, misaligned, interior, or another heap's
+    MEM_FAULT_OVERFLOW,            ///< the tail canary after the payload was overwritten
+    MEM_FAULT_WRITE_AFTER_FREE,    ///< a free payload lost its poison (paranoid)
+    MEM_FAULT_CORRUPT_CONTEXT,     ///< the heap context fails its checksum or its lists
+} mem_fault_t;
+
+/**
+ * Called once per fault found, before the call that found it returns.
+ *
+ * @param ctx   the heap
+ * @param fault what was found (never MEM_FAULT_NONE)
+ * @param addr  the pointer the caller passed when the fault is about it
+ *              (bad free, overflow of that block); otherwise the payload
+ *              address of the damaged chunk, or ctx for the context
+ * @param user  the pointer given to mem_set_fault_handler
+ * A handler may return (the call then answers NULL / false / 0 and does
+ * nothing), longjmp out, or end the program. It may call mem_* on other
+ * heaps; on the faulting heap every call after a corruption fault refuses.
+ */
+typedef void (*mem_fault_handler_t)(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user);
 
 /** Heap statistics, filled by mem_stat. Sizes are in bytes. */
 typedef struct {
@@ -94,10 +148,53 @@ typedef struct {
  *         address space. The buffer must stay valid and otherwise untouched
  *         while the heap is in use. Re-initializing a buffer discards every
  *         chunk in it.
- * Cost: O(1); the context takes 64 + 32 * (floor(log2(heap_size)) - 5) bytes
- * at most (384 bytes for 32 KiB).
+ * Cost: O(1); the context takes 112 + 32 * (floor(log2(heap_size)) - 5) bytes
+ * at most (432 bytes for 32 KiB).
  */
 mem_ctx_t mem_init(void *heap_start, size_t heap_size);
+
+/**
+ * mem_init with a caller-chosen secret: the header checksums, canaries and
+ * the context's own checksum are keyed by a secret derived from seed and
+ * the heap's address. Pass a random seed (e.g. from the platform's TRNG):
+ * an attacker who does not know it cannot forge a header or a canary.
+ * mem_init(buf, size) is mem_init_secure(buf, size, MEM_DEFAULT_SEED), which
+ * still catches every accidental corruption but is predictable to an
+ * attacker who knows the heap's address. Same answers as mem_init.
+ */
+mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed);
+
+/** Seed used by mem_init (documented so that it is known to be public). */
+#define MEM_DEFAULT_SEED UINT64_C(0x68617264616c6c63) /* "hardallc" */
+
+/**
+ * Installs the heap's fault handler; NULL restores the default, which
+ * prints one line naming the fault, the address and the heap on stderr and
+ * calls abort(). The handler and user pointer are stored in the context
+ * under a keyed checksum: if the context is damaged, the default handler
+ * runs instead of a pointer that may have been overwritten.
+ * @return false (and nothing changes) for a bad ctx or a heap that failed.
+ */
+bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *user);
+
+/**
+ * @return the fault that failed the heap (fail closed), or MEM_FAULT_NONE
+ *         while it is healthy or for a bad ctx. Misuse faults
+ *         (MEM_FAULT_DOUBLE_FREE, MEM_FAULT_INVALID_POINTER) do not fail a
+ *         heap and are not remembered. Never calls the handler.
+ */
+mem_fault_t mem_last_fault(mem_ctx_t ctx);
+
+/** @return a constant name for fault ("double free", ...); "unknown fault" for other values. */
+const char *mem_fault_name(mem_fault_t fault);
+
+/**
+ * paranoid only: runs the full mem_check every `every` calls on this heap
+ * (0 turns it off), so corruption is found near the call that caused it.
+ * @return true when set; false for a bad ctx, a failed heap, or a library
+ *         built at a lower level (which has no such counter).
+ */
+bool mem_set_check_interval(mem_ctx_t ctx, uint32_t every);
 
 /**
  * Allocates a chunk.
@@ -122,8 +219,10 @@ void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes);
  *   suffices; otherwise moves to a new chunk (or slides down into the
  *   preceding free chunk) and copies the content.
  * @return the (possibly moved) payload with the first min(old, new) bytes
- *         preserved; NULL when ctx or ptr is bad or no memory suffices, and
- *         then the old chunk is untouched and still owned by the caller.
+ *         preserved; NULL when ctx is bad, size > MEM_MAX_HEAP_SIZE or no
+ *         memory suffices, and then the old chunk is untouched and still
+ *         owned by the caller; NULL after reporting a fault when ptr is not
+ *         a live block of this heap (or the heap is corrupted).
  * Cost: O(1) plus the copy when the chunk moves.
  */
 void *mem_realloc(mem_ctx_t ctx, void *ptr, size_t size);
@@ -131,8 +230,15 @@ void *mem_realloc(mem_ctx_t ctx, void *ptr, size_t size);
 /**
  * Frees a chunk and merges it with its free neighbours.
  *
- * NULL is a no-op; a pointer this heap did not hand out (or already freed)
- * is ignored without writing anything. Cost: O(1).
+ * NULL is a no-op. A pointer this heap did not hand out is reported as
+ * MEM_FAULT_INVALID_POINTER, one already freed as MEM_FAULT_DOUBLE_FREE (when
+ * its chunk merged into a free neighbour, whose interior it now points to,
+ * also MEM_FAULT_DOUBLE_FREE); neither writes anything, and neither reads
+ * outside the heap. A block whose canary was overwritten is reported as
+ * MEM_FAULT_OVERFLOW and not freed. With hardening the payload is wiped
+ * (zero; paranoid: the poison pattern) before it joins the free lists.
+ * Cost: O(1) plus the wipe; a fault path may walk the heap to classify the
+ * pointer (O(chunks)).
  */
 void mem_free(mem_ctx_t ctx, void *ptr);
 
@@ -157,19 +263,26 @@ void mem_parse(mem_ctx_t ctx, mem_parse_callback_t callback, void *data);
 void mem_stat(mem_ctx_t *ctx, mem_stat_t *stat);
 
 /**
- * Validates the whole heap: the context, a physical walk that must cover the
- * heap exactly, boundary tags, no two adjacent free chunks, every free chunk
- * in exactly the free list its size maps to, doubly linked lists consistent,
- * bitmaps equal to the lists' emptiness, every link inside the heap.
+ * Validates the whole heap: the context and its checksum, a physical walk
+ * that must cover the heap exactly, every header's checksum and every
+ * allocated chunk's canary (hardened levels), boundary tags, no two adjacent
+ * free chunks, every free chunk in exactly the free list its size maps to,
+ * doubly linked lists consistent, bitmaps equal to the lists' emptiness,
+ * every link inside the heap, and (paranoid) every free payload's poison.
  *
- * @return true when the heap is consistent; false for any violation or a bad
- *         ctx. Never writes. Cost: O(chunks).
+ * @return true when the heap is consistent; false for a bad ctx (no
+ *         handler called), a heap that already failed (its fault reported
+ *         again), or a violation: the first one found is reported to the
+ *         fault handler with its code (CORRUPT_CONTEXT, CORRUPT_HEADER,
+ *         OVERFLOW, CORRUPT_LINK, WRITE_AFTER_FREE) and the heap fails
+ *         closed. Writes nothing but the failed state. Cost: O(chunks).
  */
 bool mem_check(mem_ctx_t ctx);
 
 /**
  * @return the number of bytes the caller may use at ptr (at least what was
- *         requested), or 0 when ctx or ptr is bad. Cost: O(1).
+ *         requested), or 0 when ctx or ptr is bad (a bad ptr is reported as
+ *         for mem_free). Cost: O(1).
  */
 size_t mem_usable_size(mem_ctx_t ctx, const void *ptr);
 

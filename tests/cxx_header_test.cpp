@@ -7,7 +7,8 @@
 static_assert(MEM_ALIGNMENT == 8u, "payload alignment");
 static_assert(MEM_MIN_HEAP_SIZE == 256u, "minimal heap");
 static_assert(MEM_MAX_HEAP_SIZE == (std::size_t{1} << 31), "maximal heap");
-static_assert(MEM_CHUNK_OVERHEAD == 4u, "chunk overhead");
+static_assert(MEM_CHUNK_OVERHEAD == (MEM_HARDENING > 0 ? 12u : 4u), "chunk overhead");
+static_assert(MEM_MIN_CHUNK == (MEM_HARDENING > 0 ? 24u : 16u), "minimal chunk");
 
 namespace {
 

@@ -1,0 +1,375 @@
+/*
+ * hardalloc internals shared by the allocator's source files: the buffer
+ * layout, raw metadata access, size classes, the hardening primitives
+ * (checksums, canaries) and the fault entry point. Not installed.
+ *
+ * Buffer layout (offsets are bytes from the context base, the first 8-byte
+ * aligned address of the buffer):
+ *
+ *   [context][chunk][chunk]...[chunk][sentinel]
+ *
+ * Context: CTX_WORDS u32 words, a bitmap of non-empty classes (BITMAP_WORDS
+ * u64 words), then fl_count * SL_COUNT u32 free-list heads.
+ *
+ * Chunk at offset o (o % 8 == 0), length len (len % 8 == 0, len >= MIN_CHUNK):
+ *   o+0  u32 word0      hardened: the header checksum, keyed by the heap's
+ *                       secret, over o and the length/FREE bits.
+ *                       off: the previous chunk's tail word (see below).
+ *   o+4  u32 len_flags  len | FREE (bit 0) | PREV_FREE (bit 1); bit 2 zero
+ *   o+8  payload; a free chunk keeps u32 next_free and prev_free there
+ *                       (offsets of list neighbours, 0 = none)
+ * Every chunk has a tail word at tail_at(o, len): hardened, its own last 4
+ * bytes; off, the next chunk's word0. A free chunk keeps its length there
+ * (the boundary tag its successor reads); hardened, an allocated chunk keeps
+ * its canary there (the complement of its checksum), off, the payload does.
+ * So an allocated chunk costs 4 bytes off and 12 bytes hardened.
+ * The sentinel is a zero-length allocated chunk at offset `end`; its 8 bytes
+ * close the heap so that "the next chunk" always exists.
+ *
+ * Invariants (mem_check verifies all of them): chunks tile [first, end)
+ * exactly; no two free chunks are adjacent; PREV_FREE of every chunk equals
+ * FREE of its predecessor and then the predecessor's tail word equals its
+ * length; every free chunk is in exactly the list its length maps to; a
+ * list is non-empty iff its bit in the class bitmap is set; hardened, every
+ * checksum and canary matches; paranoid, every free payload is poison.
+ *
+ * All metadata is read and written with memcpy: the buffer has whatever
+ * declared type the app gave it, and memcpy is the one access that is
+ * defined for every type (compilers turn it into a single load or store).
+ */
+
+#pragma once
+
+#include "mem_alloc.h"
+
+#include <string.h>
+
+#define HARDENED (MEM_HARDENING > 0)
+#define PARANOID (MEM_HARDENING > 1)
+
+#define GRANULE 8u
+#define MIN_CHUNK MEM_MIN_CHUNK
+#define FLAG_FREE 1u
+#define FLAG_PREV_FREE 2u
+#define FLAG_MASK 7u
+/* Bytes from a chunk's end back to its tail word (see the layout above). */
+#define TAIL_BACK (HARDENED ? 4u : 0u)
+/* Byte a paranoid heap fills free payloads with. */
+#define POISON_BYTE 0xA5u
+#define POISON_WORD 0xA5A5A5A5u
+
+/* Second level: 8 classes per power of two; below SMALL_LIMIT the classes
+ * are exact (one per granule), so small requests never over-search. The
+ * class formula in class_of assumes GRANULE == 8 and SL_LOG2 == 3. */
+#define SL_LOG2 3u
+#define SL_COUNT (1u << SL_LOG2)
+#define SMALL_LIMIT (SL_COUNT * GRANULE)
+/* One bit per class, class = fl * SL_COUNT + sl: a single flat bitmap
+ * instead of TLSF's two levels, so that linking or unlinking a chunk updates
+ * one word, not two, and the search is at most BITMAP_WORDS word scans. */
+#define BITMAP_WORDS 4u
+#define MAX_FL (BITMAP_WORDS * 64u / SL_COUNT)
+
+/* Bound of the exact-fit scan that runs only when the O(1) search fails. */
+#define FALLBACK_SCAN 16u
+
+/* Context words (u32 index). A list link of 0 means "none" and every list
+ * head acts as a pseudo chunk whose next_free field is the head itself (at
+ * head - 8), so link updates never branch on list ends: writes through link
+ * 0 land in W_SCRATCH (offset 12, the prev_free field of "chunk 0"). */
+enum {
+    W_KEY,        /* base address folded with HEAP_MAGIC: "this is a heap" */
+    W_END,        /* offset of the sentinel */
+    W_TOTAL,      /* heap_size reported by mem_stat */
+    W_SCRATCH,    /* sink of writes through a 0 link; never read */
+    W_FIRST,      /* offset of the first chunk */
+    W_FL_COUNT,   /* number of first-level classes */
+    W_WORDS,      /* bitmap words this heap's classes span */
+    W_CTX_CHECK,  /* keyed checksum of END, FIRST, FL_COUNT, WORDS */
+    W_SECRET,     /* u64 (2 words): key of every checksum */
+    W_STATE = 10, /* 0 healthy, else the mem_fault_t that failed the heap */
+    W_CHECK_EVERY, /* paranoid: full check every this many calls (0: never) */
+    W_OPS,        /* paranoid: calls since the last full check */
+    W_PAD,
+    W_HANDLER,    /* u64 (2 words): bytes of the fault handler, 0 = default */
+    W_USER = 16,  /* u64 (2 words): bytes of the handler's user pointer */
+    W_HCHECK = 18, /* keyed checksum of HANDLER and USER */
+    W_PAD2,
+    CTX_WORDS
+};
+#define BITMAP_AT (CTX_WORDS * 4u)
+#define HEADS_AT (BITMAP_AT + 8u * BITMAP_WORDS)
+
+#define HEAP_MAGIC 0x48415244u /* "HARD" */
+
+/* Largest request considered at all: anything above cannot fit any heap,
+ * and refusing it first keeps every later size computation inside u32. */
+#define MAX_REQUEST ((size_t)MEM_MAX_HEAP_SIZE)
+
+_Static_assert(MEM_MAX_HEAP_SIZE <= (size_t)UINT32_MAX / 2u + 1u, "offsets are u32");
+_Static_assert(BITMAP_AT % 8u == 0u && HEADS_AT % 8u == 0u, "context stays aligned");
+
+/* The hot path is a handful of small functions; inlining them all into
+ * mem_alloc and mem_free is worth about 5 % of an alloc+free pair, at the
+ * cost of code size, so a build optimized for size (-Os) keeps them apart. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__OPTIMIZE_SIZE__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
+
+/* ---- sanitizers --------------------------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_ASAN 1
+#endif
+#endif
+
+/* Under ASan everything but live payloads is poisoned (heap_sanitizer.h),
+ * so the allocator's own metadata accesses must not be instrumented; they
+ * are then real calls, which only sanitized builds pay for. */
+#ifdef HEAP_ASAN
+#define META static __attribute__((no_sanitize_address, noinline, unused))
+#else
+#define META static inline
+#endif
+
+/* ---- raw access --------------------------------------------------------- */
+
+META uint32_t ld(const uint8_t *b, uint32_t off)
+{
+    uint32_t v;
+    memcpy(&v, b + off, sizeof v);
+    return v;
+}
+
+META void st(uint8_t *b, uint32_t off, uint32_t v)
+{
+    memcpy(b + off, &v, sizeof v);
+}
+
+META uint64_t ld64(const uint8_t *b, uint32_t off)
+{
+    uint64_t v;
+    memcpy(&v, b + off, sizeof v);
+    return v;
+}
+
+META void st64(uint8_t *b, uint32_t off, uint64_t v)
+{
+    memcpy(b + off, &v, sizeof v);
+}
+
+/* Fills [from, to) (both multiples of 4) with a 32-bit word: the paranoid
+ * poison and the wipe of metadata that becomes payload. */
+META void fill_words(uint8_t *b, uint32_t from, uint32_t to, uint32_t v)
+{
+    for (uint32_t o = from; o < to; o += 4u) {
+        memcpy(b + o, &v, sizeof v);
+    }
+}
+
+/* Offset of the first word in [from, to) that is not v, or 0 when all are. */
+META uint32_t find_not_word(const uint8_t *b, uint32_t from, uint32_t to, uint32_t v)
+{
+    for (uint32_t o = from; o < to; o += 4u) {
+        uint32_t w;
+        memcpy(&w, b + o, sizeof w);
+        if (w != v) {
+            return o;
+        }
+    }
+    return 0u;
+}
+
+static inline unsigned fls32(uint32_t x) /* x != 0 */
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return 31u - (unsigned)__builtin_clz(x);
+#else
+    unsigned r = 0;
+    while (x >>= 1) {
+        r++;
+    }
+    return r;
+#endif
+}
+
+static inline unsigned ffs64(uint64_t x) /* x != 0 */
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned r = 0;
+    while (!(x & 1u)) {
+        x >>= 1;
+        r++;
+    }
+    return r;
+#endif
+}
+
+static inline uint32_t heap_key(const void *base)
+{
+    uint64_t a = (uint64_t)(uintptr_t)base;
+    return (uint32_t)(a ^ (a >> 32)) ^ HEAP_MAGIC;
+}
+
+/* The context behind ctx, or NULL when ctx designates no heap. */
+static inline uint8_t *heap_of(mem_ctx_t ctx)
+{
+    if (ctx == NULL || ((uintptr_t)ctx & (GRANULE - 1u)) != 0u) {
+        return NULL;
+    }
+    uint8_t *b = ctx;
+    return ld(b, W_KEY * 4u) == heap_key(b) ? b : NULL;
+}
+
+static inline uint32_t first_of(const uint8_t *b)
+{
+    return ld(b, W_FIRST * 4u);
+}
+
+static inline uint32_t end_of(const uint8_t *b)
+{
+    return ld(b, W_END * 4u);
+}
+
+static inline uint32_t len_of(const uint8_t *b, uint32_t off)
+{
+    return ld(b, off + 4u) & ~FLAG_MASK;
+}
+
+static inline uint32_t tail_at(uint32_t off, uint32_t len)
+{
+    return off + len - TAIL_BACK;
+}
+
+/* ---- checksums ---------------------------------------------------------- */
+
+/* A keyed 64 -> 32 bit mix: two multiply-xorshift rounds, so that flipping
+ * any input bit changes about half the output bits in a way that depends on
+ * the key. It is not a MAC: it stops blind overwrites and forged headers
+ * from an attacker who cannot read the heap, not one who can. */
+static inline uint32_t keyed_mix(uint64_t key, uint64_t m)
+{
+    uint64_t x = (m ^ key) * UINT64_C(0x9E3779B97F4A7C15);
+    x ^= x >> 32;
+    x *= UINT64_C(0xD6E8FEB86659FD93);
+    return (uint32_t)(x >> 32);
+}
+
+static inline uint64_t secret_of(const uint8_t *b)
+{
+    return ld64(b, W_SECRET * 4u);
+}
+
+/* Checksum of the header at off. PREV_FREE is left out: it changes whenever
+ * a neighbour is freed or taken, and every use of it is checked against the
+ * predecessor's own checksummed header, so a forged bit gains nothing. */
+static inline uint32_t header_check(uint64_t key, uint32_t off, uint32_t len_flags)
+{
+    return keyed_mix(key, (uint64_t)(len_flags & ~FLAG_PREV_FREE) << 32 | off);
+}
+
+static inline bool header_ok(const uint8_t *b, uint64_t key, uint32_t off, uint32_t len_flags)
+{
+    return !HARDENED || ld(b, off) == header_check(key, off, len_flags);
+}
+
+/* The canary of an allocated chunk is the complement of its checksum: as
+ * unguessable, and free to compute once the header is verified. */
+static inline uint32_t canary_of(uint32_t check)
+{
+    return ~check;
+}
+
+static inline uint32_t ctx_check(const uint8_t *b, uint64_t key)
+{
+    uint32_t geometry = ld(b, W_FIRST * 4u) | ld(b, W_FL_COUNT * 4u) << 16 | ld(b, W_WORDS * 4u) << 24;
+    return keyed_mix(key, (uint64_t)end_of(b) << 32 | geometry);
+}
+
+/* ---- size classes ------------------------------------------------------- */
+
+/* Shift that turns a length into its offset inside its power of two: 0
+ * below SMALL_LIMIT (exact 8-byte classes), then fls(len) - SL_LOG2 - 3. */
+static inline unsigned class_shift(uint32_t len)
+{
+    return fls32((len / SMALL_LIMIT) | 1u);
+}
+
+/* Class of a length: class = first level * SL_COUNT + second level. Below
+ * SMALL_LIMIT one class per granule; above, the first level is the top bit
+ * and the second level the next SL_LOG2 bits. The form 8 * s + (len >> (s +
+ * 3)) yields both at once, without a branch: lengths arrive in random order. */
+static inline uint32_t class_of(uint32_t len)
+{
+    unsigned s = class_shift(len);
+    return SL_COUNT * s + (len >> (s + 3u));
+}
+
+static inline uint32_t head_at(uint32_t cls)
+{
+    return HEADS_AT + 4u * cls;
+}
+
+static inline uint32_t word_at(uint32_t cls)
+{
+    return BITMAP_AT + 8u * (cls / 64u);
+}
+
+static inline uint32_t fl_count_for(uint32_t len)
+{
+    return class_of(len) / SL_COUNT + 1u;
+}
+
+/* ---- faults (mem_fault.c) ----------------------------------------------- */
+
+/* Reports a fault to the heap's handler. A corruption fault first fails the
+ * heap closed (W_STATE), so that nothing follows its metadata again. */
+void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr);
+
+/* Refusal of a call on a heap that failed or whose context fails its
+ * checksum: reports (again) and lets the caller answer NULL / false. */
+void heap_refuse(uint8_t *b, const void *addr);
+
+/* paranoid: counts a call and runs the full validation every
+ * W_CHECK_EVERY calls; false after reporting what it found (mem_check.c). */
+bool heap_tick(uint8_t *b);
+
+/* Entry check of every public call: the heap behind ctx when it may be
+ * used, NULL when ctx is no heap (nothing reported) or the heap is refused
+ * (reported). addr is what a refusal reports. */
+static inline uint8_t *heap_enter(mem_ctx_t ctx, const void *addr)
+{
+    uint8_t *b = heap_of(ctx);
+    if (b == NULL) {
+        return NULL;
+    }
+    if (ld(b, W_STATE * 4u) != 0u || (HARDENED && ld(b, W_CTX_CHECK * 4u) != ctx_check(b, secret_of(b)))) {
+        heap_refuse(b, addr);
+        return NULL;
+    }
+    if (PARANOID && ld(b, W_CHECK_EVERY * 4u) != 0u && !heap_tick(b)) {
+        return NULL;
+    }
+    return b;
+}
+
+/* ---- validation (mem_check.c) ------------------------------------------- */
+
+/* The first violation of the heap's invariants, and where (payload address
+ * of the chunk, or the context); MEM_FAULT_NONE when consistent. Reads only. */
+mem_fault_t heap_validate(const uint8_t *b, const void **where);
+
+/* Why the in-heap, aligned chunk offset off (whose header fails its check
+ * or is not an allocated chunk's) is no live chunk: walks the heap from
+ * the first chunk. INVALID_POINTER when off is inside an allocated chunk,
+ * DOUBLE_FREE inside or at a free one, CORRUPT_HEADER when the walk meets a
+ * damaged header first or reaches off itself. *where gets the chunk that
+ * is damaged (for CORRUPT_HEADER). O(chunks): fault paths only. */
+mem_fault_t heap_classify(const uint8_t *b, uint32_t off, const void **where);

@@ -1,0 +1,131 @@
+/*
+ * Fault reporting: the per-heap handler, the default handler, and failing a
+ * heap closed. Contract: mem_alloc.h.
+ *
+ * The handler lives in the context, which a heap bug may overwrite, so it
+ * is stored with a keyed checksum: a handler whose checksum fails is never
+ * called (the default one runs), so corrupted metadata cannot redirect
+ * control flow.
+ */
+
+#include "heap_internal.h"
+#include "heap_sanitizer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+_Static_assert(sizeof(mem_fault_handler_t) <= 8u && sizeof(void *) <= 8u, "stored in 8 bytes");
+
+const char *mem_fault_name(mem_fault_t fault)
+{
+    switch (fault) {
+    case MEM_FAULT_NONE: return "no fault";
+    case MEM_FAULT_CORRUPT_HEADER: return "corrupted chunk header";
+    case MEM_FAULT_CORRUPT_LINK: return "corrupted free-list link";
+    case MEM_FAULT_DOUBLE_FREE: return "double free";
+    case MEM_FAULT_INVALID_POINTER: return "invalid pointer";
+    case MEM_FAULT_OVERFLOW: return "buffer overflow (tail canary)";
+    case MEM_FAULT_WRITE_AFTER_FREE: return "write after free";
+    case MEM_FAULT_CORRUPT_CONTEXT: return "corrupted heap context";
+    }
+    return "unknown fault";
+}
+
+static bool is_corruption(mem_fault_t fault)
+{
+    return fault != MEM_FAULT_NONE && fault != MEM_FAULT_DOUBLE_FREE && fault != MEM_FAULT_INVALID_POINTER;
+}
+
+static void default_handler(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
+{
+    (void)user;
+    fprintf(stderr, "hardalloc: %s at %p in heap %p\n", mem_fault_name(fault), addr, (void *)ctx);
+    abort();
+}
+
+static uint32_t handler_check(uint64_t key, uint64_t handler, uint64_t user)
+{
+    return keyed_mix(~key, handler ^ (user << 17 | user >> 47));
+}
+
+bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *user)
+{
+    SAN_ENTER();
+    uint8_t *b = heap_of(ctx);
+    bool ok = b != NULL && ld(b, W_STATE * 4u) == 0u &&
+              ld(b, W_CTX_CHECK * 4u) == ctx_check(b, secret_of(b));
+    if (ok) {
+        uint64_t h = 0u;
+        uint64_t u = 0u;
+        if (handler != NULL) {
+            memcpy(&h, &handler, sizeof handler);
+            memcpy(&u, &user, sizeof user);
+        }
+        st64(b, W_HANDLER * 4u, h);
+        st64(b, W_USER * 4u, u);
+        st(b, W_HCHECK * 4u, handler_check(secret_of(b), h, u));
+    }
+    SAN_LEAVE();
+    return ok;
+}
+
+mem_fault_t mem_last_fault(mem_ctx_t ctx)
+{
+    SAN_ENTER();
+    const uint8_t *b = heap_of(ctx);
+    mem_fault_t f = b == NULL ? MEM_FAULT_NONE : (mem_fault_t)ld(b, W_STATE * 4u);
+    SAN_LEAVE();
+    return f;
+}
+
+static void call_handler(uint8_t *b, mem_fault_t fault, const void *addr)
+{
+    mem_fault_handler_t handler = default_handler;
+    void *user = NULL;
+    uint64_t h = ld64(b, W_HANDLER * 4u);
+    uint64_t u = ld64(b, W_USER * 4u);
+    if (h != 0u && ld(b, W_HCHECK * 4u) == handler_check(secret_of(b), h, u)) {
+        memcpy(&handler, &h, sizeof handler);
+        memcpy(&user, &u, sizeof user);
+    }
+    /* The handler is the app's code: memcheck reports its errors again. */
+    SAN_LEAVE();
+    handler(b, fault, addr, user);
+    SAN_ENTER();
+}
+
+void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr)
+{
+    if (is_corruption(fault) && ld(b, W_STATE * 4u) == 0u) {
+        st(b, W_STATE * 4u, (uint32_t)fault);
+    }
+    call_handler(b, fault, addr);
+}
+
+void heap_refuse(uint8_t *b, const void *addr)
+{
+    uint32_t state = ld(b, W_STATE * 4u);
+    if (state == 0u) {
+        heap_fault(b, MEM_FAULT_CORRUPT_CONTEXT, b);
+    } else {
+        call_handler(b, (mem_fault_t)state, addr != NULL ? addr : b);
+    }
+}
+
+bool mem_set_check_interval(mem_ctx_t ctx, uint32_t every)
+{
+    if (!PARANOID) {
+        (void)ctx;
+        (void)every;
+        return false;
+    }
+    SAN_ENTER();
+    uint8_t *b = heap_of(ctx);
+    bool ok = b != NULL && ld(b, W_STATE * 4u) == 0u;
+    if (ok) {
+        st(b, W_CHECK_EVERY * 4u, every);
+        st(b, W_OPS * 4u, 0u);
+    }
+    SAN_LEAVE();
+    return ok;
+}

@@ -1,0 +1,148 @@
+/*
+ * Physical walks over the chunks in address order: mem_parse, mem_stat, and
+ * the classification of a bad pointer on a fault path. A walk verifies each
+ * header it steps over, so a damaged heap is reported, never walked out of.
+ */
+
+#include "heap_internal.h"
+#include "heap_sanitizer.h"
+
+typedef bool (*walk_fn)(void *data, uint8_t *b, uint32_t off, uint32_t lf);
+
+/* Calls fn on every chunk until it returns true. Returns the payload
+ * address of the first chunk whose header fails, or NULL. */
+static const void *walk(uint8_t *b, walk_fn fn, void *data)
+{
+    uint64_t key = secret_of(b);
+    uint32_t end = end_of(b);
+    for (uint32_t off = first_of(b); off < end;) {
+        uint32_t lf = ld(b, off + 4u);
+        uint32_t len = lf & ~FLAG_MASK;
+        if (!header_ok(b, key, off, lf) || len < MIN_CHUNK || len > end - off) {
+            return b + off + 8u;
+        }
+        if (fn(data, b, off, lf)) {
+            return NULL;
+        }
+        off += len;
+    }
+    return NULL;
+}
+
+/* Walks the heap and reports a damaged header; false when it found one. */
+static bool walk_checked(uint8_t *b, walk_fn fn, void *data)
+{
+    const void *bad = walk(b, fn, data);
+    if (bad != NULL) {
+        heap_fault(b, MEM_FAULT_CORRUPT_HEADER, bad);
+        return false;
+    }
+    return true;
+}
+
+typedef struct {
+    uint32_t target;
+    mem_fault_t verdict;
+} classify_t;
+
+static bool classify_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
+{
+    (void)b;
+    classify_t *c = data;
+    uint32_t len = lf & ~FLAG_MASK;
+    if (c->target - off >= len) {
+        return false;
+    }
+    bool is_free = (lf & FLAG_FREE) != 0u;
+    /* At the chunk itself: only its tags can be what chunk_at refused. */
+    c->verdict = is_free ? MEM_FAULT_DOUBLE_FREE
+                 : c->target == off ? MEM_FAULT_CORRUPT_HEADER
+                                    : MEM_FAULT_INVALID_POINTER;
+    return true;
+}
+
+mem_fault_t heap_classify(const uint8_t *b, uint32_t off, const void **where)
+{
+    classify_t c = {off, MEM_FAULT_INVALID_POINTER};
+    const void *bad = walk((uint8_t *)(uintptr_t)b, classify_one, &c);
+    if (bad != NULL) {
+        *where = bad;
+        return MEM_FAULT_CORRUPT_HEADER;
+    }
+    if (c.verdict == MEM_FAULT_CORRUPT_HEADER) {
+        *where = b + off + 8u;
+    }
+    return c.verdict;
+}
+
+typedef struct {
+    mem_parse_callback_t cb;
+    void *data;
+} parse_ctx_t;
+
+static bool parse_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
+{
+    const parse_ctx_t *p = data;
+    SAN_LEAVE(); /* the callback is the app's code */
+    bool stop = p->cb(p->data, b + off + 8u, (lf & FLAG_FREE) == 0u, lf & ~FLAG_MASK);
+    SAN_ENTER();
+    return stop;
+}
+
+void mem_parse(mem_ctx_t ctx, mem_parse_callback_t callback, void *data)
+{
+    if (callback == NULL) {
+        return;
+    }
+    SAN_ENTER();
+    uint8_t *b = heap_enter(ctx, ctx);
+    if (b != NULL) {
+        parse_ctx_t p = {callback, data};
+        (void)walk_checked(b, parse_one, &p);
+    }
+    SAN_LEAVE();
+}
+
+static bool stat_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
+{
+    (void)b;
+    (void)off;
+    mem_stat_t *s = data;
+    size_t len = lf & ~FLAG_MASK;
+    s->nb_chunks++;
+    if ((lf & FLAG_FREE) != 0u) {
+        s->free_size += len;
+        if (len > s->largest_free_size) {
+            s->largest_free_size = len;
+        }
+    } else {
+        s->allocated_size += len;
+        s->nb_allocated++;
+    }
+    return false;
+}
+
+void mem_stat(mem_ctx_t *ctx, mem_stat_t *stat)
+{
+    if (stat == NULL) {
+        return;
+    }
+    memset(stat, 0, sizeof *stat);
+    if (ctx == NULL) {
+        return;
+    }
+    SAN_ENTER();
+    uint8_t *b = heap_of((mem_ctx_t)ctx);
+    if (b == NULL) {
+        mem_ctx_t inner;
+        memcpy(&inner, ctx, sizeof inner);
+        b = heap_of(inner);
+    }
+    if (b != NULL && heap_enter(b, b) != NULL) {
+        stat->total_size = ld(b, W_TOTAL * 4u);
+        if (!walk_checked(b, stat_one, stat)) {
+            memset(stat, 0, sizeof *stat);
+        }
+    }
+    SAN_LEAVE();
+}
