@@ -331,11 +331,15 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
         len += nf & ~FLAG_MASK;
     }
     if (prev_len != 0u) {
+        /* The chunk's header becomes the inside of its predecessor: erased,
+         * so that a second free of ptr finds no header to trust (it is then
+         * classified as a double free) instead of a stale valid one. */
+        st64(b, off, 0u);
+        if (PARANOID) {
+            fill_words(b, off - TAIL_BACK, off + 16u, POISON_WORD);
+        }
         off -= prev_len;
         list_remove(b, off);
-        if (PARANOID) {
-            fill_words(b, off + prev_len - TAIL_BACK, off + prev_len + 16u, POISON_WORD);
-        }
         len += prev_len;
     }
     if (!make_free(b, key, off, len)) {
@@ -544,6 +548,7 @@ static void *grow_in_place(uint8_t *b, uint64_t key, uint32_t off, uint32_t need
         list_remove(b, next);
     }
     san_range_open(b, start + 8u, off - start);
+    st64(b, off, 0u); /* no stale header for a later free of the old pointer */
     memmove(b + start + 8u, b + off + 8u, usable);
     /* The old payload's bytes past the copy must not outlive the move. */
     uint32_t stale = start + 8u + usable > off + 8u ? start + 8u + usable : off + 8u;
