@@ -218,14 +218,17 @@ static inline uint32_t heap_key(const void *base)
     return (uint32_t)(a ^ (a >> 32)) ^ HEAP_MAGIC;
 }
 
-/* The context behind ctx, or NULL when ctx designates no heap. */
+/* The context behind ctx, or NULL when ctx designates no heap. Bit 0 of the
+ * key word's difference from heap_key says the heap was made under valgrind
+ * (heap_sanitizer.h): the key is the one context word memcheck lets the
+ * allocator read before it has turned error reporting off. */
 static inline uint8_t *heap_of(mem_ctx_t ctx)
 {
     if (ctx == NULL || ((uintptr_t)ctx & (GRANULE - 1u)) != 0u) {
         return NULL;
     }
     uint8_t *b = ctx;
-    return ld(b, W_KEY * 4u) == heap_key(b) ? b : NULL;
+    return (ld(b, W_KEY * 4u) ^ heap_key(b)) <= 1u ? b : NULL;
 }
 
 static inline uint32_t first_of(const uint8_t *b)
@@ -340,25 +343,6 @@ void heap_refuse(uint8_t *b, const void *addr);
 /* paranoid: counts a call and runs the full validation every
  * W_CHECK_EVERY calls; false after reporting what it found (mem_check.c). */
 bool heap_tick(uint8_t *b);
-
-/* Entry check of every public call: the heap behind ctx when it may be
- * used, NULL when ctx is no heap (nothing reported) or the heap is refused
- * (reported). addr is what a refusal reports. */
-static inline uint8_t *heap_enter(mem_ctx_t ctx, const void *addr)
-{
-    uint8_t *b = heap_of(ctx);
-    if (b == NULL) {
-        return NULL;
-    }
-    if (ld(b, W_STATE * 4u) != 0u || (HARDENED && ld(b, W_CTX_CHECK * 4u) != ctx_check(b, secret_of(b)))) {
-        heap_refuse(b, addr);
-        return NULL;
-    }
-    if (PARANOID && ld(b, W_CHECK_EVERY * 4u) != 0u && !heap_tick(b)) {
-        return NULL;
-    }
-    return b;
-}
 
 /* ---- validation (mem_check.c) ------------------------------------------- */
 

@@ -368,7 +368,10 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
     if (heap_size - 1u > UINTPTR_MAX - start) {
         return NULL; /* the buffer would wrap the address space */
     }
-    SAN_ENTER();
+    bool vg = san_running();
+    if (vg) {
+        san_reporting(false);
+    }
     uintptr_t lead = (GRANULE - (start & (GRANULE - 1u))) & (GRANULE - 1u);
     size_t managed = heap_size - lead;
     if (managed > MEM_MAX_HEAP_SIZE) {
@@ -381,10 +384,10 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
     uint32_t end = size - GRANULE;
     /* MEM_MIN_HEAP_SIZE leaves room for the context and a minimal chunk. */
     uint8_t *b = (uint8_t *)heap_start + lead;
-    san_buffer_open(b, size);
+    san_buffer_open(b, size, vg);
     memset(b, 0, first);
     uint64_t key = splitmix64(seed ^ (uint64_t)start);
-    st(b, W_KEY * 4u, heap_key(b));
+    st(b, W_KEY * 4u, heap_key(b) ^ (uint32_t)vg);
     st(b, W_END * 4u, end);
     st(b, W_TOTAL * 4u, (uint32_t)(heap_size < MEM_MAX_HEAP_SIZE ? heap_size : MEM_MAX_HEAP_SIZE));
     st(b, W_FIRST * 4u, first);
@@ -399,7 +402,7 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
     }
     (void)make_free(b, key, first, len); /* empty lists: cannot fail */
     san_heap_ready(b, b, size);
-    SAN_LEAVE();
+    heap_leave(vg);
     return b;
 }
 
@@ -460,10 +463,10 @@ static void *alloc_in(uint8_t *b, size_t nb_bytes)
 
 void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes)
 {
-    SAN_ENTER();
-    uint8_t *b = heap_enter(ctx, NULL);
+    bool vg;
+    uint8_t *b = heap_enter(ctx, NULL, &vg);
     void *p = b == NULL ? NULL : alloc_in(b, nb_bytes);
-    SAN_LEAVE();
+    heap_leave(vg);
     return p;
 }
 
@@ -482,8 +485,8 @@ void mem_free(mem_ctx_t ctx, void *ptr)
     if (ptr == NULL) {
         return;
     }
-    SAN_ENTER();
-    uint8_t *b = heap_enter(ctx, ptr);
+    bool vg;
+    uint8_t *b = heap_enter(ctx, ptr, &vg);
     if (b != NULL) {
         uint64_t key = HARDENED ? secret_of(b) : 0u;
         mem_fault_t why = MEM_FAULT_NONE;
@@ -495,7 +498,7 @@ void mem_free(mem_ctx_t ctx, void *ptr)
             heap_fault(b, why, where);
         }
     }
-    SAN_LEAVE();
+    heap_leave(vg);
 }
 
 /* mem_realloc growing the verified chunk at off (have bytes, with a next
@@ -626,10 +629,10 @@ static void *realloc_in(uint8_t *b, void *ptr, size_t size)
 
 void *mem_realloc(mem_ctx_t ctx, void *ptr, size_t size)
 {
-    SAN_ENTER();
-    uint8_t *b = heap_enter(ctx, ptr);
+    bool vg;
+    uint8_t *b = heap_enter(ctx, ptr, &vg);
     void *p = b == NULL ? NULL : ptr == NULL ? alloc_in(b, size) : realloc_in(b, ptr, size);
-    SAN_LEAVE();
+    heap_leave(vg);
     return p;
 }
 
@@ -638,9 +641,9 @@ size_t mem_usable_size(mem_ctx_t ctx, const void *ptr)
     if (ptr == NULL) {
         return 0u;
     }
-    SAN_ENTER();
+    bool vg;
     size_t n = 0u;
-    uint8_t *b = heap_enter(ctx, ptr);
+    uint8_t *b = heap_enter(ctx, ptr, &vg);
     if (b != NULL) {
         mem_fault_t why = MEM_FAULT_NONE;
         const void *where = ptr;
@@ -651,6 +654,6 @@ size_t mem_usable_size(mem_ctx_t ctx, const void *ptr)
             heap_fault(b, why, where);
         }
     }
-    SAN_LEAVE();
+    heap_leave(vg);
     return n;
 }

@@ -172,9 +172,9 @@ bool heap_tick(uint8_t *b)
 
 bool mem_check(mem_ctx_t ctx)
 {
-    SAN_ENTER();
+    bool vg;
     bool ok = false;
-    uint8_t *b = heap_enter(ctx, ctx);
+    uint8_t *b = heap_enter(ctx, ctx, &vg);
     if (b != NULL) {
         const void *where;
         mem_fault_t f = heap_validate(b, &where);
@@ -183,6 +183,6 @@ bool mem_check(mem_ctx_t ctx)
             heap_fault(b, f, where);
         }
     }
-    SAN_LEAVE();
+    heap_leave(vg);
     return ok;
 }

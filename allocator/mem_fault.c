@@ -50,8 +50,11 @@ static uint32_t handler_check(uint64_t key, uint64_t handler, uint64_t user)
 
 bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *user)
 {
-    SAN_ENTER();
     uint8_t *b = heap_of(ctx);
+    bool vg = b != NULL && san_vg(b);
+    if (vg) {
+        san_reporting(false);
+    }
     bool ok = b != NULL && ld(b, W_STATE * 4u) == 0u &&
               ld(b, W_CTX_CHECK * 4u) == ctx_check(b, secret_of(b));
     if (ok) {
@@ -65,16 +68,19 @@ bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *use
         st64(b, W_USER * 4u, u);
         st(b, W_HCHECK * 4u, handler_check(secret_of(b), h, u));
     }
-    SAN_LEAVE();
+    heap_leave(vg);
     return ok;
 }
 
 mem_fault_t mem_last_fault(mem_ctx_t ctx)
 {
-    SAN_ENTER();
     const uint8_t *b = heap_of(ctx);
+    bool vg = b != NULL && san_vg(b);
+    if (vg) {
+        san_reporting(false);
+    }
     mem_fault_t f = b == NULL ? MEM_FAULT_NONE : (mem_fault_t)ld(b, W_STATE * 4u);
-    SAN_LEAVE();
+    heap_leave(vg);
     return f;
 }
 
@@ -89,9 +95,12 @@ static void call_handler(uint8_t *b, mem_fault_t fault, const void *addr)
         memcpy(&user, &u, sizeof user);
     }
     /* The handler is the app's code: memcheck reports its errors again. */
-    SAN_LEAVE();
+    bool vg = san_vg(b);
+    heap_leave(vg);
     handler(b, fault, addr, user);
-    SAN_ENTER();
+    if (vg) {
+        san_reporting(false);
+    }
 }
 
 void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr)
@@ -119,13 +128,16 @@ bool mem_set_check_interval(mem_ctx_t ctx, uint32_t every)
         (void)every;
         return false;
     }
-    SAN_ENTER();
     uint8_t *b = heap_of(ctx);
+    bool vg = b != NULL && san_vg(b);
+    if (vg) {
+        san_reporting(false);
+    }
     bool ok = b != NULL && ld(b, W_STATE * 4u) == 0u;
     if (ok) {
         st(b, W_CHECK_EVERY * 4u, every);
         st(b, W_OPS * 4u, 0u);
     }
-    SAN_LEAVE();
+    heap_leave(vg);
     return ok;
 }

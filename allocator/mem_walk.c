@@ -83,9 +83,14 @@ typedef struct {
 static bool parse_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
 {
     const parse_ctx_t *p = data;
-    SAN_LEAVE(); /* the callback is the app's code */
+    bool vg = san_vg(b);
+    if (vg) {
+        san_reporting(true); /* the callback is the app's code */
+    }
     bool stop = p->cb(p->data, b + off + 8u, (lf & FLAG_FREE) == 0u, lf & ~FLAG_MASK);
-    SAN_ENTER();
+    if (vg) {
+        san_reporting(false);
+    }
     return stop;
 }
 
@@ -94,13 +99,13 @@ void mem_parse(mem_ctx_t ctx, mem_parse_callback_t callback, void *data)
     if (callback == NULL) {
         return;
     }
-    SAN_ENTER();
-    uint8_t *b = heap_enter(ctx, ctx);
+    bool vg;
+    uint8_t *b = heap_enter(ctx, ctx, &vg);
     if (b != NULL) {
         parse_ctx_t p = {callback, data};
         (void)walk_checked(b, parse_one, &p);
     }
-    SAN_LEAVE();
+    heap_leave(vg);
 }
 
 static bool stat_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
@@ -131,18 +136,18 @@ void mem_stat(mem_ctx_t *ctx, mem_stat_t *stat)
     if (ctx == NULL) {
         return;
     }
-    SAN_ENTER();
     uint8_t *b = heap_of((mem_ctx_t)ctx);
     if (b == NULL) {
         mem_ctx_t inner;
         memcpy(&inner, ctx, sizeof inner);
         b = heap_of(inner);
     }
-    if (b != NULL && heap_enter(b, b) != NULL) {
+    bool vg;
+    if (heap_enter(b, b, &vg) != NULL) {
         stat->total_size = ld(b, W_TOTAL * 4u);
         if (!walk_checked(b, stat_one, stat)) {
             memset(stat, 0, sizeof *stat);
         }
     }
-    SAN_LEAVE();
+    heap_leave(vg);
 }
