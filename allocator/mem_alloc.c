@@ -158,18 +158,23 @@ static mem_fault_t listed_ok(const uint8_t *b, uint64_t key, uint32_t off, uint3
     if (off == EMPTY_HEAD) {
         return MEM_FAULT_CORRUPT_CONTEXT;
     }
-    if (!chunk_pos_ok(off, first, end)) {
-        return MEM_FAULT_CORRUPT_LINK;
-    }
-    uint32_t lf = ld(b, off + 4u);
-    uint32_t len = lf & ~FLAG_MASK;
-    if (!header_ok(b, key, off, lf)) {
+    uint32_t lf = chunk_pos_ok(off, first, end) ? ld(b, off + 4u) : 0u;
+    if (lf != 0u && !header_ok(b, key, off, lf)) {
         return MEM_FAULT_CORRUPT_HEADER;
     }
-    if ((lf & FLAG_FREE) == 0u || len < need || len > end - off || !links_ok(b, off)) {
-        return MEM_FAULT_CORRUPT_LINK;
+    uint32_t len = lf & ~FLAG_MASK;
+    if ((lf & FLAG_FREE) != 0u && len >= need && len <= end - off) {
+        return links_ok(b, off) ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_LINK;
     }
-    return MEM_FAULT_NONE;
+    /* No free chunk there: whoever pointed at it is damaged, a list head
+     * (the context) or a chunk's link. Fault path only: scan the heads. */
+    uint32_t classes = ld(b, W_FL_COUNT * 4u) * SL_COUNT;
+    for (uint32_t cls = 0; cls < classes && cls < MAX_FL * SL_COUNT; cls++) {
+        if (ld(b, head_at(cls)) == off) {
+            return MEM_FAULT_CORRUPT_CONTEXT;
+        }
+    }
+    return MEM_FAULT_CORRUPT_LINK;
 }
 
 /* ---- chunk surgery ------------------------------------------------------ */

@@ -2,9 +2,10 @@
  * @file steady.c
  * @brief Steady-state alloc+free driver for instruction counting.
  *
- * usage: steady <heap_bytes> <live_blocks> <ops> <seed> [--glibc]
+ * usage: steady <heap_bytes> <live_blocks> <ops> <seed> [--glibc] [--max-size N]
  *
- * Fills a heap of heap_bytes to live_blocks blocks of 8..512 bytes, then
+ * Fills a heap of heap_bytes to live_blocks blocks of 8..512 bytes (8..N
+ * with --max-size N), then
  * measured_loop() runs ops pairs: free a random live block, allocate a new
  * random size into its slot. The slot/size sequence is generated beforehand
  * so that measured_loop contains nothing but the allocator calls and the
@@ -25,7 +26,7 @@
 #include "mem_alloc.h"
 
 #define MIN_SIZE 8u
-#define MAX_SIZE 512u
+#define DEFAULT_MAX_SIZE 512u
 
 /* callgrind toggles collection on this symbol: it must exist under this exact
  * name, so it is neither inlined nor cloned into measured_loop.constprop. */
@@ -81,23 +82,29 @@ static bool parse_size(const char *text, size_t *out) {
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: steady <heap_bytes> <live_blocks> <ops> <seed> [--glibc]\n");
+    fprintf(stderr, "usage: steady <heap_bytes> <live_blocks> <ops> <seed> [--glibc] [--max-size N]\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
     size_t heap_bytes, live_blocks, ops, seed;
-    if (argc < 5 || argc > 6 || !parse_size(argv[1], &heap_bytes) ||
+    if (argc < 5 || !parse_size(argv[1], &heap_bytes) ||
         !parse_size(argv[2], &live_blocks) || !parse_size(argv[3], &ops) ||
         !parse_size(argv[4], &seed) || live_blocks == 0u || live_blocks > UINT32_MAX) {
         return usage();
     }
     bool glibc = false;
-    if (argc == 6) {
-        if (strcmp(argv[5], "--glibc") != 0) {
+    size_t max_size = DEFAULT_MAX_SIZE;
+    for (int i = 5; i < argc; i++) {
+        if (strcmp(argv[i], "--glibc") == 0) {
+            glibc = true;
+        } else if (strcmp(argv[i], "--max-size") == 0 && i + 1 < argc &&
+                   parse_size(argv[i + 1], &max_size) && max_size >= MIN_SIZE &&
+                   max_size <= UINT32_MAX) {
+            i++;
+        } else {
             return usage();
         }
-        glibc = true;
     }
 
     void *heap = glibc ? NULL : malloc(heap_bytes);
@@ -119,7 +126,7 @@ int main(int argc, char **argv) {
 
     uint64_t rng = bench_rng_seed(seed);
     for (size_t i = 0; i < live_blocks; i++) {
-        uint32_t n = bench_rng_range(&rng, MIN_SIZE, MAX_SIZE);
+        uint32_t n = bench_rng_range(&rng, MIN_SIZE, (uint32_t)max_size);
         live[i] = glibc ? malloc(n) : mem_alloc(ctx, n);
         if (live[i] == NULL) {
             fprintf(stderr, "steady: heap of %zu bytes full after %zu of %zu blocks\n",
@@ -129,7 +136,7 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < ops; i++) {
         slot[i] = (uint32_t)(bench_rng_next(&rng) % live_blocks);
-        size[i] = bench_rng_range(&rng, MIN_SIZE, MAX_SIZE);
+        size[i] = bench_rng_range(&rng, MIN_SIZE, (uint32_t)max_size);
     }
 
     workload_t w = { .ctx = ctx, .live = live, .slot = slot, .size = size, .ops = ops };
@@ -143,12 +150,13 @@ int main(int argc, char **argv) {
             fprintf(stderr, "steady: mem_check failed after the run\n");
             rc = 1;
         }
-        printf("steady: hardalloc heap %zu B, %zu live, %zu ops, seed %zu: %zu failed allocs, "
-               "%" PRIu32 " chunks, %zu B free (largest %zu)\n", heap_bytes, live_blocks, ops,
-               seed, w.failures, st.nb_chunks, st.free_size, st.largest_free_size);
+        printf("steady: hardalloc (level %d) heap %zu B, %zu live, 8..%zu B, %zu ops, seed %zu: "
+               "%zu failed allocs, %" PRIu32 " chunks, %zu B free (largest %zu)\n", MEM_HARDENING,
+               heap_bytes, live_blocks, max_size, ops, seed, w.failures, st.nb_chunks,
+               st.free_size, st.largest_free_size);
     } else {
-        printf("steady: glibc %zu live, %zu ops, seed %zu: %zu failed allocs\n", live_blocks,
-               ops, seed, w.failures);
+        printf("steady: glibc %zu live, 8..%zu B, %zu ops, seed %zu: %zu failed allocs\n",
+               live_blocks, max_size, ops, seed, w.failures);
     }
     for (size_t i = 0; i < live_blocks; i++) {
         if (glibc) {

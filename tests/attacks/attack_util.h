@@ -1,0 +1,246 @@
+/*
+ * Shared by the attack matrix and the fault-API tests: a guarded arena,
+ * raw access to metadata that neither ASan nor memcheck sees, and a
+ * recording fault handler.
+ *
+ * The arena sits between two guard regions of one malloc block. The guards
+ * are filled with a known byte and, under ASan, poisoned: an instrumented
+ * access to them is reported at once, and an uninstrumented one (the
+ * allocator's metadata accessors are not instrumented) is found when the
+ * guards are compared afterwards. Under valgrind the guards are ordinary
+ * malloc memory, so only the comparison finds a stray write there.
+ *
+ * Tests know the layout (heap_internal.h): the allocator's internals are
+ * what an attack overwrites.
+ */
+
+#pragma once
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "heap_internal.h"
+#include "mem_alloc.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define ATK_VALGRIND 1
+#endif
+#endif
+#ifndef ATK_VALGRIND
+#define VALGRIND_DISABLE_ERROR_REPORTING ((void)0)
+#define VALGRIND_ENABLE_ERROR_REPORTING ((void)0)
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
+#ifdef HEAP_ASAN
+#include <sanitizer/asan_interface.h>
+#define ATK_INVISIBLE __attribute__((no_sanitize_address, noinline, unused))
+#define ATK_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ATK_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ATK_INVISIBLE __attribute__((noinline, unused))
+#define ATK_POISON(p, n) ((void)(p), (void)(n))
+#define ATK_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#if MEM_HARDENING == 0
+#define LEVEL_NAME "off"
+#elif MEM_HARDENING == 1
+#define LEVEL_NAME "standard"
+#else
+#define LEVEL_NAME "paranoid"
+#endif
+
+/* ---- raw access, invisible to ASan and memcheck ------------------------- */
+
+/* Volatile byte stores: the compiler cannot turn them into a memcpy call
+ * (which ASan intercepts). */
+ATK_INVISIBLE static void raw_write(void *dst, const void *src, size_t n)
+{
+    VALGRIND_DISABLE_ERROR_REPORTING;
+    volatile uint8_t *d = dst;
+    const uint8_t *s = src;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = s[i];
+    }
+    VALGRIND_ENABLE_ERROR_REPORTING;
+}
+
+/* Copies n bytes of the arena into the caller's (ordinary) buffer; memcheck
+ * then treats the copy as defined, whatever the arena's state. */
+ATK_INVISIBLE static void raw_read(void *dst, const void *src, size_t n)
+{
+    VALGRIND_DISABLE_ERROR_REPORTING;
+    const volatile uint8_t *s = src;
+    uint8_t *d = dst;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = s[i];
+    }
+    VALGRIND_ENABLE_ERROR_REPORTING;
+    VALGRIND_MAKE_MEM_DEFINED(dst, n);
+}
+
+static inline uint32_t raw_get32(const void *p)
+{
+    uint32_t v;
+    raw_read(&v, p, sizeof v);
+    return v;
+}
+
+static inline void raw_put32(void *p, uint32_t v)
+{
+    raw_write(p, &v, sizeof v);
+}
+
+/* Flips every bit of [p, p + n): an overwrite that surely changes each byte. */
+static inline void raw_flip(void *p, size_t n)
+{
+    uint8_t buf[64];
+    assert_true(n <= sizeof buf);
+    raw_read(buf, p, n);
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = (uint8_t)~buf[i];
+    }
+    raw_write(p, buf, n);
+}
+
+/* ---- guarded arena ------------------------------------------------------ */
+
+#define GUARD_SIZE 256u
+#define GUARD_BYTE 0xC3u
+
+typedef struct {
+    uint8_t *block; /* malloc: guard, arena, guard */
+    uint8_t *arena;
+    size_t size;
+} region_t;
+
+static inline void region_open(region_t *r, size_t size)
+{
+    assert_true(size % 8u == 0u);
+    r->size = size;
+    r->block = malloc(size + 2u * GUARD_SIZE);
+    assert_non_null(r->block);
+    r->arena = r->block + GUARD_SIZE;
+    memset(r->block, GUARD_BYTE, GUARD_SIZE);
+    memset(r->arena, 0, size);
+    memset(r->arena + size, GUARD_BYTE, GUARD_SIZE);
+    ATK_POISON(r->block, GUARD_SIZE);
+    ATK_POISON(r->arena + size, GUARD_SIZE);
+}
+
+/* True when neither guard was written. */
+static inline bool region_guards_intact(const region_t *r)
+{
+    uint8_t g[GUARD_SIZE];
+    raw_read(g, r->block, GUARD_SIZE);
+    for (size_t i = 0; i < GUARD_SIZE; i++) {
+        if (g[i] != GUARD_BYTE) {
+            return false;
+        }
+    }
+    raw_read(g, r->arena + r->size, GUARD_SIZE);
+    for (size_t i = 0; i < GUARD_SIZE; i++) {
+        if (g[i] != GUARD_BYTE) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Forgets the heap whose context is at ctx (its memcheck mempool, so that
+ * blocks left in a failed heap are not reported as leaks). */
+static inline void heap_forget(void *ctx)
+{
+#ifdef ATK_VALGRIND
+    if (ctx != NULL && VALGRIND_MEMPOOL_EXISTS(ctx)) {
+        VALGRIND_DESTROY_MEMPOOL(ctx);
+    }
+#else
+    (void)ctx;
+#endif
+}
+
+static inline void region_close(region_t *r)
+{
+    if (r->block == NULL) {
+        return;
+    }
+    heap_forget(r->arena);
+    ATK_UNPOISON(r->block, r->size + 2u * GUARD_SIZE);
+    free(r->block);
+    r->block = NULL;
+    r->arena = NULL;
+}
+
+/* A copy of the arena, for "nothing was written" comparisons. */
+static inline uint8_t *region_snapshot(const region_t *r)
+{
+    uint8_t *s = malloc(r->size);
+    assert_non_null(s);
+    raw_read(s, r->arena, r->size);
+    return s;
+}
+
+/* Offset of the first byte that differs from the snapshot, skipping the
+ * 4-byte word at skip_word (SIZE_MAX: none), or SIZE_MAX when equal. */
+static inline size_t region_diff(const region_t *r, const uint8_t *snap, size_t skip_word)
+{
+    uint8_t *now = region_snapshot(r);
+    size_t at = SIZE_MAX;
+    for (size_t i = 0; i < r->size; i++) {
+        if (now[i] != snap[i] && (skip_word == SIZE_MAX || i - skip_word >= 4u)) {
+            at = i;
+            break;
+        }
+    }
+    free(now);
+    return at;
+}
+
+/* ---- recording fault handler -------------------------------------------- */
+
+typedef struct {
+    int calls;
+    mem_ctx_t first_ctx, last_ctx;
+    mem_fault_t first, last;
+    const void *first_addr, *last_addr;
+    void *user;
+} fault_rec_t;
+
+static fault_rec_t rec;
+
+__attribute__((unused)) static void record_fault(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
+{
+    if (rec.calls == 0) {
+        rec.first_ctx = ctx;
+        rec.first = fault;
+        rec.first_addr = addr;
+    }
+    rec.calls++;
+    rec.last_ctx = ctx;
+    rec.last = fault;
+    rec.last_addr = addr;
+    rec.user = user;
+}
+
+static inline void rec_reset(void)
+{
+    memset(&rec, 0, sizeof rec);
+}
+
+/* Context word i (heap_internal.h) of the heap at ctx. */
+static inline uint8_t *ctx_word(mem_ctx_t ctx, unsigned i)
+{
+    return (uint8_t *)ctx + 4u * i;
+}

@@ -1,0 +1,662 @@
+/*
+ * The fault API (mem_alloc.h): what a handler is told, the default handler,
+ * returning handlers, failing closed, misuse that does not fail a heap,
+ * mem_check's codes, mem_fault_name, bad contexts, the paranoid check
+ * interval, keyed checksums (mem_init_secure) and the wipe of freed
+ * payloads. Built once per hardening level; checks that need a level say so.
+ */
+
+#define _POSIX_C_SOURCE 200809L
+
+#include "attack_util.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ARENA_SIZE 4096u
+#define BLOCK 40u
+
+typedef struct {
+    region_t r;
+    mem_ctx_t ctx;
+    uint8_t *a, *b, *c, *d;
+    size_t usable;
+} heap_t;
+
+static heap_t H;
+static int cookie; /* the handler's user pointer */
+
+static uint8_t *alloc_filled(mem_ctx_t ctx, size_t n, uint8_t fill)
+{
+    uint8_t *p = mem_alloc(ctx, n);
+    assert_non_null(p);
+    memset(p, fill, n);
+    return p;
+}
+
+/* A heap with four blocks a..d and the recording handler (unless bare). */
+static void heap_open(heap_t *h, bool bare)
+{
+    memset(h, 0, sizeof *h);
+    region_open(&h->r, ARENA_SIZE);
+    h->ctx = mem_init(h->r.arena, ARENA_SIZE);
+    assert_ptr_equal(h->ctx, h->r.arena);
+    if (!bare) {
+        assert_true(mem_set_fault_handler(h->ctx, record_fault, &cookie));
+    }
+    h->a = alloc_filled(h->ctx, BLOCK, 0x11);
+    h->b = alloc_filled(h->ctx, BLOCK, 0x22);
+    h->c = alloc_filled(h->ctx, BLOCK, 0x33);
+    h->d = alloc_filled(h->ctx, BLOCK, 0x44);
+    h->usable = mem_usable_size(h->ctx, h->a);
+    rec_reset();
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    heap_open(&H, false);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    region_close(&H.r);
+    return 0;
+}
+
+/* Corruption every level finds: bit 2 of d's length word is always zero.
+ * mem_check reports it (CORRUPT_HEADER at d) and fails the heap. */
+static void fail_heap(void)
+{
+    uint8_t *lf = H.d - 4;
+    raw_put32(lf, raw_get32(lf) | 4u);
+    rec_reset();
+    assert_false(mem_check(H.ctx));
+    assert_int_equal(rec.calls, 1);
+    assert_int_equal(rec.first, MEM_FAULT_CORRUPT_HEADER);
+    assert_ptr_equal(rec.first_addr, H.d);
+    assert_int_equal(mem_last_fault(H.ctx), MEM_FAULT_CORRUPT_HEADER);
+}
+
+/* ---- running a call in a child ----------------------------------------- */
+
+typedef void (*child_fn)(void);
+
+/* Runs fn in a child with stderr captured into out; returns the wait status. */
+static int run_child(child_fn fn, char *out, size_t cap)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        fn();
+        heap_forget(H.ctx); /* no leak report from the child's exit */
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fds[0], out + n, cap - 1u - n);
+        if (r <= 0) {
+            break;
+        }
+        n += (size_t)r;
+    }
+    out[n] = '\0';
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* The lines of out that are the program's own (valgrind prefixes its
+ * lines with "==pid=="), counted; the first one copied to line. */
+static int own_lines(const char *out, char *line, size_t cap)
+{
+    int n = 0;
+    line[0] = '\0';
+    for (const char *p = out; *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - p) + 1u : strlen(p);
+        if (!(len >= 2u && p[0] == '=' && p[1] == '=')) {
+            if (n == 0) {
+                size_t k = len < cap - 1u ? len : cap - 1u;
+                memcpy(line, p, k);
+                line[k] = '\0';
+            }
+            n++;
+        }
+        p += len;
+    }
+    return n;
+}
+
+static void expect_default_line(int status, const char *out, mem_fault_t code, const void *addr,
+                                const void *heap)
+{
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    char line[512];
+    assert_int_equal(own_lines(out, line, sizeof line), 1);
+    char a[64], h[64];
+    snprintf(a, sizeof a, "%p", addr);
+    snprintf(h, sizeof h, "%p", heap);
+    assert_non_null(strstr(line, mem_fault_name(code)));
+    assert_non_null(strstr(line, a));
+    assert_non_null(strstr(line, h));
+    assert_non_null(strstr(line, "hardalloc"));
+    assert_int_equal(line[strlen(line) - 1u], '\n');
+}
+
+/* ---- the handler -------------------------------------------------------- */
+
+static void test_handler_receives_ctx_code_addr_user(void **state)
+{
+    (void)state;
+    mem_free(H.ctx, H.b);
+    mem_free(H.ctx, H.b);
+    assert_int_equal(rec.calls, 1);
+    assert_ptr_equal(rec.first_ctx, H.ctx);
+    assert_int_equal(rec.first, MEM_FAULT_DOUBLE_FREE);
+    assert_ptr_equal(rec.first_addr, H.b);
+    assert_ptr_equal(rec.user, &cookie);
+
+    /* A new user pointer is passed along with the handler. */
+    int other = 0;
+    assert_true(mem_set_fault_handler(H.ctx, record_fault, &other));
+    mem_free(H.ctx, H.a + 8);
+    assert_int_equal(rec.calls, 2);
+    assert_int_equal(rec.last, MEM_FAULT_INVALID_POINTER);
+    assert_ptr_equal(rec.last_addr, H.a + 8);
+    assert_ptr_equal(rec.user, &other);
+#if MEM_HARDENING > 0
+    /* A corruption: the address of the block whose canary broke. */
+    raw_flip(H.c + H.usable, 1);
+    mem_free(H.ctx, H.c);
+    assert_int_equal(rec.calls, 3);
+    assert_ptr_equal(rec.last_ctx, H.ctx);
+    assert_int_equal(rec.last, MEM_FAULT_OVERFLOW);
+    assert_ptr_equal(rec.last_addr, H.c);
+#endif
+}
+
+static void child_double_free(void)
+{
+    mem_free(H.ctx, H.b);
+    mem_free(H.ctx, H.b);
+}
+
+static void test_default_handler_prints_one_line_and_aborts(void **state)
+{
+    (void)state;
+    region_close(&H.r);
+    heap_open(&H, true);
+    char out[4096];
+    int status = run_child(child_double_free, out, sizeof out);
+    expect_default_line(status, out, MEM_FAULT_DOUBLE_FREE, H.b, H.ctx);
+}
+
+static void test_null_handler_restores_default(void **state)
+{
+    (void)state;
+    assert_true(mem_set_fault_handler(H.ctx, NULL, NULL));
+    char out[4096];
+    int status = run_child(child_double_free, out, sizeof out);
+    expect_default_line(status, out, MEM_FAULT_DOUBLE_FREE, H.b, H.ctx);
+    assert_int_equal(rec.calls, 0);
+}
+
+#if MEM_HARDENING > 0
+static void child_overflow_free(void)
+{
+    raw_flip(H.a + H.usable, 1);
+    mem_free(H.ctx, H.a);
+}
+
+static void test_default_handler_on_corruption(void **state)
+{
+    (void)state;
+    assert_true(mem_set_fault_handler(H.ctx, NULL, NULL));
+    char out[4096];
+    int status = run_child(child_overflow_free, out, sizeof out);
+    expect_default_line(status, out, MEM_FAULT_OVERFLOW, H.a, H.ctx);
+}
+#endif
+
+/* A handler that returns: the call answers NULL / false / 0 and writes
+ * nothing (a misuse is not even remembered). */
+static void test_returning_handler_changes_nothing(void **state)
+{
+    (void)state;
+    mem_free(H.ctx, H.b);
+    uint8_t *snap = region_snapshot(&H.r);
+    rec_reset();
+    mem_free(H.ctx, H.b);
+    assert_null(mem_realloc(H.ctx, H.b, 8));
+    assert_null(mem_realloc(H.ctx, H.b, 0));
+    assert_null(mem_realloc(H.ctx, H.a + 8, 100));
+    assert_null(mem_realloc(H.ctx, H.a + 1, 100));
+    assert_int_equal(mem_usable_size(H.ctx, H.b), 0);
+    assert_int_equal(mem_usable_size(H.ctx, H.c + 16), 0);
+    mem_free(H.ctx, (uint8_t *)H.ctx + ARENA_SIZE + 64);
+    assert_int_equal(rec.calls, 8);
+    assert_int_equal(region_diff(&H.r, snap, SIZE_MAX), SIZE_MAX);
+    free(snap);
+    assert_int_equal(rec.first, MEM_FAULT_DOUBLE_FREE);
+    assert_int_equal(rec.last, MEM_FAULT_INVALID_POINTER);
+    /* The blocks still hold their data. */
+    assert_true(H.a[0] == 0x11 && H.c[BLOCK - 1] == 0x33 && H.d[0] == 0x44);
+}
+
+/* ---- failing closed ----------------------------------------------------- */
+
+static bool parse_cb(void *data, uint8_t *addr, bool allocated, size_t size)
+{
+    (void)addr;
+    (void)allocated;
+    (void)size;
+    ++*(int *)data;
+    return false;
+}
+
+static void test_fail_closed_every_call(void **state)
+{
+    (void)state;
+    fail_heap();
+    const mem_fault_t code = MEM_FAULT_CORRUPT_HEADER;
+    uint8_t *snap = region_snapshot(&H.r);
+    int calls = 1;
+
+#define REPORTED_AGAIN(addr_)                                                                                 \
+    do {                                                                                                      \
+        assert_int_equal(rec.calls, ++calls);                                                                 \
+        assert_int_equal(rec.last, code);                                                                     \
+        assert_ptr_equal(rec.last_ctx, H.ctx);                                                                \
+        assert_ptr_equal(rec.last_addr, (addr_));                                                             \
+    } while (0)
+
+    assert_null(mem_alloc(H.ctx, 16));
+    REPORTED_AGAIN(H.ctx);
+    mem_free(H.ctx, H.a);
+    REPORTED_AGAIN(H.a);
+    mem_free(H.ctx, H.b + 8); /* even a bad pointer is refused as "failed heap" */
+    REPORTED_AGAIN(H.b + 8);
+    assert_null(mem_realloc(H.ctx, H.a, 200));
+    REPORTED_AGAIN(H.a);
+    assert_null(mem_realloc(H.ctx, H.a, 0));
+    REPORTED_AGAIN(H.a);
+    assert_null(mem_realloc(H.ctx, NULL, 16));
+    REPORTED_AGAIN(H.ctx);
+    assert_int_equal(mem_usable_size(H.ctx, H.a), 0);
+    REPORTED_AGAIN(H.a);
+    mem_stat_t st;
+    memset(&st, 0x5A, sizeof st);
+    mem_stat(H.ctx, &st);
+    REPORTED_AGAIN(H.ctx);
+    mem_stat_t zero;
+    memset(&zero, 0, sizeof zero);
+    assert_memory_equal(&st, &zero, sizeof st);
+    memset(&st, 0x5A, sizeof st);
+    mem_ctx_t holder = H.ctx; /* SDK style: the address of a mem_ctx_t */
+    mem_stat(&holder, &st);
+    REPORTED_AGAIN(H.ctx);
+    assert_memory_equal(&st, &zero, sizeof st);
+    int visited = 0;
+    mem_parse(H.ctx, parse_cb, &visited);
+    REPORTED_AGAIN(H.ctx);
+    assert_int_equal(visited, 0);
+    assert_false(mem_check(H.ctx));
+    REPORTED_AGAIN(H.ctx);
+    /* No handler call: these only answer. */
+    assert_false(mem_set_fault_handler(H.ctx, record_fault, NULL));
+    assert_false(mem_set_fault_handler(H.ctx, NULL, NULL));
+    assert_false(mem_set_check_interval(H.ctx, 1));
+    assert_int_equal(mem_last_fault(H.ctx), code);
+    assert_int_equal(rec.calls, calls);
+    /* The refused handler change did not happen: reports still arrive here,
+     * with the same user pointer. */
+    assert_null(mem_alloc(H.ctx, 1));
+    REPORTED_AGAIN(H.ctx);
+    assert_ptr_equal(rec.user, &cookie);
+#undef REPORTED_AGAIN
+    assert_int_equal(region_diff(&H.r, snap, SIZE_MAX), SIZE_MAX);
+    free(snap);
+}
+
+static void test_misuse_does_not_fail_the_heap(void **state)
+{
+    (void)state;
+    mem_free(H.ctx, H.b);
+    mem_free(H.ctx, H.b);
+    mem_free(H.ctx, H.a + 8);
+    mem_free(H.ctx, &cookie);
+    assert_null(mem_realloc(H.ctx, H.b, 10));
+    assert_int_equal(rec.calls, 4);
+    assert_int_equal(mem_last_fault(H.ctx), MEM_FAULT_NONE);
+    assert_true(mem_check(H.ctx));
+    assert_true(mem_set_fault_handler(H.ctx, record_fault, &cookie));
+    void *p = mem_alloc(H.ctx, 100);
+    assert_non_null(p);
+    assert_non_null(mem_realloc(H.ctx, H.a, 60));
+    mem_free(H.ctx, p);
+    assert_int_equal(rec.calls, 4);
+    assert_true(mem_check(H.ctx));
+}
+
+/* ---- mem_check ---------------------------------------------------------- */
+
+static void expect_mem_check(mem_fault_t code, const void *addr)
+{
+    rec_reset();
+    assert_false(mem_check(H.ctx));
+    assert_int_equal(rec.calls, 1);
+    assert_int_equal(rec.first, code);
+    assert_ptr_equal(rec.first_addr, addr);
+    assert_int_equal(mem_last_fault(H.ctx), code);
+}
+
+static void test_check_healthy(void **state)
+{
+    (void)state;
+    assert_true(mem_check(H.ctx));
+    mem_free(H.ctx, H.b);
+    assert_true(mem_check(H.ctx));
+    assert_int_equal(rec.calls, 0);
+}
+
+static void test_check_header(void **state)
+{
+    (void)state;
+#if MEM_HARDENING > 0
+    raw_put32(H.c - 4, raw_get32(H.c - 4) ^ 8u); /* c's length: its checksum fails */
+#else
+    raw_put32(H.c - 4, raw_get32(H.c - 4) | 4u); /* off: a length of another chunk would go unseen here */
+#endif
+    expect_mem_check(MEM_FAULT_CORRUPT_HEADER, H.c);
+}
+
+/* Two violations: the first in address order is the one reported. */
+static void test_check_first_violation(void **state)
+{
+    (void)state;
+#if MEM_HARDENING > 0
+    raw_flip(H.b + H.usable, 1); /* b's canary */
+    raw_put32(H.d - 4, raw_get32(H.d - 4) | 4u);
+    expect_mem_check(MEM_FAULT_OVERFLOW, H.b);
+#else
+    raw_put32(H.b - 4, raw_get32(H.b - 4) | 4u);
+    raw_put32(H.d - 4, raw_get32(H.d - 4) | 4u);
+    expect_mem_check(MEM_FAULT_CORRUPT_HEADER, H.b);
+#endif
+}
+
+static void test_check_link(void **state)
+{
+    (void)state;
+    mem_free(H.ctx, H.b);
+    raw_put32(H.b + 4, (uint32_t)(H.d - 8 - (uint8_t *)H.ctx)); /* prev: d, which does not point back */
+    expect_mem_check(MEM_FAULT_CORRUPT_LINK, H.b);
+}
+
+static void test_check_context(void **state)
+{
+    (void)state;
+    raw_put32(H.c - 4, raw_get32(H.c - 4) ^ 8u); /* a later violation too */
+    uint8_t *w = ctx_word(H.ctx, W_END);
+    raw_put32(w, raw_get32(w) - 8u);
+    expect_mem_check(MEM_FAULT_CORRUPT_CONTEXT, H.ctx);
+}
+
+#if MEM_HARDENING > 1
+static void test_check_write_after_free(void **state)
+{
+    (void)state;
+    mem_free(H.ctx, H.b);
+    raw_flip(H.b + 12, 1);
+    expect_mem_check(MEM_FAULT_WRITE_AFTER_FREE, H.b);
+}
+#endif
+
+/* ---- names and bad contexts --------------------------------------------- */
+
+static void test_fault_names(void **state)
+{
+    (void)state;
+    const char *names[MEM_FAULT_CORRUPT_CONTEXT + 1];
+    for (int f = MEM_FAULT_NONE; f <= MEM_FAULT_CORRUPT_CONTEXT; f++) {
+        names[f] = mem_fault_name((mem_fault_t)f);
+        assert_non_null(names[f]);
+        assert_true(strlen(names[f]) > 0u);
+        assert_string_not_equal(names[f], "unknown fault");
+        for (int g = 0; g < f; g++) {
+            assert_string_not_equal(names[f], names[g]);
+        }
+    }
+    assert_string_equal(mem_fault_name(MEM_FAULT_NONE), "no fault");
+    assert_string_equal(mem_fault_name(MEM_FAULT_DOUBLE_FREE), "double free");
+    assert_string_equal(mem_fault_name((mem_fault_t)(MEM_FAULT_CORRUPT_CONTEXT + 1)), "unknown fault");
+    assert_string_equal(mem_fault_name((mem_fault_t)1000), "unknown fault");
+}
+
+static void test_bad_ctx(void **state)
+{
+    (void)state;
+    uint64_t not_heap[64];
+    memset(not_heap, 0, sizeof not_heap);
+    mem_ctx_t bad[] = {NULL, not_heap, (uint8_t *)not_heap + 1, H.a};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(mem_set_fault_handler(bad[i], record_fault, NULL));
+        assert_false(mem_set_fault_handler(bad[i], NULL, NULL));
+        assert_int_equal(mem_last_fault(bad[i]), MEM_FAULT_NONE);
+        assert_false(mem_set_check_interval(bad[i], 3));
+        assert_false(mem_set_check_interval(bad[i], 0));
+        assert_false(mem_check(bad[i]));
+        assert_null(mem_alloc(bad[i], 8));
+    }
+    for (size_t i = 0; i < sizeof not_heap / sizeof not_heap[0]; i++) {
+        assert_true(not_heap[i] == 0u);
+    }
+    assert_int_equal(rec.calls, 0);
+    assert_true(mem_check(H.ctx));
+}
+
+/* ---- paranoid check interval -------------------------------------------- */
+
+static void test_check_interval(void **state)
+{
+    (void)state;
+#if MEM_HARDENING > 1
+    const uint32_t every = 5;
+    assert_true(mem_set_check_interval(H.ctx, every));
+    /* Damage a block that the following calls never touch. */
+    raw_flip(H.d + H.usable, 1);
+    unsigned n = 0;
+    while (rec.calls == 0 && n < 3u * every) {
+        size_t u = mem_usable_size(H.ctx, H.a);
+        n++;
+        assert_true(u == H.usable || rec.calls > 0);
+    }
+    assert_int_equal(rec.calls, 1);
+    assert_true(n <= every);
+    assert_int_equal(rec.first, MEM_FAULT_OVERFLOW);
+    assert_ptr_equal(rec.first_addr, H.d);
+    assert_int_equal(mem_last_fault(H.ctx), MEM_FAULT_OVERFLOW);
+    assert_false(mem_set_check_interval(H.ctx, every)); /* failed heap */
+#else
+    assert_false(mem_set_check_interval(H.ctx, 5));
+    assert_false(mem_set_check_interval(H.ctx, 0));
+    assert_int_equal(rec.calls, 0);
+#endif
+}
+
+#if MEM_HARDENING > 1
+/* 0 turns the periodic check off again. */
+static void test_check_interval_off(void **state)
+{
+    (void)state;
+    assert_true(mem_set_check_interval(H.ctx, 1));
+    assert_true(mem_set_check_interval(H.ctx, 0));
+    raw_flip(H.d + H.usable, 1);
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(mem_usable_size(H.ctx, H.a), H.usable);
+    }
+    assert_int_equal(rec.calls, 0);
+    expect_mem_check(MEM_FAULT_OVERFLOW, H.d);
+}
+#endif
+
+/* ---- keyed checksums ---------------------------------------------------- */
+
+#if MEM_HARDENING > 0
+static void test_secure_seeds(void **state)
+{
+    (void)state;
+    uint8_t h1[8], h2[8], h0[8];
+
+    /* Same buffer, same offset, different seeds: different checksums. */
+    region_close(&H.r);
+    region_open(&H.r, ARENA_SIZE);
+    mem_ctx_t ctx = mem_init_secure(H.r.arena, ARENA_SIZE, 1u);
+    assert_non_null(ctx);
+    uint8_t *p = mem_alloc(ctx, BLOCK);
+    raw_read(h1, p - 8, 8);
+    ctx = mem_init_secure(H.r.arena, ARENA_SIZE, 2u);
+    assert_true(mem_set_fault_handler(ctx, record_fault, &cookie));
+    uint8_t *q = mem_alloc(ctx, BLOCK);
+    assert_ptr_equal(p, q);
+    raw_read(h2, q - 8, 8);
+    assert_memory_equal(h1 + 4, h2 + 4, 4);     /* same length word */
+    assert_memory_not_equal(h1, h2, 4);         /* different checksum */
+
+    /* A header copied from the seed-1 heap is rejected by the seed-2 heap. */
+    rec_reset();
+    raw_write(q - 8, h1, 8);
+    mem_free(ctx, q);
+    assert_int_equal(rec.calls, 1);
+    assert_int_equal(rec.first, MEM_FAULT_CORRUPT_HEADER);
+    assert_ptr_equal(rec.first_addr, q);
+
+    /* mem_init is mem_init_secure with MEM_DEFAULT_SEED. */
+    ctx = mem_init(H.r.arena, ARENA_SIZE);
+    p = mem_alloc(ctx, BLOCK);
+    raw_read(h0, p - 8, 8);
+    ctx = mem_init_secure(H.r.arena, ARENA_SIZE, MEM_DEFAULT_SEED);
+    p = mem_alloc(ctx, BLOCK);
+    raw_read(h1, p - 8, 8);
+    assert_memory_equal(h0, h1, 8);
+
+    /* Same seed, another address: the secret differs too; a header copied
+     * from one heap to the same offset of the other is rejected. */
+    region_t r2;
+    region_open(&r2, ARENA_SIZE);
+    mem_ctx_t ctx2 = mem_init(r2.arena, ARENA_SIZE);
+    assert_true(mem_set_fault_handler(ctx2, record_fault, &cookie));
+    uint8_t *p2 = mem_alloc(ctx2, BLOCK);
+    assert_true(p2 - (uint8_t *)ctx2 == p - (uint8_t *)ctx);
+    raw_read(h2, p2 - 8, 8);
+    assert_memory_not_equal(h1, h2, 4);
+    rec_reset();
+    raw_write(p2 - 8, h1, 8);
+    mem_free(ctx2, p2);
+    assert_int_equal(rec.calls, 1);
+    assert_int_equal(rec.first, MEM_FAULT_CORRUPT_HEADER);
+    assert_ptr_equal(rec.first_addr, p2);
+    assert_true(region_guards_intact(&r2));
+    region_close(&r2);
+    assert_true(region_guards_intact(&H.r));
+}
+#endif
+
+/* ---- wiping ------------------------------------------------------------- */
+
+#if MEM_HARDENING > 0
+/* What a freed payload holds: zero (standard) or the poison (paranoid). */
+#define WIPED (MEM_HARDENING > 1 ? 0xA5u : 0x00u)
+
+static void expect_wiped(const uint8_t *p, size_t from, size_t to)
+{
+    uint8_t buf[256];
+    assert_true(to <= sizeof buf);
+    raw_read(buf, p, to);
+    for (size_t i = from; i < to; i++) {
+        if (buf[i] != WIPED) {
+            print_error("byte %zu of the freed payload is 0x%02x\n", i, buf[i]);
+        }
+        assert_int_equal(buf[i], WIPED);
+    }
+}
+
+static void test_wiped_payloads(void **state)
+{
+    (void)state;
+    memset(H.b, 0x5A, H.usable);
+    memset(H.c, 0x5B, H.usable);
+    mem_free(H.ctx, H.b);
+    /* b's first 8 payload bytes are its free-list links. */
+    expect_wiped(H.b, 8, H.usable);
+    /* c merges into its free predecessor b: all of its payload is wiped,
+     * and so is its old header (bytes now inside b). */
+    mem_free(H.ctx, H.c);
+    expect_wiped(H.c, 0, H.usable);
+    uint8_t hdr[8];
+    raw_read(hdr, H.c - 8, 8);
+    for (size_t i = 0; i < 8; i++) {
+        assert_true(hdr[i] == 0u || hdr[i] == 0xA5u);
+    }
+    /* A realloc that shrinks frees the tail: wiped too. */
+    uint8_t *big = mem_alloc(H.ctx, 200);
+    assert_non_null(big);
+    memset(big, 0x5C, 200);
+    assert_ptr_equal(mem_realloc(H.ctx, big, 40), big);
+    size_t u = mem_usable_size(H.ctx, big);
+    /* The tail chunk starts right after the canary; its header and links
+     * (16 bytes) are metadata, the rest up to 200 bytes must be wiped. */
+    uint8_t tail[256];
+    raw_read(tail, big, 200);
+    for (size_t i = u + 4u + 16u; i < 200u; i++) {
+        assert_int_equal(tail[i], WIPED);
+    }
+    assert_true(mem_check(H.ctx));
+    assert_int_equal(rec.calls, 0);
+}
+#endif
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_handler_receives_ctx_code_addr_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_handler_prints_one_line_and_aborts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_null_handler_restores_default, setup, teardown),
+#if MEM_HARDENING > 0
+        cmocka_unit_test_setup_teardown(test_default_handler_on_corruption, setup, teardown),
+#endif
+        cmocka_unit_test_setup_teardown(test_returning_handler_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_closed_every_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_misuse_does_not_fail_the_heap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_healthy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_first_violation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_context, setup, teardown),
+#if MEM_HARDENING > 1
+        cmocka_unit_test_setup_teardown(test_check_write_after_free, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_interval_off, setup, teardown),
+#endif
+        cmocka_unit_test_setup_teardown(test_fault_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_ctx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_interval, setup, teardown),
+#if MEM_HARDENING > 0
+        cmocka_unit_test_setup_teardown(test_secure_seeds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wiped_payloads, setup, teardown),
+#endif
+    };
+    return cmocka_run_group_tests_name("faults_" LEVEL_NAME, tests, NULL, NULL);
+}
