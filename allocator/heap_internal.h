@@ -290,10 +290,26 @@ static inline uint32_t canary_of(uint32_t check)
     return ~check;
 }
 
+/* Checksum of the context's free words: END and FL_COUNT (FIRST and WORDS
+ * follow from FL_COUNT, see ctx_intact) and the failed state, so that
+ * neither the bounds nor a failed heap's state can be changed unnoticed. */
 static inline uint32_t ctx_check(const uint8_t *b, uint64_t key)
 {
-    uint32_t geometry = ld(b, W_FIRST * 4u) | ld(b, W_FL_COUNT * 4u) << 16 | ld(b, W_WORDS * 4u) << 24;
-    return keyed_mix(key, (uint64_t)end_of(b) << 32 | geometry);
+    uint64_t m = (uint64_t)end_of(b) << 32 | (uint64_t)ld(b, W_STATE * 4u) << 8 | ld(b, W_FL_COUNT * 4u);
+    return keyed_mix(key, m);
+}
+
+/* The context's words agree with each other and with its checksum. The
+ * range checks come first: they make the packing in ctx_check injective
+ * (FL_COUNT < 256, a valid STATE < 2^24) and keep FIRST below END. */
+static inline bool ctx_intact(const uint8_t *b)
+{
+    uint32_t fl = ld(b, W_FL_COUNT * 4u);
+    uint32_t state = ld(b, W_STATE * 4u);
+    return fl <= MAX_FL && state <= (uint32_t)MEM_FAULT_CORRUPT_CONTEXT &&
+           ld(b, W_FIRST * 4u) == HEADS_AT + 4u * SL_COUNT * fl &&
+           ld(b, W_WORDS * 4u) == (fl * SL_COUNT + 63u) / 64u &&
+           ld(b, W_CTX_CHECK * 4u) == ctx_check(b, secret_of(b));
 }
 
 /* ---- size classes ------------------------------------------------------- */

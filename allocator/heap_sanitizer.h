@@ -200,7 +200,7 @@ static inline uint8_t *heap_enter(mem_ctx_t ctx, const void *addr, bool *vg)
     if (*vg) {
         san_reporting(false);
     }
-    if (ld(b, W_STATE * 4u) != 0u || (HARDENED && ld(b, W_CTX_CHECK * 4u) != ctx_check(b, secret_of(b)))) {
+    if (ld(b, W_STATE * 4u) != 0u || (HARDENED && !ctx_intact(b))) {
         heap_refuse(b, addr);
         return NULL;
     }

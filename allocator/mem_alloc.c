@@ -48,34 +48,48 @@ static inline bool chunk_pos_ok(uint32_t pos, uint32_t first, uint32_t end)
     return pos - first < end - first && (pos & (GRANULE - 1u)) == 0u;
 }
 
-/* Hardened: the free chunk at off may be unlinked. Its links stay inside the
- * heap (prev may be a list head: a pseudo chunk 8 bytes before the head) and
- * both point back at it, so unlinking writes only inside the heap. */
+/* Hardened: a list neighbour at pos is a free chunk of this heap (in range,
+ * checksummed header, FREE). A back link alone would not do: the payload of
+ * a live block is the app's data and could hold one. */
+static inline bool free_neighbour_ok(const uint8_t *b, uint64_t key, uint32_t pos, uint32_t first, uint32_t end)
+{
+    if (!chunk_pos_ok(pos, first, end)) {
+        return false;
+    }
+    uint32_t lf = ld(b, pos + 4u);
+    return (lf & FLAG_FREE) != 0u && header_ok(b, key, pos, lf);
+}
+
+/* Hardened: the free chunk at off may be unlinked. Its links lead to free
+ * chunks of this heap (prev may be a list head: a pseudo chunk 8 bytes
+ * before the head) that point back at it, so unlinking writes only into
+ * the link fields of free chunks and list heads. */
 HOT bool links_ok(const uint8_t *b, uint32_t off)
 {
     if (!HARDENED) {
         return true;
     }
+    uint64_t key = secret_of(b);
     uint32_t first = first_of(b);
     uint32_t end = end_of(b);
     uint32_t next = ld(b, off + 8u);
     uint32_t prev = ld(b, off + 12u);
-    bool prev_in = chunk_pos_ok(prev, first, end) ||
-                   (prev - (HEADS_AT - 8u) < first - HEADS_AT && (prev & 3u) == 0u);
+    bool prev_in = (prev - (HEADS_AT - 8u) < first - HEADS_AT && (prev & 3u) == 0u) ||
+                   free_neighbour_ok(b, key, prev, first, end);
     return prev_in && ld(b, prev + 8u) == off &&
-           (next == 0u || (chunk_pos_ok(next, first, end) && ld(b, next + 12u) == off));
+           (next == 0u || (free_neighbour_ok(b, key, next, first, end) && ld(b, next + 12u) == off));
 }
 
 /* Links the free chunk at off at the head of its class. Hardened, false
- * (nothing written) when the list's first chunk does not point back at the
- * head: the head or that chunk is damaged. */
+ * (nothing written) when the list's first chunk is no free chunk pointing
+ * back at the head: the head or that chunk is damaged. */
 HOT bool list_insert(uint8_t *b, uint32_t off, uint32_t len)
 {
     uint32_t cls = class_of(len);
     uint32_t head = head_at(cls);
     uint32_t h = ld(b, head);
     if (HARDENED && h != 0u &&
-        (!chunk_pos_ok(h, first_of(b), end_of(b)) || ld(b, h + 12u) != head - 8u)) {
+        (!free_neighbour_ok(b, secret_of(b), h, first_of(b), end_of(b)) || ld(b, h + 12u) != head - 8u)) {
         return false;
     }
     st(b, off + 8u, h);

@@ -18,7 +18,7 @@ static bool context_ok(const uint8_t *b)
     uint32_t fl_count = ld(b, W_FL_COUNT * 4u);
     uint32_t first = first_of(b);
     uint32_t end = end_of(b);
-    if (ld(b, W_CTX_CHECK * 4u) != ctx_check(b, secret_of(b)) || fl_count == 0u || fl_count > MAX_FL ||
+    if (!ctx_intact(b) || fl_count == 0u || fl_count > MAX_FL ||
         first != HEADS_AT + 4u * fl_count * SL_COUNT || end < first || end - first < MIN_CHUNK ||
         (end & FLAG_MASK) != 0u || end > (uint32_t)MEM_MAX_HEAP_SIZE - GRANULE ||
         fl_count != fl_count_for(end - HEADS_AT) || ld(b, W_WORDS * 4u) != (fl_count * SL_COUNT + 63u) / 64u) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 _Static_assert(sizeof(mem_fault_handler_t) <= 8u && sizeof(void *) <= 8u, "stored in 8 bytes");
+_Static_assert(sizeof(mem_ctx_t) <= 8u, "mem_stat reads at most 8 bytes of a context variable");
 
 const char *mem_fault_name(mem_fault_t fault)
 {
@@ -55,8 +56,7 @@ bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *use
     if (vg) {
         san_reporting(false);
     }
-    bool ok = b != NULL && ld(b, W_STATE * 4u) == 0u &&
-              ld(b, W_CTX_CHECK * 4u) == ctx_check(b, secret_of(b));
+    bool ok = b != NULL && ld(b, W_STATE * 4u) == 0u && ctx_intact(b);
     if (ok) {
         uint64_t h = 0u;
         uint64_t u = 0u;
@@ -79,7 +79,15 @@ mem_fault_t mem_last_fault(mem_ctx_t ctx)
     if (vg) {
         san_reporting(false);
     }
-    mem_fault_t f = b == NULL ? MEM_FAULT_NONE : (mem_fault_t)ld(b, W_STATE * 4u);
+    mem_fault_t f = MEM_FAULT_NONE;
+    if (b != NULL && ld(b, W_STATE * 4u) != 0u) {
+        uint32_t state = ld(b, W_STATE * 4u);
+        /* A state no fault could have left is itself a damaged context. */
+        f = HARDENED && !ctx_intact(b) ? MEM_FAULT_CORRUPT_CONTEXT
+            : is_corruption((mem_fault_t)state) && state <= (uint32_t)MEM_FAULT_CORRUPT_CONTEXT
+                ? (mem_fault_t)state
+                : MEM_FAULT_CORRUPT_CONTEXT;
+    }
     heap_leave(vg);
     return f;
 }
@@ -103,10 +111,18 @@ static void call_handler(uint8_t *b, mem_fault_t fault, const void *addr)
     }
 }
 
+/* Fails the heap: the state joins the context checksum, so resetting it
+ * to 0 later does not revive the heap (heap_enter finds the mismatch). */
+static void fail_heap(uint8_t *b, mem_fault_t fault)
+{
+    st(b, W_STATE * 4u, (uint32_t)fault);
+    st(b, W_CTX_CHECK * 4u, ctx_check(b, secret_of(b)));
+}
+
 void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr)
 {
     if (is_corruption(fault) && ld(b, W_STATE * 4u) == 0u) {
-        st(b, W_STATE * 4u, (uint32_t)fault);
+        fail_heap(b, fault);
     }
     call_handler(b, fault, addr);
 }
@@ -114,8 +130,14 @@ void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr)
 void heap_refuse(uint8_t *b, const void *addr)
 {
     uint32_t state = ld(b, W_STATE * 4u);
-    if (state == 0u) {
-        heap_fault(b, MEM_FAULT_CORRUPT_CONTEXT, b);
+    bool intact = !HARDENED || ctx_intact(b);
+    if (!intact || !is_corruption((mem_fault_t)state) || state > (uint32_t)MEM_FAULT_CORRUPT_CONTEXT) {
+        /* The context itself is damaged: a checksum that fails, or a state
+         * (or its reset to 0) that no fault could have left. */
+        if (state != (uint32_t)MEM_FAULT_CORRUPT_CONTEXT) {
+            fail_heap(b, MEM_FAULT_CORRUPT_CONTEXT);
+        }
+        call_handler(b, MEM_FAULT_CORRUPT_CONTEXT, b);
     } else {
         call_handler(b, (mem_fault_t)state, addr != NULL ? addr : b);
     }

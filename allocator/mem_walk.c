@@ -138,8 +138,16 @@ void mem_stat(mem_ctx_t *ctx, mem_stat_t *stat)
     }
     uint8_t *b = heap_of((mem_ctx_t)ctx);
     if (b == NULL) {
+        /* The SDK's &ctx form. A heap whose key word was overwritten is no
+         * heap any more and lands here too: its first bytes are then taken
+         * for a pointer (mem_alloc.h). Read uninstrumented: under ASan such
+         * a heap is poisoned. */
         mem_ctx_t inner;
-        memcpy(&inner, ctx, sizeof inner);
+        uint32_t words[2] = {ld((const uint8_t *)ctx, 0u), 0u};
+        if (sizeof inner > 4u) {
+            words[1] = ld((const uint8_t *)ctx, 4u);
+        }
+        memcpy(&inner, words, sizeof inner);
         b = heap_of(inner);
     }
     bool vg;

@@ -2,7 +2,9 @@
  * @file test_app_mem_profiling.c
  * @brief Unit tests of the memory-profiling log (profiling/FORMAT.md) written
  *        by the app wrappers built with HAVE_MEMORY_PROFILING: the exact line
- *        of every event, what is not logged, long file names, and the sinks.
+ *        of every event, what is not logged (failed calls, and calls the heap
+ *        refused: the fault goes to the app heap's handler, recorded here, and
+ *        the log stays what the heap did), long file names, and the sinks.
  */
 
 /* dup, dup2, fileno */
@@ -12,6 +14,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -72,23 +75,79 @@ static void reset_capture(void)
     memset(&g_cap2, 0, sizeof g_cap2);
 }
 
+/* The app heap's fault handler in every test: records each fault. */
+#define MAX_FAULTS 8u
+
+static struct {
+    size_t n;
+    mem_ctx_t ctx[MAX_FAULTS];
+    mem_fault_t fault[MAX_FAULTS];
+    const void *addr[MAX_FAULTS];
+    void *user[MAX_FAULTS];
+} g_faults;
+static jmp_buf g_escape;
+static bool g_escape_armed;
+
+static void record_fault(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
+{
+    if (g_faults.n < MAX_FAULTS) {
+        g_faults.ctx[g_faults.n] = ctx;
+        g_faults.fault[g_faults.n] = fault;
+        g_faults.addr[g_faults.n] = addr;
+        g_faults.user[g_faults.n] = user;
+    }
+    g_faults.n++;
+    if (g_escape_armed) {
+        g_escape_armed = false;
+        longjmp(g_escape, 1);
+    }
+}
+
+/* The one fault since the last check was fault at addr, from the app heap. */
+static void expect_one_fault(mem_fault_t fault, const void *addr)
+{
+    assert_int_equal(g_faults.n, 1);
+    assert_int_equal(g_faults.fault[0], fault);
+    assert_ptr_equal(g_faults.addr[0], addr);
+    assert_ptr_equal(g_faults.ctx[0], mem_utils_context());
+    assert_ptr_equal(g_faults.user[0], &g_faults);
+    memset(&g_faults, 0, sizeof g_faults);
+}
+
+static void expect_no_fault(void)
+{
+    assert_int_equal(g_faults.n, 0);
+}
+
 static int setup_logged_heap(void **state)
 {
     (void)state;
     reset_capture();
+    memset(&g_faults, 0, sizeof g_faults);
+    g_escape_armed = false;
     mem_utils_set_log_sink(capture_sink, &g_cap);
-    if (!mem_utils_init(g_buf, sizeof g_buf) || g_cap.n != 1u) {
+    if (!mem_utils_set_fault_handler(record_fault, &g_faults) ||
+        !mem_utils_init(g_buf, sizeof g_buf) || g_cap.n != 1u) {
         return -1;
     }
     reset_capture();
     return 0;
 }
 
+/* A fault no test consumed fails the test. Re-initializing the heap drops
+ * its blocks, so memcheck sees none of them leak. */
 static int teardown_logged_heap(void **state)
 {
     (void)state;
+    size_t unexpected = g_faults.n;
+    if (unexpected != 0u) {
+        print_message("teardown: %zu unexpected fault(s), the first: %s\n", unexpected,
+                      mem_fault_name(g_faults.fault[0]));
+    }
+    mem_utils_set_log_sink(capture_sink, &g_cap); /* the init line goes nowhere visible */
+    bool ok = mem_utils_init(g_buf, sizeof g_buf) && mem_utils_set_fault_handler(NULL, NULL);
     mem_utils_set_log_sink(NULL, NULL);
-    return 0;
+    return ok && unexpected == 0u ? 0 : -1;
 }
 
 /* Exactly n well-formed lines, each delivered in one sink call. */
@@ -281,7 +340,6 @@ static void test_failures_log_nothing(void **state)
     assert_null(APP_MEM_ALLOC(sizeof g_buf));
     assert_null(APP_MEM_REALLOC(p, SIZE_MAX));
     assert_null(APP_MEM_REALLOC(p, sizeof g_buf));
-    assert_null(APP_MEM_REALLOC(&local, 16));
     assert_null(APP_MEM_REALLOC(NULL, 0));
     assert_null(APP_MEM_STRDUP(NULL));
     assert_null(APP_MEM_STRDUP(too_long));
@@ -291,18 +349,210 @@ static void test_failures_log_nothing(void **state)
     assert_false(APP_MEM_PERMANENT(&q, sizeof g_buf));
     assert_false(mem_buffer_persistent(&q, SIZE_MAX));
     APP_MEM_FREE(NULL);
-    APP_MEM_FREE(&local);
-    APP_MEM_FREE(gone); /* already freed */
     APP_MEM_FREE_AND_NULL(NULL);
     APP_MEM_FREE_AND_NULL(&q);
     expect_count(0);
+    expect_no_fault();
+    assert_int_equal(local, 0);
+    APP_MEM_FREE(p);
+    expect_count(1);
 
     /* a failed calloc on a held buffer logs only the free that did happen */
     q = p;
-    int at = __LINE__; assert_false(APP_MEM_CALLOC(&q, SIZE_MAX));
+    q = APP_MEM_ALLOC(64);
+    assert_non_null(q);
+    reset_capture();
+    void *held = q;
+    int at = __LINE__; assert_false(APP_MEM_CALLOC(&held, SIZE_MAX));
+    assert_null(held);
     expect_count(1);
-    expect_free(0, p, __FILE__, at);
+    expect_free(0, q, __FILE__, at);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Calls the heap refused: reported to the handler, absent from the log     */
+/* ------------------------------------------------------------------------ */
+
+/* A refused free is not a free: a `free` line for it would make an analyzer
+ * release a block that is not live (or still is) and miscount live bytes. */
+static void test_refused_free_logs_nothing(void **state)
+{
+    (void)state;
+    uint64_t local = 0;
+    void *a = APP_MEM_ALLOC(40);
+    void *b = APP_MEM_ALLOC(40);
+    void *c = APP_MEM_ALLOC(40);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    APP_MEM_FREE(b);
+    reset_capture();
+
+    APP_MEM_FREE(&local);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    APP_MEM_FREE(b);
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, b);
+    APP_MEM_FREE((uint8_t *)a + 1);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, (uint8_t *)a + 1);
+    APP_MEM_FREE((uint8_t *)c + 8);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, (uint8_t *)c + 8);
+    mem_utils_free(&local, "f.c", 1);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    void *held = b;
+    APP_MEM_FREE_AND_NULL(&held);
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, b);
+    assert_null(held);
+    expect_count(0);
+
+    /* done frees around refused ones are logged as ever */
+    int at_a = __LINE__; APP_MEM_FREE(a);
+    APP_MEM_FREE(a); /* merged with b's free chunk: still a double free */
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, a);
+    int at_c = __LINE__; APP_MEM_FREE(c);
+    expect_count(2);
+    expect_free(0, a, __FILE__, at_a);
+    expect_free(1, c, __FILE__, at_c);
+}
+
+static void test_refused_realloc_logs_nothing(void **state)
+{
+    (void)state;
+    uint64_t local = 0;
+    void *p = APP_MEM_ALLOC(64);
+    void *gone = APP_MEM_ALLOC(64);
+    assert_non_null(p);
+    assert_non_null(gone);
+    APP_MEM_FREE(gone);
+    reset_capture();
+
+    assert_null(APP_MEM_REALLOC(&local, 16));
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_null(APP_MEM_REALLOC(&local, 0));
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_null(APP_MEM_REALLOC(gone, 128));
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, gone);
+    assert_null(APP_MEM_REALLOC(gone, 0));
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, gone);
+    assert_null(APP_MEM_REALLOC((uint8_t *)p + 16, 8));
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, (uint8_t *)p + 16);
+    expect_count(0);
+
+    int at = __LINE__; void *q = APP_MEM_REALLOC(p, 128);
+    assert_non_null(q);
+    expect_no_fault();
+    expect_count(2);
+    expect_free(0, p, __FILE__, at);
+    expect_alloc(1, "alloc", 128, q, __FILE__, at);
+}
+
+/* APP_MEM_CALLOC on a held pointer the heap refuses: false, nothing
+ * allocated, nothing logged (neither the refused free nor an alloc). */
+static void test_refused_calloc_logs_nothing(void **state)
+{
+    (void)state;
+    uint64_t local = 0;
+    void *gone = APP_MEM_ALLOC(32);
+    assert_non_null(gone);
+    APP_MEM_FREE(gone);
+    reset_capture();
+
+    void *held = &local;
+    assert_false(APP_MEM_CALLOC(&held, 32));
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_null(held);
+    held = gone;
+    assert_false(APP_MEM_PERMANENT(&held, 32));
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, gone);
+    assert_null(held);
+    held = &local;
+    assert_false(mem_buffer_persistent(&held, 0));
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_null(held);
+    expect_count(0);
+    assert_int_equal(get_stat(mem_utils_context()).nb_allocated, 0);
+}
+
+/* A handler that longjmps out of a refused free: nothing logged, and the
+ * calls after it are logged (or not) exactly as ever. */
+static void test_longjmp_out_of_refused_free(void **state)
+{
+    (void)state;
+    uint64_t local = 0;
+    g_escape_armed = true;
+    if (setjmp(g_escape) == 0) {
+        APP_MEM_FREE(&local);
+        fail_msg("the handler did not longjmp");
+    }
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    expect_count(0);
+    int at_a = __LINE__; void *p = APP_MEM_ALLOC(16);
+    APP_MEM_FREE(&local);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    int at_f = __LINE__; APP_MEM_FREE(p);
+    expect_count(2);
+    expect_alloc(0, "alloc", 16, p, __FILE__, at_a);
+    expect_free(1, p, __FILE__, at_f);
+}
+
+#if MEM_HARDENING > 0
+/* Flips the first byte past a payload (its tail canary), unseen by ASan
+ * (the canary is poisoned) and memcheck (it is no-access). */
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define QUIET_BEGIN() VALGRIND_DISABLE_ERROR_REPORTING
+#define QUIET_END() VALGRIND_ENABLE_ERROR_REPORTING
+#endif
+#endif
+#ifndef QUIET_BEGIN
+#define QUIET_BEGIN() ((void)0)
+#define QUIET_END() ((void)0)
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_ASAN __attribute__((no_sanitize_address))
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_ASAN __attribute__((no_sanitize_address))
+#endif
+#endif
+#ifndef NO_ASAN
+#define NO_ASAN
+#endif
+
+NO_ASAN static void raw_flip(void *p)
+{
+    volatile uint8_t *x = p;
+    QUIET_BEGIN();
+    x[0] = (uint8_t)(x[0] ^ 0x5Au);
+    QUIET_END();
+}
+
+/* A free refused for an overwritten canary: the block stays live in the log
+ * (the heap kept it), and the failed heap logs nothing more until re-init. */
+static void test_overflow_free_logs_nothing(void **state)
+{
+    (void)state;
+    int at = __LINE__; uint8_t *p = APP_MEM_ALLOC(40);
+    assert_non_null(p);
+    raw_flip(p + mem_usable_size(mem_utils_context(), p));
+    APP_MEM_FREE(p);
+    expect_one_fault(MEM_FAULT_OVERFLOW, p);
+    assert_null(APP_MEM_ALLOC(8));
+    expect_one_fault(MEM_FAULT_OVERFLOW, mem_utils_context());
+    assert_null(APP_MEM_STRDUP("x"));
+    expect_one_fault(MEM_FAULT_OVERFLOW, mem_utils_context());
+    expect_count(1);
+    expect_alloc(0, "alloc", 40, p, __FILE__, at);
+
+    assert_true(mem_utils_init(g_buf, sizeof g_buf));
+    int at_q = __LINE__; void *q = APP_MEM_ALLOC(8);
+    assert_non_null(q);
+    expect_no_fault();
+    expect_count(3);
+    expect_init(1, g_buf, sizeof g_buf);
+    expect_alloc(2, "alloc", 8, q, __FILE__, at_q);
+}
+#endif
 
 static void test_explicit_site(void **state)
 {
@@ -501,6 +751,13 @@ int main(void)
         T(test_calloc_lines),
         T(test_realloc_lines),
         T(test_failures_log_nothing),
+        T(test_refused_free_logs_nothing),
+        T(test_refused_realloc_logs_nothing),
+        T(test_refused_calloc_logs_nothing),
+        T(test_longjmp_out_of_refused_free),
+#if MEM_HARDENING > 0
+        T(test_overflow_free_logs_nothing),
+#endif
         T(test_explicit_site),
         T(test_one_call_per_line),
         T(test_long_file_name_is_cut),

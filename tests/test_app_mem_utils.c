@@ -2,10 +2,26 @@
  * @file test_app_mem_utils.c
  * @brief Unit tests of the app heap behind app_mem_utils.h, built without
  *        HAVE_MEMORY_PROFILING: every APP_MEM_* macro and mem_utils_* function,
- *        their answers to bad input, before init and after detach.
+ *        their answers to bad input, before init and after detach, and the
+ *        fault model: misuse reaches the app heap's handler (recorded here;
+ *        the default one aborts, checked in a child process).
+ *
+ * The heap buffers are poisoned (ASan) and no-access (memcheck) outside live
+ * payloads, so every direct look at them goes through the raw_* helpers,
+ * which neither tool watches.
  */
 
+/* fork, pipe, dup2, read, close */
+#define _POSIX_C_SOURCE 200809L
+
 #include "test_helpers.h"
+
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "app_mem_utils.h"
 
@@ -21,18 +37,196 @@ static uint64_t g_other[APP_HEAP_SIZE / 8u]; /* a second buffer, for re-init els
 static mem_stat_t g_fresh;                   /* statistics of the fresh app heap */
 static uint8_t g_snapshot[APP_HEAP_SIZE];
 
+/* ---- Raw access to heap buffers, unseen by ASan and memcheck ------------ */
+
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define RAW_BEGIN() VALGRIND_DISABLE_ERROR_REPORTING
+#define RAW_END() VALGRIND_ENABLE_ERROR_REPORTING
+#define RAW_DEFINED(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#endif
+#endif
+#ifndef RAW_BEGIN
+#define RAW_BEGIN() ((void)0)
+#define RAW_END() ((void)0)
+#define RAW_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_ASAN __attribute__((no_sanitize_address))
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_ASAN __attribute__((no_sanitize_address))
+#endif
+#endif
+#ifndef NO_ASAN
+#define NO_ASAN
+#endif
+
+/* Byte loops through volatile pointers: never turned into (intercepted)
+ * memset / memcpy / memcmp calls. The results are made defined for memcheck,
+ * which would otherwise track the heap's undefined free bytes into them. */
+NO_ASAN static void raw_fill(void *dst, uint8_t value, size_t n)
+{
+    volatile uint8_t *d = dst;
+    RAW_BEGIN();
+    for (size_t i = 0; i < n; i++) {
+        d[i] = value;
+    }
+    RAW_END();
+}
+
+NO_ASAN static void raw_copy(void *dst, const void *src, size_t n)
+{
+    volatile uint8_t *d = dst;
+    const volatile uint8_t *s = src;
+    RAW_BEGIN();
+    for (size_t i = 0; i < n; i++) {
+        d[i] = s[i];
+    }
+    RAW_DEFINED(dst, n);
+    RAW_END();
+}
+
+NO_ASAN static bool raw_equal(const void *a, const void *b, size_t n)
+{
+    const volatile uint8_t *x = a;
+    const volatile uint8_t *y = b;
+    uint8_t diff = 0;
+    RAW_BEGIN();
+    for (size_t i = 0; i < n; i++) {
+        diff |= (uint8_t)(x[i] ^ y[i]);
+    }
+    RAW_DEFINED(&diff, sizeof diff);
+    RAW_END();
+    return diff == 0u;
+}
+
+NO_ASAN static bool raw_all(const void *p, size_t n, uint8_t value)
+{
+    const volatile uint8_t *x = p;
+    uint8_t diff = 0;
+    RAW_BEGIN();
+    for (size_t i = 0; i < n; i++) {
+        diff |= (uint8_t)(x[i] ^ value);
+    }
+    RAW_DEFINED(&diff, sizeof diff);
+    RAW_END();
+    return diff == 0u;
+}
+
+#if MEM_HARDENING > 0
+/* Flips one byte of heap metadata (a tail canary). */
+NO_ASAN static void raw_flip(void *p)
+{
+    volatile uint8_t *x = p;
+    RAW_BEGIN();
+    x[0] = (uint8_t)(x[0] ^ 0x5Au);
+    RAW_END();
+}
+#endif
+
+/* Length of the chunk serving n bytes (mem_alloc.h, MEM_CHUNK_OVERHEAD). */
+static size_t app_chunk_len(size_t n)
+{
+    size_t len = (n + MEM_CHUNK_OVERHEAD + 7u) & ~(size_t)7u;
+    return len < MEM_MIN_CHUNK ? MEM_MIN_CHUNK : len;
+}
+
+/* ---- Fault recorder: the app's handler in every test -------------------- */
+
+#define MAX_FAULTS 8u
+
+typedef struct {
+    size_t n; /* calls, even beyond MAX_FAULTS */
+    mem_ctx_t ctx[MAX_FAULTS];
+    mem_fault_t fault[MAX_FAULTS];
+    const void *addr[MAX_FAULTS];
+    void *user[MAX_FAULTS];
+} fault_log_t;
+
+static fault_log_t g_faults;
+static jmp_buf g_escape;
+static bool g_escape_armed;
+
+static void record_fault(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
+{
+    if (g_faults.n < MAX_FAULTS) {
+        g_faults.ctx[g_faults.n] = ctx;
+        g_faults.fault[g_faults.n] = fault;
+        g_faults.addr[g_faults.n] = addr;
+        g_faults.user[g_faults.n] = user;
+    }
+    g_faults.n++;
+    if (g_escape_armed) {
+        g_escape_armed = false;
+        longjmp(g_escape, 1);
+    }
+}
+
+/* Exactly n faults were reported since the last check (and are consumed). */
+static void expect_faults(size_t n)
+{
+    assert_int_equal(g_faults.n, n);
+}
+
+/* Fault i: fault at addr, reported by the app heap with the user pointer given. */
+static void expect_fault(size_t i, mem_fault_t fault, const void *addr)
+{
+    assert_true(i < g_faults.n && i < MAX_FAULTS);
+    assert_int_equal(g_faults.fault[i], fault);
+    assert_ptr_equal(g_faults.addr[i], addr);
+    assert_ptr_equal(g_faults.ctx[i], mem_utils_context());
+    assert_ptr_equal(g_faults.user[i], &g_faults);
+}
+
+/* The one fault since the last check is fault at addr; consumed. */
+static void expect_one_fault(mem_fault_t fault, const void *addr)
+{
+    expect_faults(1);
+    expect_fault(0, fault, addr);
+    memset(&g_faults, 0, sizeof g_faults);
+}
+
+static void clear_faults(void)
+{
+    memset(&g_faults, 0, sizeof g_faults);
+}
+
 /* Every test but the first starts from a fresh app heap in a buffer full of
- * garbage, so that zeroing by the calloc family is really observed. */
+ * garbage, so that zeroing by the calloc family is really observed, with the
+ * recorder as the app heap's fault handler. */
 static int setup_app_heap(void **state)
 {
     (void)state;
     mem_utils_set_log_sink(NULL, NULL);
-    memset(g_buf, (int)GARBAGE, sizeof g_buf);
+    clear_faults();
+    g_escape_armed = false;
+    assert_true(mem_utils_set_fault_handler(record_fault, &g_faults));
+    raw_fill(g_buf, GARBAGE, sizeof g_buf);
     if (!mem_utils_init(g_buf, sizeof g_buf)) {
         return -1;
     }
     g_fresh = get_stat(mem_utils_context());
     return 0;
+}
+
+/* A fault no test consumed is a failure. The heaps in both buffers are
+ * re-initialized, so memcheck sees no block of theirs leak (the blocks of a
+ * heap go with it). */
+static int teardown_app_heap(void **state)
+{
+    (void)state;
+    size_t unexpected = g_faults.n;
+    (void)mem_init(g_other, sizeof g_other);
+    bool ok = mem_utils_init(g_buf, sizeof g_buf) && mem_utils_set_fault_handler(NULL, NULL);
+    if (unexpected != 0u) {
+        print_message("teardown: %zu unexpected fault(s), the first: %s\n", unexpected,
+                      mem_fault_name(g_faults.fault[0]));
+    }
+    clear_faults();
+    return ok && unexpected == 0u ? 0 : -1;
 }
 
 static mem_stat_t app_stat(void)
@@ -86,7 +280,7 @@ static bool calloc_form(int form, void **pptr, size_t size)
 static void exercise_no_heap(void *old)
 {
     uint64_t local = 0x0123456789abcdefu;
-    memcpy(g_snapshot, g_buf, sizeof g_snapshot);
+    raw_copy(g_snapshot, g_buf, sizeof g_snapshot);
 
     assert_null(mem_utils_context());
     assert_null(APP_MEM_ALLOC(16));
@@ -129,14 +323,15 @@ static void exercise_no_heap(void *old)
     assert_true(stat_is_zero(&st));
     assert_false(mem_check(mem_utils_context()));
     assert_int_equal(local, 0x0123456789abcdefu);
-    assert_memory_equal(g_snapshot, g_buf, sizeof g_snapshot);
+    assert_true(raw_equal(g_snapshot, g_buf, sizeof g_snapshot));
+    expect_faults(0); /* no heap, no handler to call */
 }
 
 /* Registered first and without setup: nothing has called mem_utils_init yet. */
 static void test_before_init(void **state)
 {
     (void)state;
-    memset(g_buf, 0x3C, sizeof g_buf);
+    raw_fill(g_buf, 0x3C, sizeof g_buf);
     exercise_no_heap(NULL);
 }
 
@@ -175,10 +370,15 @@ static void test_init_success(void **state)
     assert_int_equal(app_stat().total_size, MEM_MIN_HEAP_SIZE);
     assert_true(mem_utils_init(bytes + 3, MEM_MIN_HEAP_SIZE));
     assert_true(in_buffer(mem_utils_context(), bytes + 3, MEM_MIN_HEAP_SIZE));
-    void *p = APP_MEM_ALLOC(24);
+    /* the smallest heap holds at least one block */
+    size_t room = app_stat().largest_free_size;
+    assert_true(room >= MEM_MIN_CHUNK);
+    void *p = APP_MEM_ALLOC(room - MEM_CHUNK_OVERHEAD);
     assert_non_null(p);
     assert_true(is_aligned8(p));
     assert_true(in_buffer(p, bytes + 3, MEM_MIN_HEAP_SIZE));
+    APP_MEM_FREE(p);
+    assert_int_equal(app_stat().nb_allocated, 0);
 }
 
 static void test_init_failure(void **state)
@@ -218,7 +418,7 @@ static void test_context_is_the_app_heap(void **state)
 
     void *p = APP_MEM_ALLOC(100);
     assert_non_null(p);
-    assert_true(is_allocated_chunk(ctx, p, chunk_len_for(100)));
+    assert_true(is_allocated_chunk(ctx, p, app_chunk_len(100)));
     assert_int_equal(get_stat(ctx).nb_allocated, 1);
     void *q = mem_alloc(ctx, 50); /* one heap: the macros free what mem_alloc gave */
     assert_non_null(q);
@@ -255,12 +455,19 @@ static void test_reinit_other_buffer(void **state)
     assert_true(mem_utils_init(g_other, sizeof g_other));
     assert_true(in_buffer(mem_utils_context(), g_other, sizeof g_other));
     mem_stat_t fresh_other = app_stat();
-    memcpy(g_snapshot, g_buf, sizeof g_snapshot);
+    raw_copy(g_snapshot, g_buf, sizeof g_snapshot);
 
-    APP_MEM_FREE(old); /* outside the new heap: ignored */
+    /* a block of the discarded heap is foreign to the new one */
+    APP_MEM_FREE(old);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, old);
     assert_null(APP_MEM_REALLOC(old, 128));
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, old);
+    void *held = old;
+    APP_MEM_FREE_AND_NULL(&held);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, old);
+    assert_null(held);
     assert_true(app_stat_is(&fresh_other));
-    assert_memory_equal(g_snapshot, g_buf, sizeof g_snapshot);
+    assert_true(raw_equal(g_snapshot, g_buf, sizeof g_snapshot));
     assert_true(check_pattern(old, 64, 7));
 
     void *p = APP_MEM_ALLOC(64);
@@ -296,7 +503,7 @@ static void test_alloc_sizes(void **state)
         assert_true(in_buffer(p[i], g_buf, sizeof g_buf));
         assert_true(mem_usable_size(mem_utils_context(), p[i]) >= n);
         fill_pattern(p[i], n, i);
-        used += chunk_len_for(n);
+        used += app_chunk_len(n);
     }
     mem_stat_t st = app_stat();
     assert_int_equal(st.nb_allocated, N);
@@ -346,19 +553,32 @@ static void test_free_block(void **state)
     APP_MEM_FREE(a); /* the stats prove the free */
     mem_stat_t st = app_stat();
     assert_int_equal(st.nb_allocated, before.nb_allocated - 1u);
-    assert_int_equal(st.free_size, before.free_size + chunk_len_for(100));
-    assert_int_equal(st.allocated_size, chunk_len_for(40));
-    memcpy(g_snapshot, g_buf, sizeof g_snapshot);
-    memset(g_other, 0x77, sizeof g_other);
+    assert_int_equal(st.free_size, before.free_size + app_chunk_len(100));
+    assert_int_equal(st.allocated_size, app_chunk_len(40));
+    raw_copy(g_snapshot, g_buf, sizeof g_snapshot);
+    raw_fill(g_other, 0x77, sizeof g_other);
 
+    /* NULL is no fault; every other bad pointer is reported, once, with the
+     * address given, and changes nothing */
     APP_MEM_FREE(NULL);
+    expect_faults(0);
     APP_MEM_FREE(&local);
     APP_MEM_FREE((uint8_t *)g_other + 64);
     APP_MEM_FREE(a); /* already freed */
+    APP_MEM_FREE((uint8_t *)b + 1); /* misaligned */
+    APP_MEM_FREE((uint8_t *)b + 8); /* interior */
+    expect_faults(5);
+    expect_fault(0, MEM_FAULT_INVALID_POINTER, &local);
+    expect_fault(1, MEM_FAULT_INVALID_POINTER, (uint8_t *)g_other + 64);
+    expect_fault(2, MEM_FAULT_DOUBLE_FREE, a);
+    expect_fault(3, MEM_FAULT_INVALID_POINTER, (uint8_t *)b + 1);
+    expect_fault(4, MEM_FAULT_INVALID_POINTER, (uint8_t *)b + 8);
+    clear_faults();
     assert_true(app_stat_is(&st));
-    assert_memory_equal(g_snapshot, g_buf, sizeof g_snapshot);
+    assert_true(raw_equal(g_snapshot, g_buf, sizeof g_snapshot));
     assert_int_equal(local, 42);
-    assert_true(all_bytes(g_other, sizeof g_other, 0x77));
+    assert_true(raw_all(g_other, sizeof g_other, 0x77));
+    assert_int_equal(mem_last_fault(mem_utils_context()), MEM_FAULT_NONE); /* misuse does not fail the heap */
     assert_true(check_pattern(b, 40, 3));
     APP_MEM_FREE(b);
     assert_true(app_stat_is(&g_fresh));
@@ -372,7 +592,7 @@ static void test_realloc_block(void **state)
     (void)state;
     void *p = APP_MEM_REALLOC(NULL, 40);
     assert_non_null(p);
-    assert_int_equal(app_stat().allocated_size, chunk_len_for(40));
+    assert_int_equal(app_stat().allocated_size, app_chunk_len(40));
     void *barrier = APP_MEM_ALLOC(40); /* so that growing p must move it */
     assert_non_null(barrier);
     fill_pattern(p, 40, 11);
@@ -382,15 +602,15 @@ static void test_realloc_block(void **state)
     assert_true(check_pattern(grown, 40, 11));
     assert_true(mem_usable_size(mem_utils_context(), grown) >= 400u);
     assert_int_equal(app_stat().nb_allocated, 2); /* the old block was freed */
-    assert_int_equal(app_stat().allocated_size, chunk_len_for(400) + chunk_len_for(40));
+    assert_int_equal(app_stat().allocated_size, app_chunk_len(400) + app_chunk_len(40));
 
     fill_pattern(grown, 400, 12);
     void *shrunk = APP_MEM_REALLOC(grown, 24);
     assert_ptr_equal(shrunk, grown);
     assert_true(check_pattern(shrunk, 24, 12));
-    assert_int_equal(app_stat().allocated_size, chunk_len_for(24) + chunk_len_for(40));
+    assert_int_equal(app_stat().allocated_size, app_chunk_len(24) + app_chunk_len(40));
     assert_null(APP_MEM_REALLOC(shrunk, 0));
-    assert_int_equal(app_stat().allocated_size, chunk_len_for(40)); /* shrunk is freed */
+    assert_int_equal(app_stat().allocated_size, app_chunk_len(40)); /* shrunk is freed */
     APP_MEM_FREE(barrier);
     assert_null(APP_MEM_REALLOC(NULL, 0));
     assert_true(app_stat_is(&g_fresh));
@@ -406,11 +626,13 @@ static void test_realloc_failure_keeps_block(void **state)
     mem_stat_t st = app_stat();
     assert_null(APP_MEM_REALLOC(p, sizeof g_buf));
     assert_null(APP_MEM_REALLOC(p, SIZE_MAX));
+    expect_faults(0); /* no memory is no fault */
     assert_null(APP_MEM_REALLOC(&local, 16)); /* not a block of the heap */
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
     assert_true(app_stat_is(&st));
     assert_true(check_pattern(p, 64, 13));
     assert_int_equal(local, 5);
-    assert_true(is_allocated_chunk(mem_utils_context(), p, chunk_len_for(64)));
+    assert_true(is_allocated_chunk(mem_utils_context(), p, app_chunk_len(64)));
     APP_MEM_FREE(p); /* still owned by the caller */
     assert_true(app_stat_is(&g_fresh));
 }
@@ -509,9 +731,9 @@ static void test_calloc_replaces_held_buffer(void **state)
         assert_true(all_bytes(p, 512, 0));
         mem_stat_t st = app_stat();
         assert_int_equal(st.nb_allocated, 1); /* the 256-byte buffer was freed */
-        assert_int_equal(st.allocated_size, chunk_len_for(512));
-        assert_int_equal(st.free_size, g_fresh.free_size - chunk_len_for(512));
-        assert_true(is_allocated_chunk(mem_utils_context(), p, chunk_len_for(512)));
+        assert_int_equal(st.allocated_size, app_chunk_len(512));
+        assert_int_equal(st.free_size, g_fresh.free_size - app_chunk_len(512));
+        assert_true(is_allocated_chunk(mem_utils_context(), p, app_chunk_len(512)));
         mem_utils_buffer_cleanup(&p);
         assert_true(app_stat_is(&g_fresh));
     }
@@ -555,6 +777,323 @@ static void test_calloc_failure(void **state)
         assert_true(app_stat_is(&with_other));
     }
     APP_MEM_FREE(other);
+    assert_true(app_stat_is(&g_fresh));
+}
+
+/* ---- Faults: reported through the app heap's handler, never hidden ----- */
+
+static void test_double_free_reported(void **state)
+{
+    (void)state;
+    void *a = APP_MEM_ALLOC(40);
+    void *b = APP_MEM_ALLOC(40);
+    void *c = APP_MEM_ALLOC(40);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    APP_MEM_FREE(b);
+    expect_faults(0);
+    mem_stat_t st = app_stat();
+    APP_MEM_FREE(b);
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, b);
+    assert_true(app_stat_is(&st));
+    /* once its chunk has merged into a free neighbour, still a double free */
+    APP_MEM_FREE(a);
+    st = app_stat();
+    APP_MEM_FREE(b);
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, b);
+    APP_MEM_FREE(a);
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, a);
+    assert_true(app_stat_is(&st));
+    assert_int_equal(mem_last_fault(mem_utils_context()), MEM_FAULT_NONE);
+    assert_true(heap_consistent(mem_utils_context()));
+    APP_MEM_FREE(c);
+    expect_faults(0);
+    assert_true(app_stat_is(&g_fresh));
+}
+
+/* A block of another heap is foreign to the app heap. */
+static void test_free_other_heaps_block(void **state)
+{
+    (void)state;
+    mem_ctx_t other = mem_init(g_other, sizeof g_other);
+    assert_non_null(other);
+    void *q = mem_alloc(other, 32);
+    assert_non_null(q);
+    mem_stat_t other_st = get_stat(other);
+    APP_MEM_FREE(q);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, q);
+    assert_null(APP_MEM_REALLOC(q, 64));
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, q);
+    mem_stat_t now = get_stat(other);
+    assert_true(stat_equal(&now, &other_st));
+    assert_true(app_stat_is(&g_fresh));
+    mem_free(other, q); /* its own heap takes it */
+    assert_int_equal(get_stat(other).nb_allocated, 0);
+}
+
+static void test_realloc_bad_pointer_reported(void **state)
+{
+    (void)state;
+    uint64_t local = 77;
+    void *p = APP_MEM_ALLOC(64);
+    void *gone = APP_MEM_ALLOC(64);
+    assert_non_null(p);
+    assert_non_null(gone);
+    fill_pattern(p, 64, 31);
+    APP_MEM_FREE(gone);
+    mem_stat_t st = app_stat();
+
+    assert_null(APP_MEM_REALLOC(&local, 16));
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_null(APP_MEM_REALLOC(&local, 0)); /* the free it amounts to is refused */
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_null(APP_MEM_REALLOC(&local, SIZE_MAX)); /* the pointer is checked first */
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_null(APP_MEM_REALLOC(gone, 16));
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, gone);
+    assert_null(APP_MEM_REALLOC(gone, 0));
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, gone);
+    assert_null(APP_MEM_REALLOC((uint8_t *)p + 4, 200));
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, (uint8_t *)p + 4);
+    assert_null(mem_utils_realloc(&local, 8, "f.c", 1));
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+
+    assert_int_equal(local, 77);
+    assert_true(app_stat_is(&st));
+    assert_true(check_pattern(p, 64, 31));
+    assert_true(is_allocated_chunk(mem_utils_context(), p, app_chunk_len(64)));
+    APP_MEM_FREE(p);
+    expect_faults(0);
+    assert_true(app_stat_is(&g_fresh));
+}
+
+static void test_free_and_null_refused(void **state)
+{
+    (void)state;
+    uint64_t local = 9;
+    void *held = &local;
+    APP_MEM_FREE_AND_NULL(&held);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_null(held); /* dropped even though refused */
+    void *p = APP_MEM_ALLOC(24);
+    assert_non_null(p);
+    APP_MEM_FREE(p);
+    held = p;
+    mem_utils_buffer_cleanup(&held);
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, p);
+    assert_null(held);
+    mem_utils_free_and_null(&held, "f.c", 1); /* NULL: nothing */
+    expect_faults(0);
+    assert_int_equal(local, 9);
+    assert_true(app_stat_is(&g_fresh));
+}
+
+/* A held buffer the heap refuses to free ends the call: false, *pptr NULL,
+ * nothing allocated, whatever the size asked (0 included). */
+static void test_calloc_refused_held_buffer(void **state)
+{
+    (void)state;
+    uint64_t local = 3;
+    static const size_t sizes[] = {0, 16, 512};
+    for (int form = 0; form < FORM_COUNT; form++) {
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            void *held = &local;
+            assert_false(calloc_form(form, &held, sizes[i]));
+            expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+            assert_null(held);
+            assert_true(app_stat_is(&g_fresh));
+        }
+        void *p = NULL;
+        assert_true(calloc_form(form, &p, 40));
+        void *was = p;
+        APP_MEM_FREE(was); /* the app frees it behind the variable's back */
+        assert_false(calloc_form(form, &p, 40));
+        expect_one_fault(MEM_FAULT_DOUBLE_FREE, was);
+        assert_null(p);
+        assert_true(app_stat_is(&g_fresh));
+    }
+    void *held = &local;
+    assert_false(mem_utils_calloc(&held, 8, false, "f.c", 1));
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_int_equal(local, 3);
+}
+
+#if MEM_HARDENING > 0
+/* An overwritten tail canary: the free is refused with MEM_FAULT_OVERFLOW
+ * and the heap fails closed until it is re-initialized. */
+static void test_overflow_reported_and_heap_fails_closed(void **state)
+{
+    (void)state;
+    mem_ctx_t ctx = mem_utils_context();
+    void *keep = APP_MEM_ALLOC(32);
+    uint8_t *p = APP_MEM_ALLOC(40);
+    assert_non_null(keep);
+    assert_non_null(p);
+    size_t usable = mem_usable_size(ctx, p);
+    assert_true(usable >= 40u);
+    raw_flip(p + usable); /* the first byte past the payload: the canary */
+    APP_MEM_FREE(p);
+    expect_one_fault(MEM_FAULT_OVERFLOW, p);
+    assert_int_equal(mem_last_fault(ctx), MEM_FAULT_OVERFLOW);
+    mem_stat_t st = app_stat(); /* a failed heap has no statistics */
+    assert_true(stat_is_zero(&st));
+    expect_one_fault(MEM_FAULT_OVERFLOW, ctx);
+
+    /* fail closed: every later call refuses and reports the fault again */
+    assert_null(APP_MEM_ALLOC(16));
+    expect_one_fault(MEM_FAULT_OVERFLOW, ctx);
+    APP_MEM_FREE(keep);
+    expect_one_fault(MEM_FAULT_OVERFLOW, keep);
+    void *held = NULL;
+    assert_false(APP_MEM_CALLOC(&held, 16));
+    expect_one_fault(MEM_FAULT_OVERFLOW, ctx);
+    assert_null(held);
+    assert_null(APP_MEM_STRDUP("x"));
+    expect_one_fault(MEM_FAULT_OVERFLOW, ctx);
+    /* the handler of a failed heap cannot be changed */
+    assert_false(mem_utils_set_fault_handler(NULL, NULL));
+    assert_null(APP_MEM_ALLOC(16));
+    expect_one_fault(MEM_FAULT_OVERFLOW, ctx); /* still the recorder */
+
+    /* re-initializing recovers, with the app's handler in force */
+    assert_true(mem_utils_init(g_buf, sizeof g_buf));
+    assert_int_equal(mem_last_fault(mem_utils_context()), MEM_FAULT_NONE);
+    assert_true(app_stat_is(&g_fresh));
+    uint64_t local = 0;
+    APP_MEM_FREE(&local);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+}
+#endif
+
+/* The app's handler is a property of the app heap: set before init, or while
+ * detached, it is installed by every later mem_utils_init. */
+static void test_handler_follows_the_app_heap(void **state)
+{
+    (void)state;
+    uint64_t local = 0;
+    assert_false(mem_utils_init(NULL, 0));
+    assert_true(mem_utils_set_fault_handler(NULL, NULL));
+    assert_true(mem_utils_set_fault_handler(record_fault, &g_faults)); /* recorded only */
+    APP_MEM_FREE(&local); /* no heap: a no-op, nothing to report */
+    expect_faults(0);
+    assert_true(mem_utils_init(g_other, sizeof g_other));
+    APP_MEM_FREE(&local);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_true(mem_utils_init(g_buf, sizeof g_buf));
+    APP_MEM_FREE(&local);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+
+    /* another user pointer reaches the handler */
+    static int other_user;
+    assert_true(mem_utils_set_fault_handler(record_fault, &other_user));
+    APP_MEM_FREE(&local);
+    expect_faults(1);
+    assert_ptr_equal(g_faults.user[0], &other_user);
+    assert_ptr_equal(g_faults.ctx[0], mem_utils_context());
+    clear_faults();
+    assert_true(mem_utils_set_fault_handler(record_fault, &g_faults));
+}
+
+/* A handler may longjmp out of the call: the wrappers keep no state across
+ * it, so later calls, refused or not, behave as ever. */
+static void test_handler_may_longjmp(void **state)
+{
+    (void)state;
+    uint64_t local = 0;
+    volatile int escaped = 0;
+    g_escape_armed = true;
+    if (setjmp(g_escape) == 0) {
+        APP_MEM_FREE(&local);
+        fail_msg("the handler did not longjmp");
+    } else {
+        escaped = 1;
+    }
+    assert_int_equal(escaped, 1);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    void *held = &local;
+    g_escape_armed = true;
+    if (setjmp(g_escape) == 0) {
+        (void)APP_MEM_CALLOC(&held, 16);
+        fail_msg("the handler did not longjmp");
+    }
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_ptr_equal(held, &local); /* abandoned before anything changed */
+    assert_true(app_stat_is(&g_fresh));
+
+    void *p = NULL;
+    assert_true(APP_MEM_CALLOC(&p, 24));
+    assert_true(APP_MEM_CALLOC(&p, 48));
+    expect_faults(0);
+    held = &local;
+    assert_false(APP_MEM_CALLOC(&held, 16)); /* a returning handler still ends the call */
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    APP_MEM_FREE(p);
+    expect_faults(0);
+    assert_true(app_stat_is(&g_fresh));
+}
+
+/* Runs fn in a child process with the default handler and stderr captured:
+ * the child must abort, having written exactly want on stderr. */
+static void expect_default_abort(void (*fn)(void *), void *arg, const char *want)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(fflush(NULL), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        (void)close(fds[0]);
+        if (dup2(fds[1], STDERR_FILENO) < 0 || !mem_utils_set_fault_handler(NULL, NULL)) {
+            _exit(2);
+        }
+        fn(arg);
+        _exit(3); /* the default handler returned */
+    }
+    (void)close(fds[1]);
+    char got[512];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof got - 1u && (r = read(fds[0], got + n, sizeof got - 1u - n)) > 0) {
+        n += (size_t)r;
+    }
+    got[n] = '\0';
+    (void)close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_string_equal(got, want);
+}
+
+static void free_it(void *p)
+{
+    APP_MEM_FREE(p);
+}
+
+static void realloc_it(void *p)
+{
+    (void)APP_MEM_REALLOC(p, 32);
+}
+
+/* Without an app handler, misuse aborts with the allocator's one line. */
+static void test_default_handler_aborts(void **state)
+{
+    (void)state;
+    uint64_t local = 0;
+    char want[256];
+    (void)snprintf(want, sizeof want, "hardalloc: invalid pointer at %p in heap %p\n",
+                   (void *)&local, mem_utils_context());
+    expect_default_abort(free_it, &local, want);
+    expect_default_abort(realloc_it, &local, want);
+    void *p = APP_MEM_ALLOC(16);
+    assert_non_null(p);
+    APP_MEM_FREE(p);
+    (void)snprintf(want, sizeof want, "hardalloc: double free at %p in heap %p\n", p,
+                   mem_utils_context());
+    expect_default_abort(free_it, p, want);
+    /* the parent's heap saw none of it */
+    expect_faults(0);
     assert_true(app_stat_is(&g_fresh));
 }
 
@@ -627,7 +1166,7 @@ static void test_log_sink_is_noop_in_plain_build(void **state)
     mem_utils_set_log_sink(NULL, NULL);
 }
 
-#define T(f) cmocka_unit_test_setup(f, setup_app_heap)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_app_heap, teardown_app_heap)
 
 int main(void)
 {
@@ -651,6 +1190,17 @@ int main(void)
         T(test_calloc_replaces_held_buffer),
         T(test_calloc_null_pptr_and_size_zero),
         T(test_calloc_failure),
+        T(test_double_free_reported),
+        T(test_free_other_heaps_block),
+        T(test_realloc_bad_pointer_reported),
+        T(test_free_and_null_refused),
+        T(test_calloc_refused_held_buffer),
+#if MEM_HARDENING > 0
+        T(test_overflow_reported_and_heap_fails_closed),
+#endif
+        T(test_handler_follows_the_app_heap),
+        T(test_handler_may_longjmp),
+        T(test_default_handler_aborts),
         T(test_function_forms),
         T(test_log_sink_is_noop_in_plain_build),
     };

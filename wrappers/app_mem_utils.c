@@ -1,22 +1,69 @@
 /*
- * The app-wide heap behind app_mem_utils.h. The one piece of state is the
- * context of the attached heap (NULL when none); the allocator itself keeps
- * none, so every answer for "no heap" comes from mem_* receiving NULL.
+ * The app-wide heap behind app_mem_utils.h. The state is the context of the
+ * attached heap (NULL when none) and the app's fault handler; the allocator
+ * itself keeps none, so every answer for "no heap" comes from mem_*
+ * receiving NULL.
+ *
+ * Faults are never handled here: they reach the app's handler (or the
+ * allocator's default one, which aborts) unchanged. The wrappers only need
+ * to know that one happened, so that a call the heap refused is neither
+ * logged nor continued: when the app has a handler, the heap's handler is
+ * forward_fault, which counts the fault and calls the app's. Without one the
+ * allocator's default handler is left in place: it never returns, so a call
+ * that returns was done.
  */
 
 #include "app_mem_utils.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mp_log.h"
 
 static mem_ctx_t g_app_heap;
+static mem_fault_handler_t g_handler; /* the app's; NULL: the allocator's default */
+static void *g_handler_user;
+/* Faults forward_fault has passed on. Only compared before and after a call
+ * (never reset), so a handler that longjmps out leaves nothing stale. */
+static unsigned g_faults;
+
+static void forward_fault(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
+{
+    (void)user;
+    g_faults++;
+    if (g_handler != NULL) {
+        g_handler(ctx, fault, addr, g_handler_user);
+        return;
+    }
+    /* Only on a heap detached while the app had a handler, then reset to the
+     * default: behave as the allocator's default handler does. */
+    fprintf(stderr, "hardalloc: %s at %p in heap %p\n", mem_fault_name(fault), addr, ctx);
+    abort();
+}
 
 bool mem_utils_init(void *heap_start, size_t heap_size)
 {
-    g_app_heap = mem_init(heap_start, heap_size);
+    mem_ctx_t ctx = mem_init(heap_start, heap_size);
+    /* A fresh heap has the default handler: give it the app's. (Cannot fail
+     * on a heap mem_init just made; if it did, the heap is not attached.) */
+    if (ctx != NULL && g_handler != NULL && !mem_set_fault_handler(ctx, forward_fault, NULL)) {
+        ctx = NULL;
+    }
+    g_app_heap = ctx;
     mp_log_init(heap_start, heap_size);
-    return g_app_heap != NULL;
+    return ctx != NULL;
+}
+
+bool mem_utils_set_fault_handler(mem_fault_handler_t handler, void *user)
+{
+    if (g_app_heap != NULL &&
+        !mem_set_fault_handler(g_app_heap, handler != NULL ? forward_fault : NULL, NULL)) {
+        return false;
+    }
+    g_handler = handler;
+    g_handler_user = handler != NULL ? user : NULL;
+    return true;
 }
 
 mem_ctx_t mem_utils_context(void)
@@ -52,15 +99,16 @@ void *mem_utils_realloc(void *ptr, size_t size, const char *file, int line)
 
 void mem_utils_free(void *ptr, const char *file, int line)
 {
-#ifdef HAVE_MEMORY_PROFILING
-    /* Only a block the heap recognizes is freed, and so logged: a log line
-     * for an ignored pointer would tell the analyzer something untrue. */
-    if (mem_usable_size(g_app_heap, ptr) == 0u) {
+    if (ptr == NULL || g_app_heap == NULL) {
         return;
     }
-#endif
-    mp_log_free(ptr, file, line);
+    const unsigned faults = g_faults;
     mem_free(g_app_heap, ptr);
+    /* Logged once done, and only if done: a free the heap refused (reported
+     * to the handler, which returned) leaves the block as the log had it. */
+    if (g_faults == faults) {
+        mp_log_free(ptr, file, line);
+    }
 }
 
 void mem_utils_free_and_null(void **buffer, const char *file, int line)
@@ -86,14 +134,17 @@ char *mem_utils_strdup(const char *s, const char *file, int line)
 
 bool mem_utils_calloc(void **buffer, size_t size, bool permanent, const char *file, int line)
 {
+    /* A fault while freeing the held buffer ends the call: false, nothing
+     * allocated. */
+    const unsigned faults = g_faults;
     if (buffer == NULL) {
         return false;
     }
     mem_utils_free_and_null(buffer, file, line);
     if (size == 0u) {
-        return true;
+        return g_faults == faults;
     }
-    *buffer = mem_utils_alloc(size, permanent, file, line);
+    *buffer = g_faults == faults ? mem_utils_alloc(size, permanent, file, line) : NULL;
     if (*buffer == NULL) {
         return false;
     }

@@ -8,15 +8,28 @@
  * it to a buffer the app owns. Like the heap itself, this layer is not
  * thread-safe: an app that allocates from several threads serializes calls.
  *
- * Every entry point accepts bad input without crashing: before
- * mem_utils_init() succeeds, or after mem_utils_init(NULL, 0) detaches the
- * heap, allocations answer NULL / false and frees are no-ops.
+ * No heap: before mem_utils_init() succeeds, or after mem_utils_init(NULL, 0)
+ * detaches the heap, allocations answer NULL / false and frees are no-ops
+ * (there is no heap, so no handler to tell).
+ *
+ * Faults are never hidden. A pointer the app heap did not hand out (outside
+ * it, misaligned, interior, a block of an earlier heap), one already freed,
+ * a block whose tail canary was overwritten, and corrupted metadata are
+ * reported exactly as mem_alloc.h says, by the app heap's fault handler,
+ * once per fault, with the address the app passed: MEM_FAULT_INVALID_POINTER,
+ * MEM_FAULT_DOUBLE_FREE, MEM_FAULT_OVERFLOW, ... The default handler prints
+ * one line and aborts. An app that wants to survive misuse installs its own
+ * handler with mem_utils_set_fault_handler(); when that handler returns, the
+ * call that found the fault does nothing more, logs nothing and answers
+ * NULL / false (see each function). After a corruption fault the heap fails
+ * closed: every later call refuses and reports again, until mem_utils_init.
  *
  * Memory profiling: when the app and this library are built with
  * HAVE_MEMORY_PROFILING (Meson: -Dprofiling=true), every successful
  * allocation, persistent allocation and free is logged with the caller's
  * file and line, in the format of profiling/FORMAT.md, to the sink chosen
- * with mem_utils_set_log_sink() (default: whole lines on stderr). Without it
+ * with mem_utils_set_log_sink() (default: whole lines on stderr); a call the
+ * heap refused is a fault, not a log event, and writes no line. Without it
  * the macros pass no file or line, so the binary holds neither, and nothing
  * is logged.
  */
@@ -43,7 +56,7 @@ extern "C" {
 
 /** Allocates size bytes (content unspecified); NULL for 0 or no memory. */
 #define APP_MEM_ALLOC(size) mem_utils_alloc((size), false, ALLOC_FILE, ALLOC_LINE)
-/** Frees ptr; NULL and pointers the app heap did not hand out are ignored. */
+/** Frees ptr; NULL is a no-op, a pointer the app heap cannot free is a fault (see mem_utils_free). */
 #define APP_MEM_FREE(ptr) mem_utils_free((ptr), ALLOC_FILE, ALLOC_LINE)
 /** realloc semantics: NULL ptr allocates, size 0 frees and answers NULL. */
 #define APP_MEM_REALLOC(ptr, size) mem_utils_realloc((ptr), (size), ALLOC_FILE, ALLOC_LINE)
@@ -68,15 +81,51 @@ extern "C" {
  *         allocation answers NULL until a successful init.
  *         mem_utils_init(NULL, 0) is the documented way to detach.
  * Any call discards the previous heap: pointers it handed out must no longer
- * be used or freed (freeing one that lies outside the new heap is ignored).
+ * be used or freed; to the new heap they are foreign, and freeing one is a
+ * fault (MEM_FAULT_INVALID_POINTER when it lies outside the new heap; inside
+ * it, whatever the new heap finds there).
+ * The handler set with mem_utils_set_fault_handler() is installed on the new
+ * heap, so it stays in force across re-initializations.
  * Logged as an `init` line whether or not it succeeds.
  */
 bool mem_utils_init(void *heap_start, size_t heap_size);
 
 /**
- * @return the app heap's context, for mem_stat / mem_check / mem_parse, or
- *         NULL while no heap is attached. The handle is a copy: the app heap
- *         can only be changed through mem_utils_init.
+ * Chooses the app heap's fault handler (mem_alloc.h: mem_fault_handler_t):
+ * handler(ctx, fault, addr, user) is called once per fault the app heap
+ * finds, with the app heap's context, the fault code, the address the app
+ * passed (or the damaged chunk) and user. NULL restores the allocator's
+ * default, which prints one line on stderr and aborts.
+ *
+ * The choice belongs to the app heap, not to one buffer: it is applied to
+ * the attached heap at once, and to every heap mem_utils_init() attaches
+ * later. With no heap attached it is only recorded.
+ *
+ * Use this function rather than mem_set_fault_handler(mem_utils_context(),
+ * ...): the wrappers put a relay in front of the app's handler that tells
+ * them a call was refused, so that a refused free is neither logged nor
+ * followed by the rest of the call. A handler installed directly on the
+ * context replaces that relay (the wrappers then take a call that returns
+ * for a call that was done) and is lost at the next mem_utils_init().
+ *
+ * The handler may return (the call then does nothing more, see each
+ * function), longjmp out of the call (the wrappers keep no state across a
+ * call: the call is simply abandoned, nothing logged for it), or end the
+ * program. It must not allocate from, free into or re-initialize the app
+ * heap; it may use other heaps.
+ *
+ * @return true when the handler is in force on the attached heap, or
+ *         recorded for the next init when no heap is attached; false, and
+ *         nothing changes, when the attached heap has failed closed (its
+ *         handler can no longer be changed; re-initialize it first).
+ */
+bool mem_utils_set_fault_handler(mem_fault_handler_t handler, void *user);
+
+/**
+ * @return the app heap's context, for mem_stat / mem_check / mem_parse /
+ *         mem_last_fault, or NULL while no heap is attached. The handle is a
+ *         copy: the app heap can only be changed through mem_utils_init, and
+ *         its fault handler through mem_utils_set_fault_handler.
  */
 mem_ctx_t mem_utils_context(void);
 
@@ -84,25 +133,45 @@ mem_ctx_t mem_utils_context(void);
  * Allocates size bytes from the app heap.
  * @param permanent true marks the allocation persistent in the profiling log
  * @param file, line the caller's position, logged when profiling (may be NULL, 0)
- * @return the payload, or NULL (size 0, no heap, no memory: nothing logged)
+ * @return the payload, or NULL (size 0, no heap, no memory, a heap that
+ *         failed closed, whose fault is reported again: nothing logged)
  */
 void *mem_utils_alloc(size_t size, bool permanent, const char *file, int line);
 
 /**
  * realloc on the app heap: NULL ptr allocates, size 0 frees and returns NULL,
  * otherwise resizes in place or moves, keeping the content.
- * @return the new payload, or NULL; on failure ptr is untouched and still owned.
+ * @return the new payload, or NULL; when no memory suffices, ptr is untouched
+ *         and still owned. A ptr the app heap did not hand out or already
+ *         freed is a fault, reported as by mem_utils_free (also with size 0);
+ *         when the handler returns, the call answers NULL and nothing changed.
  * Logged like the free and the allocation it amounts to: size 0 as `free`,
  * NULL ptr as `alloc`, and every other success as `free` of the old address
  * then `alloc` of the new size and address, moved or resized in place, so the
- * log's live-byte count stays exact. A failed call logs nothing.
+ * log's live-byte count stays exact. A failed or refused call logs nothing.
  */
 void *mem_utils_realloc(void *ptr, size_t size, const char *file, int line);
 
-/** Frees ptr; NULL, or a pointer the app heap did not hand out, is ignored and not logged. */
+/**
+ * Frees ptr, a block of the app heap, and logs a `free` line.
+ * NULL, or any pointer while no heap is attached, is a no-op (nothing logged).
+ * Otherwise a pointer the heap cannot free is reported to the app heap's
+ * fault handler, with ptr as the address: MEM_FAULT_INVALID_POINTER (not
+ * handed out by this heap: outside it, misaligned, interior, from an
+ * earlier heap), MEM_FAULT_DOUBLE_FREE (already freed), MEM_FAULT_OVERFLOW
+ * (its tail canary was overwritten; hardened builds) or the fault that
+ * failed the heap. The default handler aborts; when the app's returns, the
+ * block was not freed and nothing is logged (a misuse fault writes nothing;
+ * after a corruption fault the heap has failed closed).
+ */
 void mem_utils_free(void *ptr, const char *file, int line);
 
-/** Frees *buffer and sets it to NULL; a NULL buffer or *buffer is a no-op. */
+/**
+ * Frees *buffer as mem_utils_free does and sets *buffer to NULL; a NULL
+ * buffer or *buffer is a no-op. *buffer is NULL afterwards even when the
+ * free was refused (and reported): the variable no longer holds a pointer
+ * the heap would take.
+ */
 void mem_utils_free_and_null(void **buffer, const char *file, int line);
 
 /**
@@ -119,7 +188,10 @@ char *mem_utils_strdup(const char *s, const char *file, int line);
  *             (The SDK takes a uint16_t; size_t accepts every such call and
  *             never truncates a larger size.)
  * @return true on success; false when buffer is NULL (nothing done) or the
- *         allocation fails, and then *buffer is NULL and nothing leaked.
+ *         allocation fails, and then *buffer is NULL and nothing leaked;
+ *         false when freeing the held buffer was refused (a fault, reported
+ *         as by mem_utils_free): *buffer is then NULL and nothing is
+ *         allocated, whatever size was asked.
  */
 bool mem_utils_calloc(void **buffer, size_t size, bool permanent, const char *file, int line);
 

@@ -194,12 +194,17 @@ static inline uint8_t *region_snapshot(const region_t *r)
 
 /* Offset of the first byte that differs from the snapshot, skipping the
  * 4-byte word at skip_word (SIZE_MAX: none), or SIZE_MAX when equal. */
-static inline size_t region_diff(const region_t *r, const uint8_t *snap, size_t skip_word)
+static inline size_t region_diff(const region_t *r, const uint8_t *snap, bool skip_failed_state)
 {
+    /* Failing a heap writes its state word and the context checksum that
+     * covers it, and nothing else (the arena is 8-aligned: the context
+     * starts at its first byte). */
+    size_t state_at = 4u * W_STATE;
+    size_t check_at = 4u * W_CTX_CHECK;
     uint8_t *now = region_snapshot(r);
     size_t at = SIZE_MAX;
     for (size_t i = 0; i < r->size; i++) {
-        if (now[i] != snap[i] && (skip_word == SIZE_MAX || i - skip_word >= 4u)) {
+        if (now[i] != snap[i] && (!skip_failed_state || (i - state_at >= 4u && i - check_at >= 4u))) {
             at = i;
             break;
         }

@@ -35,8 +35,14 @@ included: after editing examples/profiling_example.c, regenerate it with
 --update (which writes GOLDEN from a run that passes every check but the
 comparison) and review every line against the source before committing:
 the line of each call, the requested sizes (strdup: length + 1), `free`
-before `alloc` for every realloc, the `persist` line, and the leak (an
-`alloc` never freed).
+before `alloc` for every realloc, the `persist` line, the leak (an `alloc`
+never freed), and no line for the frees the heap refused (the example's
+deliberate misuse, reported to its fault handler instead).
+
+The block offsets follow the chunk layout, which depends on the hardening
+level: tests/e2e/meson.build passes profiling_example.golden (standard and
+paranoid) or profiling_example.off.golden (-Dhardening=off). Regenerate each
+from a build at its level.
 
 Python 3 standard library only.
 """
