@@ -16,6 +16,8 @@
  * Bad input never crashes and never goes unnoticed:
  *  - a NULL or non-heap context makes every call a no-op answering NULL,
  *    false or zeroed statistics (there is no heap whose handler to call);
+ *    its first 4 bytes are read to tell (under valgrind, a pointer into a
+ *    heap's own metadata is reported there, as the misuse it is);
  *  - a misused pointer (outside the heap, misaligned, interior, another
  *    heap's, already free) and corrupted metadata are faults: the heap's
  *    fault handler is called with a mem_fault_t code (the default handler
@@ -69,8 +71,8 @@ extern "C" {
 /**
  * Bytes of bookkeeping per allocated chunk: a chunk serving a request of n
  * bytes is max(MEM_MIN_CHUNK, round_up(n + MEM_CHUNK_OVERHEAD, 8)) bytes
- * long, or 8 bytes more when the free chunk it was cut from would otherwise
- * leave a remainder too small to be a chunk; mem_usable_size() of it is its
+ * long, or up to MEM_MIN_CHUNK - 8 bytes more when the free chunk it was cut
+ * from would otherwise leave a remainder too small to be a chunk; mem_usable_size() of it is its
  * length minus MEM_CHUNK_OVERHEAD. With hardening the overhead is an 8-byte
  * header (length, flags, keyed checksum) and a 4-byte tail canary; off, a
  * 4-byte header (the next chunk's previous-length word is payload).
@@ -275,7 +277,8 @@ void mem_stat(mem_ctx_t *ctx, mem_stat_t *stat);
  *         again), or a violation: the first one found is reported to the
  *         fault handler with its code (CORRUPT_CONTEXT, CORRUPT_HEADER,
  *         OVERFLOW, CORRUPT_LINK, WRITE_AFTER_FREE) and the heap fails
- *         closed. Writes nothing but the failed state. Cost: O(chunks).
+ *         closed. Writes nothing but the failed state (and the context
+ *         checksum that covers it). Cost: O(chunks).
  */
 bool mem_check(mem_ctx_t ctx);
 

@@ -3,11 +3,20 @@
  * @brief Helpers shared by the hardalloc cmocka unit tests.
  *
  * Everything here relies only on mem_alloc.h and on the documented chunk
- * layout: a chunk serving n bytes is max(16, round_up(n + 4, 8)) bytes, its
- * payload is 8-byte aligned, the 4 bytes before the payload hold the chunk
- * length with flags in the low 3 bits (bit0 = free, bit1 = previous chunk
- * free), and chunk i + 1's payload starts exactly chunk i's length after
- * chunk i's payload.
+ * layout: a chunk serving n bytes is max(MEM_MIN_CHUNK, round_up(n +
+ * MEM_CHUNK_OVERHEAD, 8)) bytes, its payload is 8-byte aligned, the 4 bytes
+ * before the payload hold the chunk length with flags in the low 3 bits
+ * (bit0 = free, bit1 = previous chunk free), and chunk i + 1's payload starts
+ * exactly chunk i's length after chunk i's payload. With hardening
+ * (MEM_HARDENING > 0) the 4 bytes before those hold the header's keyed
+ * checksum, an allocated chunk's last 4 bytes its tail canary, and a free
+ * chunk's last 4 bytes its length (the boundary tag); off, the boundary tag
+ * of a free chunk is the next chunk's first word.
+ *
+ * The allocator hides its metadata from AddressSanitizer (poisoned) and from
+ * valgrind memcheck (no-access): every test access to heap metadata, to free
+ * chunks or to a whole heap buffer goes through the heap_* / read_u32 /
+ * write_u32 helpers below, which neither tool sees.
  */
 
 #pragma once
@@ -23,6 +32,163 @@
 
 #include "mem_alloc.h"
 
+/* ---- sanitizer and valgrind plumbing ------------------------------------ */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TH_ASAN 1
+#endif
+#endif
+
+#ifdef TH_ASAN
+#include <sanitizer/asan_interface.h>
+#define TH_NO_ASAN __attribute__((no_sanitize_address, noinline, unused))
+#else
+#define TH_NO_ASAN __attribute__((noinline, unused))
+#endif
+
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define TH_VALGRIND 1
+#endif
+#endif
+
+#ifdef TH_VALGRIND
+#define TH_VG_OFF() VALGRIND_DISABLE_ERROR_REPORTING
+#define TH_VG_ON() VALGRIND_ENABLE_ERROR_REPORTING
+#define TH_VG_DEFINED(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#define TH_VG_UNDEFINED(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
+#else
+#define TH_VG_OFF() ((void)0)
+#define TH_VG_ON() ((void)0)
+#define TH_VG_DEFINED(p, n) ((void)(p), (void)(n))
+#define TH_VG_UNDEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
+/* Byte copy that ASan does not check (no instrumentation, and volatile
+ * accesses so that the compiler cannot turn the loop into a memcpy call,
+ * which ASan intercepts) and memcheck does not report (error reporting off). */
+TH_NO_ASAN static void th_raw_copy(void *dst, const void *src, size_t n)
+{
+    volatile uint8_t *d = dst;
+    const volatile uint8_t *s = src;
+    TH_VG_OFF();
+    for (size_t i = 0; i < n; i++) {
+        d[i] = s[i];
+    }
+    TH_VG_ON();
+}
+
+/**
+ * Copies n bytes of heap memory (metadata, free chunks, a whole heap buffer)
+ * at src into the test's own dst, which memcheck then considers defined.
+ */
+static inline void heap_peek(void *dst, const void *src, size_t n)
+{
+    th_raw_copy(dst, src, n);
+    TH_VG_DEFINED(dst, n);
+}
+
+/** Writes n bytes from src into heap memory at dst (corrupting or restoring it). */
+static inline void heap_poke(void *dst, const void *src, size_t n)
+{
+    th_raw_copy(dst, src, n);
+}
+
+/** true when the n bytes of heap memory at heap equal the test's copy. */
+static inline bool heap_same(const void *copy, const void *heap, size_t n)
+{
+    uint8_t chunk[512];
+    const uint8_t *c = copy;
+    const uint8_t *h = heap;
+    for (size_t done = 0; done < n; done += sizeof chunk) {
+        size_t len = n - done < sizeof chunk ? n - done : sizeof chunk;
+        heap_peek(chunk, h + done, len);
+        if (memcmp(chunk, c + done, len) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/**
+ * Makes a buffer that held (or may have held) a heap ordinary memory again
+ * and fills it with value. Blocks still live in a heap there are not freed:
+ * under valgrind re-initialize the heap (mem_init forgets them) or free them.
+ */
+static inline void heap_buffer_reset(void *buf, size_t n, uint8_t value)
+{
+#ifdef TH_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(buf, n);
+#endif
+    TH_VG_UNDEFINED(buf, n);
+    memset(buf, value, n);
+}
+
+/* ---- fault recording ---------------------------------------------------- */
+
+/** What a recording fault handler saw: how many faults, and the last one. */
+typedef struct {
+    unsigned count;
+    mem_fault_t last;
+    const void *addr;
+    mem_ctx_t ctx;
+} fault_recorder_t;
+
+/** Fault handler that records the fault in the fault_recorder_t *user and returns. */
+static inline void fault_recorder_cb(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
+{
+    fault_recorder_t *r = user;
+    r->count++;
+    r->last = fault;
+    r->addr = addr;
+    r->ctx = ctx;
+}
+
+static inline void fault_recorder_clear(fault_recorder_t *r)
+{
+    r->count = 0;
+    r->last = MEM_FAULT_NONE;
+    r->addr = NULL;
+    r->ctx = NULL;
+}
+
+/** Clears r and installs it as ctx's fault handler (r must outlive the heap's use). */
+static inline void fault_recorder_install(mem_ctx_t ctx, fault_recorder_t *r)
+{
+    fault_recorder_clear(r);
+    assert_true(mem_set_fault_handler(ctx, fault_recorder_cb, r));
+}
+
+/**
+ * Exactly one fault was recorded since the last clear, with this code, on
+ * this heap, about addr (skipped when addr is NULL); clears r for the next.
+ */
+static inline bool fault_seen(fault_recorder_t *r, mem_ctx_t ctx, mem_fault_t code, const void *addr)
+{
+    bool ok = r->count == 1u && r->last == code && r->ctx == ctx && (addr == NULL || r->addr == addr);
+    if (!ok) {
+        print_message("fault_seen: %u fault(s), last %d (%s) at %p in %p; expected %d (%s) at %p in %p\n",
+                      r->count, (int)r->last, mem_fault_name(r->last), r->addr, r->ctx, (int)code,
+                      mem_fault_name(code), addr, ctx);
+    }
+    fault_recorder_clear(r);
+    return ok;
+}
+
+/** No fault was recorded since the last clear. */
+static inline bool no_fault(const fault_recorder_t *r)
+{
+    if (r->count != 0u) {
+        print_message("no_fault: %u fault(s), last %d (%s) at %p\n", r->count, (int)r->last,
+                      mem_fault_name(r->last), r->addr);
+    }
+    return r->count == 0u;
+}
+
 #define KIB ((size_t)1024u)
 #define MIB (KIB * KIB)
 
@@ -31,11 +197,17 @@
 #define HDR_PREV_FREE 2u
 #define HDR_FLAGS 7u
 
-/** Length of the chunk serving a request of n bytes (n + 4 must not overflow). */
+/** Length of the chunk serving a request of n bytes (n + overhead must not overflow). */
 static inline size_t chunk_len_for(size_t n)
 {
     size_t len = (n + MEM_CHUNK_OVERHEAD + 7u) & ~(size_t)7u;
-    return len < 16u ? 16u : len;
+    return len < MEM_MIN_CHUNK ? MEM_MIN_CHUNK : len;
+}
+
+/** Usable bytes of the chunk serving a request of n bytes. */
+static inline size_t usable_for(size_t n)
+{
+    return chunk_len_for(n) - MEM_CHUNK_OVERHEAD;
 }
 
 static inline uintptr_t addr_of(const void *p)
@@ -48,22 +220,40 @@ static inline bool is_aligned8(const void *p)
     return (addr_of(p) & 7u) == 0u;
 }
 
+/** Reads a u32 of heap memory (metadata included). */
 static inline uint32_t read_u32(const void *p)
 {
     uint32_t v;
-    memcpy(&v, p, sizeof v);
+    heap_peek(&v, p, sizeof v);
     return v;
 }
 
+/** Writes a u32 of heap memory (metadata included). */
 static inline void write_u32(void *p, uint32_t v)
 {
-    memcpy(p, &v, sizeof v);
+    heap_poke(p, &v, sizeof v);
 }
 
-/** The header word of the chunk whose payload is at p. */
+/** The header word (length | flags) of the chunk whose payload is at p. */
 static inline uint32_t header_of(const void *p)
 {
     return read_u32((const uint8_t *)p - 4);
+}
+
+/** Hardened: the header checksum word of the chunk whose payload is at p. */
+static inline uint32_t check_word_of(const void *p)
+{
+    return read_u32((const uint8_t *)p - 8);
+}
+
+/**
+ * Address of the boundary tag (length) of the free chunk that ends right
+ * before the chunk whose payload is at next: the free chunk's own last word
+ * with hardening, the next chunk's first word off.
+ */
+static inline uint8_t *boundary_tag_before(void *next)
+{
+    return (uint8_t *)next - (MEM_HARDENING > 0 ? 12 : 8);
 }
 
 static inline uint64_t xorshift64(uint64_t *state)
@@ -205,7 +395,7 @@ static inline bool summarize_cb(void *data, uint8_t *addr, bool allocated, size_
             w->adjacent_free = true;
         }
     }
-    if (size < 16u || size % 8u != 0) {
+    if (size < MEM_MIN_CHUNK || size % 8u != 0) {
         w->bad_size = true;
     }
     if (a % 8u != 0) {
@@ -240,7 +430,7 @@ static inline walk_summary_t summarize(mem_ctx_t ctx)
  * Full consistency check of a heap as a user can observe it: mem_check, and
  * mem_parse agreeing with mem_stat (counts, sums, largest free chunk), chunks
  * contiguous in address order inside [ctx, ctx + total_size), sizes
- * multiples of 8 and at least 16, no two adjacent free chunks.
+ * multiples of 8 and at least MEM_MIN_CHUNK, no two adjacent free chunks.
  * Prints the first discrepancy; use as assert_true(heap_consistent(ctx)).
  */
 static inline bool heap_consistent(mem_ctx_t ctx)
@@ -269,9 +459,8 @@ static inline bool heap_consistent(mem_ctx_t ctx)
     HC_REQUIRE(!w.bad_size);
     HC_REQUIRE(!w.misaligned);
     HC_REQUIRE(w.first_addr > addr_of(ctx));
-    /* the 8-byte end sentinel starts 4 bytes before the payload address a
-     * chunk after the last one would have (its first word overlaps the last
-     * payload's tail): it must still fit in the heap */
+    /* the 8-byte end sentinel starts 8 bytes before the payload address a
+     * chunk after the last one would have: it must still fit in the heap */
     HC_REQUIRE(w.last_addr + w.last_size <= addr_of(ctx) + st.total_size);
 #undef HC_REQUIRE
     return true;
@@ -342,7 +531,7 @@ static inline bool is_free_chunk(mem_ctx_t ctx, const void *addr, size_t size)
     return find_chunk(ctx, addr, &allocated, &len) && !allocated && len == size;
 }
 
-/** Payload address just past the last chunk: the end sentinel's header is the 4 bytes before. */
+/** Payload address just past the last chunk: the end sentinel's header is the 8 bytes before. */
 static inline uint8_t *end_of_chunks(mem_ctx_t ctx)
 {
     walk_summary_t w = summarize(ctx);

@@ -23,28 +23,49 @@ static bool never_called_cb(void *data, uint8_t *addr, bool allocated, size_t si
 }
 
 /* Every call with a bad ctx is a no-op that does not touch the real heap or
- * the memory designated by the bad ctx. */
-static void exercise_bad_ctx(mem_ctx_t bad, void *p_real, bool check_stat)
+ * the memory designated by the bad ctx, and reports nothing: there is no
+ * heap whose handler to call (the real heap's recorder stays silent).
+ * in_metadata: bad points into the real heap's metadata, which memcheck
+ * rightly reports the allocator reading (to find no heap there) as an
+ * invalid read: the calls with it run with memcheck's reporting off. */
+static void exercise_bad_ctx_at(mem_ctx_t bad, void *p_real, bool check_stat, bool in_metadata)
 {
     static uint8_t heap_before[HEAP_SIZE];
-    memcpy(heap_before, g_heap, sizeof g_heap);
+    static fault_recorder_t faults;
+    fault_recorder_install(g_ctx, &faults);
+    heap_peek(heap_before, g_heap, sizeof g_heap);
     size_t usable_before = mem_usable_size(g_ctx, p_real);
 
-    assert_null(mem_alloc(bad, 16));
-    assert_null(mem_alloc(bad, 1));
-    assert_null(mem_realloc(bad, NULL, 16));
-    assert_null(mem_realloc(bad, p_real, 64));
-    assert_null(mem_realloc(bad, p_real, 8));
-    assert_null(mem_realloc(bad, p_real, 0));
+    if (in_metadata) {
+        TH_VG_OFF();
+    }
+    void *alloc16 = mem_alloc(bad, 16);
+    void *alloc1 = mem_alloc(bad, 1);
+    void *realloc_null = mem_realloc(bad, NULL, 16);
+    void *realloc64 = mem_realloc(bad, p_real, 64);
+    void *realloc8 = mem_realloc(bad, p_real, 8);
+    void *realloc0 = mem_realloc(bad, p_real, 0);
     mem_free(bad, p_real);
     mem_free(bad, NULL);
     unsigned calls = 0;
     mem_parse(bad, never_called_cb, &calls);
-    assert_int_equal(calls, 0);
     mem_parse(bad, NULL, NULL);
-    assert_false(mem_check(bad));
-    assert_int_equal(mem_usable_size(bad, p_real), 0);
-    assert_int_equal(mem_usable_size(bad, NULL), 0);
+    bool checked = mem_check(bad);
+    size_t usable = mem_usable_size(bad, p_real);
+    size_t usable_null = mem_usable_size(bad, NULL);
+    if (in_metadata) {
+        TH_VG_ON();
+    }
+    assert_null(alloc16);
+    assert_null(alloc1);
+    assert_null(realloc_null);
+    assert_null(realloc64);
+    assert_null(realloc8);
+    assert_null(realloc0);
+    assert_int_equal(calls, 0);
+    assert_false(checked);
+    assert_int_equal(usable, 0);
+    assert_int_equal(usable_null, 0);
     if (check_stat) {
         mem_stat_t st;
         memset(&st, 0xFF, sizeof st);
@@ -52,9 +73,16 @@ static void exercise_bad_ctx(mem_ctx_t bad, void *p_real, bool check_stat)
         assert_true(stat_is_zero(&st));
     }
 
-    assert_memory_equal(heap_before, g_heap, sizeof g_heap);
+    assert_true(heap_same(heap_before, g_heap, sizeof g_heap));
     assert_int_equal(mem_usable_size(g_ctx, p_real), usable_before);
     assert_true(heap_consistent(g_ctx));
+    assert_true(no_fault(&faults));
+    assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
+}
+
+static void exercise_bad_ctx(mem_ctx_t bad, void *p_real, bool check_stat)
+{
+    exercise_bad_ctx_at(bad, p_real, check_stat, false);
 }
 
 static void test_bad_ctx_null(void **state)
@@ -70,7 +98,7 @@ static void test_bad_ctx_zeroed_buffer(void **state)
     (void)state;
     void *p = mem_alloc(g_ctx, 40);
     assert_non_null(p);
-    memset(g_big, 0, sizeof g_big);
+    heap_buffer_reset(g_big, sizeof g_big, 0);
     exercise_bad_ctx(g_big, p, true);
     assert_true(all_bytes(g_big, sizeof g_big, 0));
 }
@@ -80,6 +108,7 @@ static void test_bad_ctx_garbage_buffer(void **state)
     (void)state;
     void *p = mem_alloc(g_ctx, 40);
     assert_non_null(p);
+    heap_buffer_reset(g_big, sizeof g_big, 0);
     uint64_t seed = 0x9E3779B97F4A7C15u;
     for (size_t i = 0; i < sizeof g_big / 8u; i++) {
         g_big[i] = xorshift64(&seed);
@@ -99,11 +128,12 @@ static void test_bad_ctx_inside_real_heap(void **state)
     (void)state;
     void *p = mem_alloc(g_ctx, 40);
     assert_non_null(p);
+    memset(p, 0, 40);
     uint8_t *c = g_ctx;
-    exercise_bad_ctx(c + 1, p, false);
-    exercise_bad_ctx(c + 4, p, false);
-    exercise_bad_ctx(c + 8, p, false);
-    exercise_bad_ctx(c + 64, p, false);
+    exercise_bad_ctx_at(c + 1, p, false, true);
+    exercise_bad_ctx_at(c + 4, p, false, true);
+    exercise_bad_ctx_at(c + 8, p, false, true);
+    exercise_bad_ctx_at(c + 64, p, false, true);
     exercise_bad_ctx(p, p, false);
 }
 
@@ -122,11 +152,11 @@ static void test_bad_ctx_address_of_variable(void **state)
 static void test_bad_ctx_wiped_heap(void **state)
 {
     (void)state;
-    memset(g_big, 0, sizeof g_big);
+    heap_buffer_reset(g_big, sizeof g_big, 0);
     mem_ctx_t other = mem_init(g_big, 4096);
     assert_non_null(other);
     assert_true(mem_check(other));
-    memset(g_big, 0, 4096);
+    heap_buffer_reset(g_big, 4096, 0);
     void *p = mem_alloc(g_ctx, 40);
     assert_non_null(p);
     exercise_bad_ctx(other, p, true);
@@ -152,7 +182,7 @@ static void test_init_too_small(void **state)
     uint8_t *base = (uint8_t *)g_big + 64;
     for (size_t m = 0; m < 8; m++) {
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-            memset(g_big, 0x5C, 1024);
+            heap_buffer_reset(g_big, 1024, 0x5C);
             assert_null(mem_init(base + m, sizes[i]));
         }
     }
@@ -165,7 +195,7 @@ static void test_init_min_size_every_misalignment(void **state)
     (void)state;
     uint8_t *base = (uint8_t *)g_big + 256;
     for (size_t m = 0; m < 8; m++) {
-        memset(g_big, 0xCC, 2048);
+        heap_buffer_reset(g_big, 2048, 0xCC);
         uint8_t *start = base + m;
         uintptr_t lo = addr_of(start);
         uintptr_t hi = lo + MEM_MIN_HEAP_SIZE;
@@ -178,7 +208,7 @@ static void test_init_min_size_every_misalignment(void **state)
         assert_int_equal(st.nb_chunks, 1);
         assert_int_equal(st.nb_allocated, 0);
         assert_int_equal(st.allocated_size, 0);
-        assert_true(st.free_size >= 16u);
+        assert_true(st.free_size >= MEM_MIN_CHUNK);
         assert_int_equal(st.largest_free_size, st.free_size);
         assert_true(heap_consistent(ctx));
         size_t sum = st.free_size;
@@ -195,7 +225,7 @@ static void test_init_min_size_every_misalignment(void **state)
             assert_true(is_aligned8(p));
             size_t u = mem_usable_size(ctx, p);
             assert_true(u >= 1u);
-            assert_true(addr_of(p) - 4u >= lo);
+            assert_true(addr_of(p) - 8u >= lo); /* the chunk starts 8 bytes before */
             assert_true(addr_of(p) + u <= hi);
             memset(p, 0x11, u);
             ptrs[n++] = p;
@@ -209,11 +239,11 @@ static void test_init_min_size_every_misalignment(void **state)
         assert_true(stat_equal(&st, &after));
 
         /* the one free chunk in full */
-        void *p = mem_alloc(ctx, st.largest_free_size - 4u);
+        void *p = mem_alloc(ctx, st.largest_free_size - MEM_CHUNK_OVERHEAD);
         assert_non_null(p);
         assert_true(is_aligned8(p));
         size_t u = mem_usable_size(ctx, p);
-        assert_int_equal(u, st.largest_free_size - 4u);
+        assert_int_equal(u, st.largest_free_size - MEM_CHUNK_OVERHEAD);
         assert_true(addr_of(p) + u <= hi);
         memset(p, 0x22, u);
         assert_true(heap_consistent_sum(ctx, sum));
@@ -288,7 +318,7 @@ static void test_init_reinit_discards_chunks(void **state)
     mem_stat_t st = get_stat(again);
     assert_true(stat_equal(&st, &g_fresh));
     assert_true(heap_consistent(again));
-    void *p = mem_alloc(again, g_fresh.largest_free_size - 4u);
+    void *p = mem_alloc(again, g_fresh.largest_free_size - MEM_CHUNK_OVERHEAD);
     assert_non_null(p);
 
     /* re-initializing with another size */
@@ -380,52 +410,57 @@ static void test_alloc_exact_fit_fresh(void **state)
     assert_true(stat_equal(&st, &g_fresh));
 }
 
-/* A chunk is split when the rest can hold a minimal (16-byte) chunk and
- * handed out whole when only 8 bytes would remain. */
+/* A chunk is split when the rest can hold a minimal chunk (MEM_MIN_CHUNK
+ * bytes) and handed out whole when less would remain (8 bytes, and with
+ * hardening 16 too). */
 static void test_alloc_split_threshold(void **state)
 {
     (void)state;
     const size_t whole = g_fresh.largest_free_size;
-    /* rest of 16: split */
-    void *p = mem_alloc(g_ctx, whole - 16u - MEM_CHUNK_OVERHEAD);
+    /* rest of MEM_MIN_CHUNK: split */
+    void *p = mem_alloc(g_ctx, whole - MEM_MIN_CHUNK - MEM_CHUNK_OVERHEAD);
     assert_non_null(p);
-    assert_int_equal(mem_usable_size(g_ctx, p), whole - 16u - MEM_CHUNK_OVERHEAD);
+    assert_int_equal(mem_usable_size(g_ctx, p), whole - MEM_MIN_CHUNK - MEM_CHUNK_OVERHEAD);
     mem_stat_t st = get_stat(g_ctx);
     assert_int_equal(st.nb_chunks, 2);
-    assert_int_equal(st.free_size, 16);
+    assert_int_equal(st.free_size, MEM_MIN_CHUNK);
     assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
     uint8_t *rest = largest_free_addr(g_ctx);
-    assert_true(is_free_chunk(g_ctx, rest, 16));
+    assert_true(is_free_chunk(g_ctx, rest, MEM_MIN_CHUNK));
     void *q = mem_alloc(g_ctx, 1);
     assert_ptr_equal(q, rest);
     assert_int_equal(get_stat(g_ctx).free_size, 0);
     mem_free(g_ctx, q);
     mem_free(g_ctx, p);
-    /* rest of 8: the whole chunk */
-    p = mem_alloc(g_ctx, whole - 8u - MEM_CHUNK_OVERHEAD);
-    assert_non_null(p);
-    assert_int_equal(mem_usable_size(g_ctx, p), whole - MEM_CHUNK_OVERHEAD);
-    st = get_stat(g_ctx);
-    assert_int_equal(st.nb_chunks, 1);
-    assert_int_equal(st.free_size, 0);
-    assert_int_equal(st.allocated_size, whole);
-    assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
-    mem_free(g_ctx, p);
-    st = get_stat(g_ctx);
-    assert_true(stat_equal(&st, &g_fresh));
+    /* rest of 8 .. MEM_MIN_CHUNK - 8: the whole chunk */
+    for (size_t rest_len = 8u; rest_len < MEM_MIN_CHUNK; rest_len += 8u) {
+        p = mem_alloc(g_ctx, whole - rest_len - MEM_CHUNK_OVERHEAD);
+        assert_non_null(p);
+        assert_int_equal(mem_usable_size(g_ctx, p), whole - MEM_CHUNK_OVERHEAD);
+        st = get_stat(g_ctx);
+        assert_int_equal(st.nb_chunks, 1);
+        assert_int_equal(st.free_size, 0);
+        assert_int_equal(st.allocated_size, whole);
+        assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
+        mem_free(g_ctx, p);
+        st = get_stat(g_ctx);
+        assert_true(stat_equal(&st, &g_fresh));
+    }
 }
 
 /* Fill the heap with small chunks, free ten chunks of slightly different
- * sizes (all between allocated neighbours): the largest one is found by an
- * exact-fit request even though rounding it up to a size class finds nothing. */
+ * sizes (200, 208, ..., 272 bytes, all between allocated neighbours): the
+ * largest one is found by an exact-fit request even though rounding it up to
+ * a size class finds nothing. */
 static void test_alloc_exact_fit_fragmented(void **state)
 {
     (void)state;
     void *holes[10];
     for (size_t i = 0; i < 10; i++) {
         assert_non_null(mem_alloc(g_ctx, 1));
-        holes[i] = mem_alloc(g_ctx, 200u + 8u * i - 4u);
+        holes[i] = mem_alloc(g_ctx, 200u + 8u * i - MEM_CHUNK_OVERHEAD);
         assert_non_null(holes[i]);
+        assert_true(is_allocated_chunk(g_ctx, holes[i], 200u + 8u * i));
     }
     assert_non_null(mem_alloc(g_ctx, 1));
     while (mem_alloc(g_ctx, 1) != NULL) {
@@ -438,16 +473,16 @@ static void test_alloc_exact_fit_fragmented(void **state)
     assert_int_equal(st.largest_free_size, 272);
     assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
 
-    assert_null(mem_alloc(g_ctx, 269));
-    void *p = mem_alloc(g_ctx, 268);
+    assert_null(mem_alloc(g_ctx, 272u - MEM_CHUNK_OVERHEAD + 1u));
+    void *p = mem_alloc(g_ctx, 272u - MEM_CHUNK_OVERHEAD);
     assert_ptr_equal(p, holes[9]);
-    p = mem_alloc(g_ctx, 264 - 4);
+    p = mem_alloc(g_ctx, 264u - MEM_CHUNK_OVERHEAD);
     assert_ptr_equal(p, holes[8]);
     /* the others still serve smaller requests exactly */
     for (size_t i = 8; i-- > 0;) {
-        p = mem_alloc(g_ctx, 200u + 8u * i - 4u);
+        p = mem_alloc(g_ctx, 200u + 8u * i - MEM_CHUNK_OVERHEAD);
         assert_non_null(p);
-        assert_int_equal(mem_usable_size(g_ctx, p), 200u + 8u * i - 4u);
+        assert_int_equal(mem_usable_size(g_ctx, p), 200u + 8u * i - MEM_CHUNK_OVERHEAD);
     }
     assert_int_equal(get_stat(g_ctx).free_size, 0);
     assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
@@ -518,9 +553,26 @@ static void test_alloc_sizes_1_to_600_all_live(void **state)
 /* mem_usable_size                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* A bad pointer answers 0 after reporting its fault (misuse: the heap does
+ * not fail, nothing changes). */
+static void expect_usable_fault(fault_recorder_t *faults, const void *ptr, mem_fault_t code)
+{
+    static uint8_t before[HEAP_SIZE];
+    heap_peek(before, g_heap, sizeof g_heap);
+    mem_stat_t st = get_stat(g_ctx);
+    assert_int_equal(mem_usable_size(g_ctx, ptr), 0);
+    assert_true(fault_seen(faults, g_ctx, code, ptr));
+    assert_true(heap_same(before, g_heap, sizeof g_heap));
+    mem_stat_t after = get_stat(g_ctx);
+    assert_true(stat_equal(&st, &after));
+    assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
+}
+
 static void test_usable_size_bad_input(void **state)
 {
     (void)state;
+    static fault_recorder_t faults;
+    fault_recorder_install(g_ctx, &faults);
     uint8_t *a = mem_alloc(g_ctx, 64);
     uint8_t *b = mem_alloc(g_ctx, 64);
     uint8_t *c = mem_alloc(g_ctx, 64);
@@ -528,29 +580,34 @@ static void test_usable_size_bad_input(void **state)
     assert_non_null(b);
     assert_non_null(c);
     memset(a, 0, 64);
-    assert_int_equal(mem_usable_size(g_ctx, a), 68);
+    assert_int_equal(mem_usable_size(g_ctx, a), usable_for(64));
     mem_free(g_ctx, b);
     uint64_t local = 0;
     static uint64_t other[64];
 
+    /* no pointer or no heap: nothing to report */
     assert_int_equal(mem_usable_size(g_ctx, NULL), 0);
     assert_int_equal(mem_usable_size(NULL, a), 0);
-    assert_int_equal(mem_usable_size(g_ctx, b), 0);          /* freed */
-    assert_int_equal(mem_usable_size(g_ctx, a + 1), 0);      /* misaligned */
-    assert_int_equal(mem_usable_size(g_ctx, a + 4), 0);
-    assert_int_equal(mem_usable_size(g_ctx, a + 8), 0);      /* interior */
-    assert_int_equal(mem_usable_size(g_ctx, &local), 0);     /* stack */
-    assert_int_equal(mem_usable_size(g_ctx, other + 8), 0);  /* elsewhere */
-    assert_int_equal(mem_usable_size(g_ctx, (uint8_t *)g_ctx + 8), 0);  /* context */
-    assert_int_equal(mem_usable_size(g_ctx, end_of_chunks(g_ctx)), 0);  /* sentinel */
-    assert_int_equal(mem_usable_size(g_ctx, (uint8_t *)g_heap + HEAP_SIZE), 0);
-    assert_int_equal(mem_usable_size(g_ctx, (void *)(uintptr_t)(UINTPTR_MAX & ~(uintptr_t)7u)), 0);
-    assert_int_equal(mem_usable_size(g_ctx, (void *)(uintptr_t)8u), 0);
-    assert_int_equal(mem_usable_size(g_ctx, c), 68);
+    assert_true(no_fault(&faults));
+
+    expect_usable_fault(&faults, b, MEM_FAULT_DOUBLE_FREE);          /* freed */
+    expect_usable_fault(&faults, a + 1, MEM_FAULT_INVALID_POINTER);  /* misaligned */
+    expect_usable_fault(&faults, a + 4, MEM_FAULT_INVALID_POINTER);
+    expect_usable_fault(&faults, a + 8, MEM_FAULT_INVALID_POINTER);  /* interior */
+    expect_usable_fault(&faults, &local, MEM_FAULT_INVALID_POINTER); /* stack */
+    expect_usable_fault(&faults, other + 8, MEM_FAULT_INVALID_POINTER); /* elsewhere */
+    expect_usable_fault(&faults, (uint8_t *)g_ctx + 8, MEM_FAULT_INVALID_POINTER); /* context */
+    expect_usable_fault(&faults, end_of_chunks(g_ctx), MEM_FAULT_INVALID_POINTER); /* sentinel */
+    expect_usable_fault(&faults, (uint8_t *)g_heap + HEAP_SIZE, MEM_FAULT_INVALID_POINTER);
+    expect_usable_fault(&faults, (void *)(uintptr_t)(UINTPTR_MAX & ~(uintptr_t)7u),
+                        MEM_FAULT_INVALID_POINTER);
+    expect_usable_fault(&faults, (void *)(uintptr_t)8u, MEM_FAULT_INVALID_POINTER);
+    assert_int_equal(mem_usable_size(g_ctx, c), usable_for(64));
     assert_true(heap_consistent(g_ctx));
+    assert_true(no_fault(&faults));
 }
 
-#define T(f) cmocka_unit_test_setup(f, setup_heap)
+#define T(f) FIXTURE_TEST(f)
 
 int main(void)
 {

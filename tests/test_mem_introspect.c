@@ -11,6 +11,7 @@
 static uint8_t g_saved[HEAP_SIZE];
 static uint64_t g_other[(8u * 1024u) / 8u];
 static chunk_rec_t g_recs[MAX_RECS];
+static fault_recorder_t g_faults;
 
 /* ------------------------------------------------------------------------ */
 /* mem_parse                                                                */
@@ -32,6 +33,7 @@ static void test_parse_fresh_heap(void **state)
 static void test_parse_matches_allocations(void **state)
 {
     (void)state;
+    fault_recorder_install(g_ctx, &g_faults);
     enum { N = 300 };
     static uint8_t *live[N];
     uint64_t seed = 77;
@@ -73,10 +75,14 @@ static void test_parse_matches_allocations(void **state)
                 known = known || live[k] == g_recs[i].addr;
             }
             assert_true(known);
-            assert_int_equal(mem_usable_size(g_ctx, g_recs[i].addr), g_recs[i].size - 4u);
+            assert_int_equal(mem_usable_size(g_ctx, g_recs[i].addr),
+                             g_recs[i].size - MEM_CHUNK_OVERHEAD);
+            assert_true(no_fault(&g_faults));
         } else {
             free_sum += g_recs[i].size;
+            /* a free chunk's payload is no live block: reported as a double free */
             assert_int_equal(mem_usable_size(g_ctx, g_recs[i].addr), 0);
+            assert_true(fault_seen(&g_faults, g_ctx, MEM_FAULT_DOUBLE_FREE, g_recs[i].addr));
         }
     }
     assert_int_equal(n_alloc, n_live);
@@ -87,6 +93,8 @@ static void test_parse_matches_allocations(void **state)
     for (size_t k = 0; k < n_live; k++) {
         assert_true(find_chunk(g_ctx, live[k], NULL, NULL));
     }
+    assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
+    assert_true(heap_consistent(g_ctx));
 }
 
 typedef struct {
@@ -169,10 +177,10 @@ static void test_parse_null_callback_is_noop(void **state)
 {
     (void)state;
     assert_non_null(mem_alloc(g_ctx, 10));
-    memcpy(g_saved, g_heap, sizeof g_heap);
+    heap_peek(g_saved, g_heap, sizeof g_heap);
     mem_parse(g_ctx, NULL, NULL);
     mem_parse(g_ctx, NULL, g_saved);
-    assert_memory_equal(g_saved, g_heap, sizeof g_heap);
+    assert_true(heap_same(g_saved, g_heap, sizeof g_heap));
     assert_true(heap_consistent(g_ctx));
 }
 
@@ -207,7 +215,7 @@ static void test_stat_ctx_or_address_of_variable(void **state)
 static void test_stat_bad_ctx_is_zeroed(void **state)
 {
     (void)state;
-    memset(g_other, 0, sizeof g_other);
+    heap_buffer_reset(g_other, sizeof g_other, 0);
     mem_ctx_t null_var = NULL;
     mem_ctx_t zero_var = g_other;
     mem_ctx_t misaligned_var = (uint8_t *)g_ctx + 1;
@@ -244,11 +252,11 @@ static void test_stat_null_stat_is_noop(void **state)
     (void)state;
     assert_non_null(mem_alloc(g_ctx, 100));
     mem_ctx_t var = g_ctx;
-    memcpy(g_saved, g_heap, sizeof g_heap);
+    heap_peek(g_saved, g_heap, sizeof g_heap);
     mem_stat(g_ctx, NULL);
     mem_stat(&var, NULL);
     mem_stat(NULL, NULL);
-    assert_memory_equal(g_saved, g_heap, sizeof g_heap);
+    assert_true(heap_same(g_saved, g_heap, sizeof g_heap));
     assert_ptr_equal(var, g_ctx);
     assert_true(heap_consistent(g_ctx));
 }
@@ -314,17 +322,26 @@ static void test_check_healthy_after_each_step(void **state)
     assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
 }
 
+/* No heap: false, and no handler to call (the real heap's stays silent). */
 static void test_check_bad_ctx(void **state)
 {
     (void)state;
-    memset(g_other, 0, sizeof g_other);
+    fault_recorder_install(g_ctx, &g_faults);
+    heap_buffer_reset(g_other, sizeof g_other, 0);
     assert_false(mem_check(NULL));
     assert_false(mem_check(g_other));
-    assert_false(mem_check((uint8_t *)g_ctx + 8));
+    /* inside the heap's metadata: memcheck rightly reports the allocator
+     * reading the word there (to find no heap), so its reporting is off */
+    TH_VG_OFF();
+    bool inside = mem_check((uint8_t *)g_ctx + 8);
+    TH_VG_ON();
+    assert_false(inside);
     assert_false(mem_check((uint8_t *)g_ctx + 1));
     mem_ctx_t var = g_ctx;
     assert_false(mem_check(&var));
     assert_true(mem_check(g_ctx));
+    assert_true(no_fault(&g_faults));
+    assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
 }
 
 static void test_check_never_writes(void **state)
@@ -334,38 +351,103 @@ static void test_check_never_writes(void **state)
     assert_non_null(a);
     assert_non_null(mem_alloc(g_ctx, 70));
     mem_free(g_ctx, a);
-    memcpy(g_saved, g_heap, sizeof g_heap);
+    heap_peek(g_saved, g_heap, sizeof g_heap);
     assert_true(mem_check(g_ctx));
-    assert_memory_equal(g_saved, g_heap, sizeof g_heap);
+    assert_true(heap_same(g_saved, g_heap, sizeof g_heap));
 }
 
-/* Applies one corruption to the heap, expects mem_check to report it (without
- * writing), then restores the saved bytes and expects a healthy heap again. */
-static void expect_detected(const char *what, void *where, const void *bytes, size_t len)
+/* Bytes from the context to the first chunk (which starts 8 bytes before
+ * its payload): the context, whose only word mem_check may write is the
+ * heap's failed state. */
+static size_t context_bytes_of(mem_ctx_t ctx)
+{
+    walk_summary_t w = summarize(ctx);
+    return (size_t)(w.first_addr - 8u - addr_of(ctx));
+}
+
+/*
+ * Applies one corruption to the heap and expects mem_check to report it to
+ * the handler with the code `code` and to fail the heap closed: all it
+ * writes is the failed state (inside the context: the word holding the code,
+ * and the context checksum that covers it), mem_last_fault answers the code,
+ * and a later call refuses and reports it again. MEM_FAULT_NONE for a corruption that leaves no heap at all: then
+ * mem_check answers false without a handler to call and writes nothing.
+ * Restores the saved bytes and expects a healthy heap again.
+ */
+static void expect_detected(const char *what, void *where, const void *bytes, size_t len, mem_fault_t code)
 {
     static uint8_t corrupted[HEAP_SIZE];
-    memcpy(g_saved, g_heap, sizeof g_heap);
-    memcpy(where, bytes, len);
-    memcpy(corrupted, g_heap, sizeof g_heap);
+    static uint8_t after[HEAP_SIZE];
+    const size_t context_bytes = context_bytes_of(g_ctx);
+    fault_recorder_install(g_ctx, &g_faults);
+    heap_peek(g_saved, g_heap, sizeof g_heap);
+    heap_poke(where, bytes, len);
+    heap_peek(corrupted, g_heap, sizeof g_heap);
     bool ok = mem_check(g_ctx);
     if (ok) {
         print_message("corruption not detected: %s\n", what);
     }
     assert_false(ok);
-    assert_memory_equal(corrupted, g_heap, sizeof g_heap);
-    memcpy(g_heap, g_saved, sizeof g_heap);
+    if (g_faults.count != (code == MEM_FAULT_NONE ? 0u : 1u) || g_faults.last != code) {
+        print_message("%s: %u fault(s), last %s; expected %s\n", what, g_faults.count,
+                      mem_fault_name(g_faults.last), mem_fault_name(code));
+    }
+    heap_peek(after, g_heap, sizeof g_heap);
+    size_t changed = 0;
+    size_t changed_end = 0;   /* one past the last changed word */
+    bool code_written = false; /* a changed word holds the code */
+    for (size_t i = 0; i < sizeof g_heap; i += 4u) {
+        if (memcmp(after + i, corrupted + i, 4u) != 0) {
+            changed++;
+            changed_end = i + 4u;
+            code_written = code_written || read_u32(after + i) == (uint32_t)code;
+        }
+    }
+    if (code == MEM_FAULT_NONE) {
+        assert_true(no_fault(&g_faults));
+        assert_int_equal(changed, 0);
+        assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
+        assert_null(mem_alloc(g_ctx, 8));
+        assert_true(no_fault(&g_faults));
+    } else {
+        assert_true(fault_seen(&g_faults, g_ctx, code, NULL));
+        /* only the failed state was written */
+        assert_in_range(changed, 1, 2);
+        assert_true(changed_end <= context_bytes);
+        assert_true(code_written);
+        assert_int_equal(mem_last_fault(g_ctx), code);
+        /* fail closed: later calls refuse and report the fault again */
+        assert_null(mem_alloc(g_ctx, 8));
+        assert_true(fault_seen(&g_faults, g_ctx, code, NULL));
+        assert_false(mem_check(g_ctx));
+        assert_true(fault_seen(&g_faults, g_ctx, code, NULL));
+    }
+    heap_poke(g_heap, g_saved, sizeof g_heap);
+    assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
     assert_true(mem_check(g_ctx));
+    assert_true(no_fault(&g_faults));
 }
 
-static void expect_word_detected(const char *what, uint8_t *where, uint32_t value)
+static void expect_word_detected(const char *what, uint8_t *where, uint32_t value, mem_fault_t code)
 {
-    expect_detected(what, where, &value, sizeof value);
+    expect_detected(what, where, &value, sizeof value, code);
 }
+
+/* What mem_check reports for a damaged header: with hardening every header
+ * is checksummed, so damage to one is CORRUPT_HEADER there; off, the first
+ * inconsistency the walk meets names it (the list links of a chunk that now
+ * claims to be free, or free with another length, are CORRUPT_LINK). */
+#if MEM_HARDENING > 0
+#define HEADER_OR(off_code) MEM_FAULT_CORRUPT_HEADER
+#else
+#define HEADER_OR(off_code) (off_code)
+#endif
 
 static void test_check_detects_corruption(void **state)
 {
     (void)state;
-    /* a row of 72-byte chunks; r[2] is free between allocated neighbours */
+    const size_t c64 = chunk_len_for(64);
+    /* a row of C64-byte chunks; r[2] is free between allocated neighbours */
     uint8_t *r[6];
     for (size_t i = 0; i < 6; i++) {
         r[i] = mem_alloc(g_ctx, 64);
@@ -373,52 +455,72 @@ static void test_check_detects_corruption(void **state)
     }
     sort_by_address(r, 6);
     for (size_t i = 1; i < 6; i++) {
-        assert_int_equal(addr_of(r[i]), addr_of(r[i - 1]) + 72u);
+        assert_int_equal(addr_of(r[i]), addr_of(r[i - 1]) + c64);
     }
     mem_free(g_ctx, r[2]);
     assert_true(heap_consistent(g_ctx));
 
+    const uint32_t c = (uint32_t)c64;
     uint32_t h1 = header_of(r[1]);
     uint32_t h2 = header_of(r[2]);
     uint32_t h3 = header_of(r[3]);
     uint32_t h4 = header_of(r[4]);
     uint32_t f1 = h1 & HDR_FLAGS;
-    assert_int_equal(h1 & ~(uint32_t)HDR_FLAGS, 72);
-    assert_int_equal(h2 & (HDR_FREE | ~(uint32_t)HDR_FLAGS), 72u | HDR_FREE);
+    assert_int_equal(h1 & ~(uint32_t)HDR_FLAGS, c);
+    assert_int_equal(h2 & (HDR_FREE | ~(uint32_t)HDR_FLAGS), c | HDR_FREE);
     assert_int_equal(h3 & (HDR_FREE | HDR_PREV_FREE), HDR_PREV_FREE);
     assert_int_equal(h4 & (HDR_FREE | HDR_PREV_FREE), 0);
+    assert_int_equal(read_u32(boundary_tag_before(r[3])), c);
 
-    expect_word_detected("allocated length 0", r[1] - 4, 0u | f1);
-    expect_word_detected("allocated length +8", r[1] - 4, 80u | f1);
-    expect_word_detected("allocated length -8", r[1] - 4, 64u | f1);
-    expect_word_detected("allocated length huge", r[1] - 4, 0xFFFFFFF8u | f1);
-    expect_word_detected("allocated length beyond the heap", r[1] - 4, (uint32_t)(2u * HEAP_SIZE) | f1);
-    expect_word_detected("allocated chunk marked free", r[1] - 4, h1 | HDR_FREE);
-    expect_word_detected("free chunk marked allocated", r[2] - 4, h2 & ~(uint32_t)HDR_FREE);
-    expect_word_detected("free length +72 (covers its neighbour)", r[2] - 4, h2 + 72u);
-    expect_word_detected("free length -8", r[2] - 4, h2 - 8u);
-    expect_word_detected("prev-free bit set after an allocated chunk", r[4] - 4, h4 | HDR_PREV_FREE);
+    const mem_fault_t header = MEM_FAULT_CORRUPT_HEADER;
+    expect_word_detected("allocated length 0", r[1] - 4, 0u | f1, header);
+    expect_word_detected("allocated length +8", r[1] - 4, (c + 8u) | f1, header);
+    expect_word_detected("allocated length -8", r[1] - 4, (c - 8u) | f1, header);
+    expect_word_detected("allocated length huge", r[1] - 4, 0xFFFFFFF8u | f1, header);
+    expect_word_detected("allocated length beyond the heap", r[1] - 4, (uint32_t)(2u * HEAP_SIZE) | f1,
+                         header);
+    expect_word_detected("allocated chunk marked free", r[1] - 4, h1 | HDR_FREE,
+                         HEADER_OR(MEM_FAULT_CORRUPT_LINK));
+    expect_word_detected("free chunk marked allocated", r[2] - 4, h2 & ~(uint32_t)HDR_FREE, header);
+    /* off: its list links are then those of another size class */
+    expect_word_detected("free length +C64 (covers its neighbour)", r[2] - 4, h2 + c,
+                         HEADER_OR(MEM_FAULT_CORRUPT_LINK));
+    expect_word_detected("free length -8", r[2] - 4, h2 - 8u, HEADER_OR(MEM_FAULT_CORRUPT_LINK));
+    expect_word_detected("prev-free bit set after an allocated chunk", r[4] - 4, h4 | HDR_PREV_FREE,
+                         header);
     expect_word_detected("prev-free bit cleared after a free chunk", r[3] - 4,
-                         h3 & ~(uint32_t)HDR_PREV_FREE);
-    expect_word_detected("boundary tag too small", r[3] - 8, 64);
-    expect_word_detected("boundary tag too large", r[3] - 8, 80);
+                         h3 & ~(uint32_t)HDR_PREV_FREE, header);
+    expect_word_detected("boundary tag too small", boundary_tag_before(r[3]), c - 8u, header);
+    expect_word_detected("boundary tag too large", boundary_tag_before(r[3]), c + 8u, header);
+#if MEM_HARDENING > 0
+    /* the keyed checksum and the tail canary */
+    expect_word_detected("allocated header checksum", r[1] - 8, check_word_of(r[1]) ^ 1u, header);
+    expect_word_detected("free header checksum", r[2] - 8, check_word_of(r[2]) ^ 0x80000000u, header);
+    static const uint8_t one = 0x5A;
+    expect_detected("one byte past the payload (tail canary)", r[1] + usable_for(64), &one, 1,
+                    MEM_FAULT_OVERFLOW);
+#endif
 
-    /* use after free: the free chunk's payload (its list links) scribbled */
-    static uint8_t scribble[64];
+    /* use after free: the free chunk's payload (its list links) scribbled, up
+     * to its boundary tag */
+    static uint8_t scribble[128];
     memset(scribble, 0x5A, sizeof scribble);
-    expect_detected("free chunk payload overwritten", r[2], scribble, 72u - 8u);
+    size_t free_payload = (size_t)(boundary_tag_before(r[3]) - r[2]);
+    assert_true(free_payload <= sizeof scribble);
+    expect_detected("free chunk payload overwritten", r[2], scribble, free_payload,
+                    MEM_FAULT_CORRUPT_LINK);
 
     /* the end of the heap */
     uint8_t *end = end_of_chunks(g_ctx);
     uint32_t hend = read_u32(end - 4);
-    expect_word_detected("end sentinel claims a free chunk", end - 4, (hend & ~(uint32_t)HDR_FLAGS) + 16u + HDR_FREE);
+    expect_word_detected("end sentinel claims a free chunk", end - 4,
+                         (hend & ~(uint32_t)HDR_FLAGS) + MEM_MIN_CHUNK + HDR_FREE, header);
 
-    /* the context */
-    walk_summary_t w = summarize(g_ctx);
-    size_t context_bytes = (size_t)(w.first_addr - 4u - addr_of(g_ctx));
+    /* the context: wiped, it is no heap any more */
+    size_t context_bytes = context_bytes_of(g_ctx);
     assert_true(context_bytes >= 8u);
     static uint8_t zeros[HEAP_SIZE];
-    expect_detected("context wiped", g_ctx, zeros, context_bytes);
+    expect_detected("context wiped", g_ctx, zeros, context_bytes, MEM_FAULT_NONE);
 
     assert_true(heap_consistent(g_ctx));
 }
@@ -434,24 +536,27 @@ static void test_check_detects_stale_context(void **state)
         assert_non_null(p[i]);
     }
     sort_by_address(p, 4);
-    walk_summary_t w = summarize(g_ctx);
-    /* the context ends where the first chunk's boundary-tag word begins */
-    size_t context_bytes = (size_t)(w.first_addr - 8u - addr_of(g_ctx));
+    /* the handler is part of the context: installed before it is saved */
+    fault_recorder_install(g_ctx, &g_faults);
+    size_t context_bytes = context_bytes_of(g_ctx);
     static uint8_t old_context[HEAP_SIZE];
-    memcpy(old_context, g_ctx, context_bytes);
+    heap_peek(old_context, g_ctx, context_bytes);
     mem_free(g_ctx, p[1]);
     assert_true(mem_check(g_ctx));
-    expect_detected("context from before a free", g_ctx, old_context, context_bytes);
+    /* the freed chunk's links point at a list head that does not point back */
+    expect_detected("context from before a free", g_ctx, old_context, context_bytes,
+                    MEM_FAULT_CORRUPT_LINK);
 
     /* and the other way round: a context that lists a chunk since allocated */
-    memcpy(old_context, g_ctx, context_bytes);
+    heap_peek(old_context, g_ctx, context_bytes);
     assert_non_null(mem_alloc(g_ctx, 100));
     assert_true(mem_check(g_ctx));
-    expect_detected("context from before an allocation", g_ctx, old_context, context_bytes);
+    expect_detected("context from before an allocation", g_ctx, old_context, context_bytes,
+                    MEM_FAULT_CORRUPT_LINK);
     assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
 }
 
-#define T(f) cmocka_unit_test_setup(f, setup_heap)
+#define T(f) FIXTURE_TEST(f)
 
 int main(void)
 {

@@ -7,6 +7,10 @@
  * model after each step, so a corruption is reported at the operation that
  * caused it rather than thousands of operations later.
  *
+ * Misuse is part of the mix: a deliberate double free must be reported to
+ * the heap's fault handler (a recorder here) as MEM_FAULT_DOUBLE_FREE and
+ * change nothing; any other fault fails the run.
+ *
  * Usage: test_mem_random [--ops N] [--seed S]
  * HARDALLOC_RANDOM_OPS, when set, overrides N (valgrind runs shorten it).
  */
@@ -25,6 +29,7 @@
 #include <string.h>
 
 #include "mem_alloc.h"
+#include "test_helpers.h"
 
 #define MAX_LIVE 256u
 /* Verifying all blocks costs O(heap bytes); every op would make 10^6 ops slow. */
@@ -115,6 +120,7 @@ typedef struct {
     uint64_t next_tag;
     unsigned mode;
     counters_t n;
+    fault_recorder_t faults; /* the heap's fault handler records here */
 } sim_t;
 
 /* ----------------------------------------------------------- reporting --- */
@@ -195,13 +201,20 @@ static size_t pattern_verify(const uint8_t *p, size_t len, uint64_t tag) {
 /* ---------------------------------------------------------- arithmetic --- */
 
 /* Chunk length the contract promises for a request, or SIZE_MAX when the
- * request cannot be served by any heap. */
+ * request cannot be served by any heap. The chunk handed out may be longer
+ * by up to MEM_MIN_CHUNK - 8 bytes: the remainder of the free chunk it was
+ * cut from, too small to be a chunk of its own. */
 static size_t chunk_for(size_t n) {
     if (n > SIZE_MAX - (MEM_CHUNK_OVERHEAD + 7u)) {
         return SIZE_MAX;
     }
     size_t c = (n + MEM_CHUNK_OVERHEAD + 7u) & ~(size_t)7u;
-    return c < 16u ? 16u : c;
+    return c < MEM_MIN_CHUNK ? MEM_MIN_CHUNK : c;
+}
+
+/* A chunk of len bytes may serve a request whose promised chunk is want. */
+static bool chunk_fits(size_t len, size_t want) {
+    return len >= want && len - want <= MEM_MIN_CHUNK - 8u && (len - want) % 8u == 0u;
 }
 
 static size_t chunk_of(const block_t *b) {
@@ -239,10 +252,10 @@ static size_t live_insert(sim_t *s, void *p, size_t req, uint64_t tag) {
         fail_op(s, __LINE__, "aligned", "payload %p not %u-byte aligned", p, MEM_ALIGNMENT);
         return MAX_LIVE;
     }
-    if (!(usable >= req && (usable + MEM_CHUNK_OVERHEAD == want ||
-                            usable + MEM_CHUNK_OVERHEAD == want + 8u))) {
-        fail_op(s, __LINE__, "usable size", "request %zu: usable %zu, expected chunk %zu (+8 "
-                "when the remainder is too small to split)", req, usable, want);
+    if (!(usable >= req && chunk_fits(usable + MEM_CHUNK_OVERHEAD, want))) {
+        fail_op(s, __LINE__, "usable size", "request %zu: usable %zu, expected chunk %zu (up "
+                "to %u more when the remainder is too small to split)", req, usable, want,
+                MEM_MIN_CHUNK - 8u);
         return MAX_LIVE;
     }
     if (!(a >= s->lo && a <= s->hi && usable <= s->hi - a)) {
@@ -316,7 +329,7 @@ static bool walk_chunk(void *data, uint8_t *addr, bool allocated, size_t size) {
                  PRIxPTR, w->chunks, (void *)addr, w->next_addr);
         return true;
     }
-    if (size < 16u || size % 8u != 0u || a < w->s->lo || a > w->s->hi ||
+    if (size < MEM_MIN_CHUNK || size % 8u != 0u || a < w->s->lo || a > w->s->hi ||
         size - MEM_CHUNK_OVERHEAD > w->s->hi - a) {
         snprintf(w->error, sizeof w->error, "chunk %zu at %p has bad size %zu",
                  w->chunks, (void *)addr, size);
@@ -445,7 +458,9 @@ static void check_stat_equal(const sim_t *s, const mem_stat_t *a, const mem_stat
 
 static void check_heap(sim_t *s, bool full) {
     mem_stat_t st;
-    CHECK(s, mem_check(s->ctx), "mem_check failed");
+    CHECK(s, s->faults.count == 0u, "unexpected fault: %u reported, last %s at %p",
+          s->faults.count, mem_fault_name(s->faults.last), s->faults.addr);
+    CHECK(s, mem_check(s->ctx), "mem_check failed: %s", mem_fault_name(s->faults.last));
     mem_stat(&s->ctx, &st);
     CHECK(s, st.nb_allocated == s->nlive, "nb_allocated %" PRIu32 ", model %zu",
           st.nb_allocated, s->nlive);
@@ -567,12 +582,20 @@ static void op_free(sim_t *s) {
     s->n.frees++;
     if (rng_below(&s->rng, 50u) == 0u) {
         /* The chunk is now free, possibly merged: the header promises an
-         * already-freed pointer is refused without writing anything. */
+         * already-freed pointer is reported as a double free and refused
+         * without writing anything, and the heap does not fail. */
         s->n.double_frees++;
         mem_stat_t before, after;
         mem_stat(&s->ctx, &before);
         mem_free(s->ctx, p);
         mem_stat(&s->ctx, &after);
+        CHECK(s, s->faults.count == 1u && s->faults.last == MEM_FAULT_DOUBLE_FREE &&
+              s->faults.addr == p && s->faults.ctx == s->ctx,
+              "double free of %p: %u fault(s) reported, last %s at %p", p, s->faults.count,
+              mem_fault_name(s->faults.last), s->faults.addr);
+        fault_recorder_clear(&s->faults);
+        CHECK(s, mem_last_fault(s->ctx) == MEM_FAULT_NONE, "double free failed the heap: %s",
+              mem_fault_name(mem_last_fault(s->ctx)));
         check_stat_equal(s, &before, &after, "double free");
     }
     if (s->nlive > 0u) {
@@ -768,6 +791,9 @@ static void run_phase(void **state) {
 
     s->ctx = mem_init(start, s->phase->heap_size);
     CHECK(s, s->ctx != NULL, "mem_init(%p, %zu) failed", (void *)start, s->phase->heap_size);
+    fault_recorder_clear(&s->faults);
+    CHECK(s, mem_set_fault_handler(s->ctx, fault_recorder_cb, &s->faults),
+          "mem_set_fault_handler failed");
     mem_stat(&s->ctx, &s->last);
     /* The header allows dropping the bytes before the first aligned address. */
     CHECK(s, s->last.total_size <= s->phase->heap_size &&
@@ -775,7 +801,7 @@ static void run_phase(void **state) {
           "total_size %zu for a %zu-byte buffer", s->last.total_size, s->phase->heap_size);
     CHECK(s, s->last.nb_chunks == 1u && s->last.nb_allocated == 0u &&
           s->last.allocated_size == 0u && s->last.free_size == s->last.largest_free_size &&
-          s->last.free_size >= 16u && s->last.free_size < s->phase->heap_size,
+          s->last.free_size >= MEM_MIN_CHUNK && s->last.free_size < s->phase->heap_size,
           "fresh heap: %" PRIu32 " chunks, free %zu, largest %zu", s->last.nb_chunks,
           s->last.free_size, s->last.largest_free_size);
     s->capacity = s->last.free_size;
