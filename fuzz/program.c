@@ -17,7 +17,7 @@ static const size_t heap_sizes[FUZZ_HEAP_SIZES] = {
 
 static const char *const op_names[OP_KIND_COUNT] = {
     "alloc", "calloc", "realloc", "free", "stat", "parse", "check",
-    "strdup", "recalloc", "cleanup", "persist", "reinit", "poke",
+    "strdup", "recalloc", "cleanup", "persist", "reinit", "poke", "poke32", "copy", "free_at",
 };
 
 size_t prog_heap_size(uint8_t b)
@@ -99,6 +99,18 @@ bool prog_read_op(reader_t *r, const op_table_t *table, op_t *op)
         op->offset = rd_le(r, 4);
         op->value = rd(r);
     }
+    if (op->kind == OP_POKE32) {
+        op->offset = rd_le(r, 4);
+        op->word = rd_le(r, 4);
+    }
+    if (op->kind == OP_COPY) {
+        op->word = rd_le(r, 4);
+        op->offset = rd_le(r, 4);
+        op->count = (uint8_t)(rd(r) % FUZZ_MAX_COPY + 1u);
+    }
+    if (op->kind == OP_FREE_AT) {
+        op->offset = rd_le(r, 4);
+    }
     return true;
 }
 
@@ -161,6 +173,15 @@ void prog_print_op(FILE *out, const op_t *op)
     if (op->kind == OP_POKE) {
         fprintf(out, " %lu %u", (unsigned long)op->offset, (unsigned)op->value);
     }
+    if (op->kind == OP_POKE32) {
+        fprintf(out, " %lu 0x%08lx", (unsigned long)op->offset, (unsigned long)op->word);
+    }
+    if (op->kind == OP_COPY) {
+        fprintf(out, " %lu %lu %u", (unsigned long)op->word, (unsigned long)op->offset, (unsigned)op->count);
+    }
+    if (op->kind == OP_FREE_AT) {
+        fprintf(out, " %lu", (unsigned long)op->offset);
+    }
 }
 
 /* ---- text -> op ---------------------------------------------------------- */
@@ -180,7 +201,8 @@ static bool parse_uint(const char **p, unsigned long long max, unsigned long lon
         return false;
     }
     char *end;
-    unsigned long long x = strtoull(s, &end, 10);
+    /* decimal, or hexadecimal with 0x (poke32 words are printed that way) */
+    unsigned long long x = strtoull(s, &end, s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10);
     if (x > max) {
         return false;
     }
@@ -349,6 +371,34 @@ int prog_parse_op(const char *line, op_t *op, char *err, size_t err_len)
         op->offset = (uint32_t)v;
         op->value = (uint8_t)value;
     }
+    if (op->kind == OP_POKE32) {
+        unsigned long long word;
+        if (!parse_uint(&p, UINT32_MAX, &v) || !parse_uint(&p, UINT32_MAX, &word)) {
+            snprintf(err, err_len, "poke32 needs an offset and a 32-bit value");
+            return -1;
+        }
+        op->offset = (uint32_t)v;
+        op->word = (uint32_t)word;
+    }
+    if (op->kind == OP_COPY) {
+        unsigned long long dst, count;
+        if (!parse_uint(&p, UINT32_MAX, &v) || !parse_uint(&p, UINT32_MAX, &dst) ||
+            !parse_uint(&p, FUZZ_MAX_COPY, &count) || count == 0u) {
+            snprintf(err, err_len, "copy needs a source offset, a destination offset and a count 1..%u",
+                     FUZZ_MAX_COPY);
+            return -1;
+        }
+        op->word = (uint32_t)v;
+        op->offset = (uint32_t)dst;
+        op->count = (uint8_t)count;
+    }
+    if (op->kind == OP_FREE_AT) {
+        if (!parse_uint(&p, UINT32_MAX, &v)) {
+            snprintf(err, err_len, "free_at needs an offset");
+            return -1;
+        }
+        op->offset = (uint32_t)v;
+    }
     p = skip_space(p);
     if (*p != '\0' && *p != '#' && *p != '\n' && *p != '\r') {
         snprintf(err, err_len, "unexpected text after the operation: '%s'", p);
@@ -393,6 +443,18 @@ size_t prog_encode_op(const op_table_t *table, const op_t *op, uint8_t *out)
     if (op->kind == OP_POKE) {
         n += put_le(out + n, op->offset, 4);
         out[n++] = op->value;
+    }
+    if (op->kind == OP_POKE32) {
+        n += put_le(out + n, op->offset, 4);
+        n += put_le(out + n, op->word, 4);
+    }
+    if (op->kind == OP_COPY) {
+        n += put_le(out + n, op->word, 4);
+        n += put_le(out + n, op->offset, 4);
+        out[n++] = (uint8_t)(op->count - 1u);
+    }
+    if (op->kind == OP_FREE_AT) {
+        n += put_le(out + n, op->offset, 4);
     }
     return n;
 }

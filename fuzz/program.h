@@ -30,6 +30,9 @@ typedef enum {
     OP_PERSIST,
     OP_REINIT,
     OP_POKE,
+    OP_POKE32,
+    OP_COPY,
+    OP_FREE_AT,
     OP_KIND_COUNT
 } op_kind_t;
 
@@ -46,9 +49,14 @@ typedef struct {
     size_spec_t size;
     uint8_t len;                   /* OP_STRDUP */
     uint8_t bytes[FUZZ_MAX_BYTES]; /* OP_STRDUP */
-    uint32_t offset;               /* OP_POKE */
+    uint32_t offset;               /* OP_POKE, OP_POKE32, OP_FREE_AT; OP_COPY: destination */
     uint8_t value;                 /* OP_POKE */
+    uint32_t word;                 /* OP_POKE32: the value; OP_COPY: the source offset */
+    uint8_t count;                 /* OP_COPY: bytes copied, 1..FUZZ_MAX_COPY */
 } op_t;
+
+/** Largest OP_COPY: a header, or a free chunk's header and links, and more. */
+#define FUZZ_MAX_COPY 16u
 
 /** Which operations a target supports, in opcode order. */
 typedef struct {

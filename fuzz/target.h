@@ -14,6 +14,20 @@
 #include "mem_alloc.h"
 #include "program.h"
 
+/** What a recording fault handler saw (fuzz_corrupt): the interpreter reads
+ *  it around every operation. */
+typedef struct {
+    unsigned count;      /* handler calls */
+    mem_fault_t last;    /* code of the last call */
+    unsigned invalid;    /* calls with a code that is no mem_fault_t but NONE */
+    uint32_t seen;       /* bit f set when code f was reported (cleared before each operation) */
+} fuzz_faults_t;
+
+/** A byte range of the heap context, relative to the context. */
+typedef struct {
+    uint32_t from, to;
+} fuzz_range_t;
+
 typedef struct fuzz_target {
     op_table_t table;
     /** Makes [buf, buf + size) the heap; returns its context (never NULL for
@@ -29,6 +43,15 @@ typedef struct fuzz_target {
     void (*cleanup)(mem_ctx_t ctx, void **held);   /* may be NULL */
     /** Called before each run (e.g. to install a log sink); may be NULL. */
     void (*begin)(void);
+    /** Corruption mode (fuzz_corrupt): faults are recorded here, never
+     *  abort, and the model follows the rules of FORMAT.md ("fuzz_corrupt").
+     *  NULL for a target that runs on an intact heap. */
+    fuzz_faults_t *faults;
+    /** Context bytes a corruption op leaves alone (see target_corrupt.c). */
+    const fuzz_range_t *no_poke;
+    uint8_t no_poke_count;
+    /** Whether ctx still designates a heap, as the allocator decides it. */
+    bool (*attached)(mem_ctx_t ctx);
 } fuzz_target_t;
 
 /** Runs one program; aborts with a message naming the invariant violated.
@@ -49,4 +72,5 @@ void fuzz_zero_checked(void *p, size_t n);
 /** All targets, for the replay driver, the decoder and the encoder. */
 extern const fuzz_target_t fuzz_target_alloc;
 extern const fuzz_target_t fuzz_target_wrappers;
+extern const fuzz_target_t fuzz_target_corrupt;
 const fuzz_target_t *fuzz_find_target(const char *name);

@@ -1,0 +1,84 @@
+/* fuzz_corrupt: the mem_* API on a heap whose bytes the program may also
+ * overwrite (poke, poke32, copy) anywhere in the arena, and free through
+ * arbitrary pointers (free_at: interior, misaligned, stale, double frees).
+ * Faults go to a recording handler that never aborts; the interpreter's
+ * corruption mode (interp.c, FORMAT.md "fuzz_corrupt") checks what must
+ * hold on a damaged heap: no access outside the arena, no block outside
+ * the chunk area or overlapping a live one, live blocks intact, every fault
+ * code valid, fail closed after a corruption fault, and every corruption
+ * either reported (by an operation or the final mem_check) or harmless. */
+
+#include "heap_internal.h"
+#include "target.h"
+
+static fuzz_faults_t g_faults;
+
+static void record(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
+{
+    (void)ctx;
+    (void)addr;
+    fuzz_faults_t *f = user;
+    f->count++;
+    f->last = fault;
+    if (fault <= MEM_FAULT_NONE || fault > MEM_FAULT_CORRUPT_CONTEXT) {
+        f->invalid++;
+    } else {
+        f->seen |= (uint32_t)1u << (unsigned)fault;
+    }
+}
+
+static mem_ctx_t init_recording(void *buf, size_t size)
+{
+    g_faults = (fuzz_faults_t){0};
+    mem_ctx_t ctx = mem_init(buf, size);
+    if (ctx != NULL && !mem_set_fault_handler(ctx, record, &g_faults)) {
+        fuzz_fail("harness", "mem_set_fault_handler refused a new heap");
+    }
+    return ctx;
+}
+
+static bool alloc_zeroed(mem_ctx_t ctx, void **held, size_t size, bool persistent)
+{
+    (void)persistent;
+    mem_free(ctx, *held);
+    *held = mem_alloc(ctx, size);
+    if (*held == NULL) {
+        return false;
+    }
+    fuzz_zero_checked(*held, size);
+    return true;
+}
+
+/* The context words a corruption op leaves alone. The handler record (and
+ * the secret that keys its checksum) is protected by design: when it fails
+ * its check the DEFAULT handler runs, which aborts (mem_alloc.h,
+ * mem_set_fault_handler), so a poke there ends any run at the next fault.
+ * That is the documented behaviour, not something to fuzz. */
+static const fuzz_range_t no_poke[] = {
+    {W_SECRET * 4u, W_SECRET * 4u + 8u},
+    {W_HANDLER * 4u, W_HCHECK * 4u + 4u},
+};
+
+/* A context whose key word was overwritten is no heap: every call on it is a
+ * silent no-op (mem_alloc.h). The allocator's own test, so that the flag bit
+ * it keeps in the key word is not mistaken for damage. */
+static bool attached(mem_ctx_t ctx)
+{
+    return heap_of(ctx) != NULL;
+}
+
+static const op_kind_t ops[] = {OP_ALLOC, OP_CALLOC, OP_REALLOC, OP_FREE,   OP_STAT,   OP_PARSE,
+                                OP_CHECK, OP_POKE,   OP_POKE32,  OP_COPY,   OP_FREE_AT};
+
+const fuzz_target_t fuzz_target_corrupt = {
+    .table = {"fuzz_corrupt", ops, (uint8_t)(sizeof ops / sizeof ops[0])},
+    .init = init_recording,
+    .alloc = mem_alloc,
+    .calloc = alloc_zeroed,
+    .realloc = mem_realloc,
+    .free = mem_free,
+    .faults = &g_faults,
+    .no_poke = no_poke,
+    .no_poke_count = (uint8_t)(sizeof no_poke / sizeof no_poke[0]),
+    .attached = attached,
+};
