@@ -120,11 +120,18 @@ _Static_assert(BITMAP_AT % 8u == 0u && HEADS_AT % 8u == 0u, "context stays align
 
 /* ---- sanitizers --------------------------------------------------------- */
 
+/* HEAP_ASAN: built with AddressSanitizer and poisoning the arena. The fuzz
+ * builds define HARDALLOC_NO_ARENA_POISON: their interpreter never touches
+ * bytes it does not own, ASan still guards the arena's bounds, and the
+ * out-of-line metadata accesses below would cost them most of their
+ * executions per second (the poisoning is tested by tests/sanitizers). */
+#if !defined(HARDALLOC_NO_ARENA_POISON)
 #if defined(__SANITIZE_ADDRESS__)
 #define HEAP_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define HEAP_ASAN 1
+#endif
 #endif
 #endif
 
