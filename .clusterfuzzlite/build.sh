@@ -46,10 +46,14 @@ compile() { # compile SOURCE [EXTRA FLAGS...]
 }
 
 objs=()
-compile allocator/mem_alloc.c
+# The allocator at the default hardening level, without the arena poisoning
+# that would slow the sanitized builds down (allocator/heap_internal.h).
+for f in "$repo"/allocator/*.c; do
+    compile "allocator/$(basename "$f")" -DHARDALLOC_NO_ARENA_POISON
+done
 compile wrappers/app_mem_utils.c -DHAVE_MEMORY_PROFILING
 compile wrappers/mp_log.c -DHAVE_MEMORY_PROFILING
-for f in program interp targets target_alloc target_wrappers; do
+for f in program interp targets target_alloc target_wrappers target_corrupt; do
     compile "fuzz/$f.c" -DHAVE_MEMORY_PROFILING
 done
 core=("${objs[@]}")

@@ -159,7 +159,11 @@ HOT uint32_t find_free(const uint8_t *b, uint32_t len)
         }
         bits = ld64(b, BITMAP_AT + 8u * w);
     }
-    uint32_t off = ld(b, head_at(64u * w + ffs64(bits)));
+    uint32_t cls_found = 64u * w + ffs64(bits);
+    if (HARDENED && cls_found >= ld(b, W_FL_COUNT * 4u) * SL_COUNT) {
+        return EMPTY_HEAD; /* a bit past the heap's classes: its head would lie past the heads */
+    }
+    uint32_t off = ld(b, head_at(cls_found));
     return HARDENED && off == 0u ? EMPTY_HEAD : off;
 }
 
