@@ -7,8 +7,9 @@
  *        the default one aborts, checked in a child process).
  *
  * The heap buffers are poisoned (ASan) and no-access (memcheck) outside live
- * payloads, so every direct look at them goes through the raw_* helpers,
- * which neither tool watches.
+ * payloads, so every direct look at them goes through the raw_* helpers of
+ * raw_access.h, which neither tool watches. The app heap's handler is
+ * record_fault (fault_recorder.h), which records into g_faults.
  */
 
 /* fork, pipe, dup2, read, close */
@@ -37,96 +38,6 @@ static uint64_t g_other[APP_HEAP_SIZE / 8u]; /* a second buffer, for re-init els
 static mem_stat_t g_fresh;                   /* statistics of the fresh app heap */
 static uint8_t g_snapshot[APP_HEAP_SIZE];
 
-/* ---- Raw access to heap buffers, unseen by ASan and memcheck ------------ */
-
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define RAW_BEGIN() VALGRIND_DISABLE_ERROR_REPORTING
-#define RAW_END() VALGRIND_ENABLE_ERROR_REPORTING
-#define RAW_DEFINED(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
-#endif
-#endif
-#ifndef RAW_BEGIN
-#define RAW_BEGIN() ((void)0)
-#define RAW_END() ((void)0)
-#define RAW_DEFINED(p, n) ((void)(p), (void)(n))
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#define NO_ASAN __attribute__((no_sanitize_address))
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NO_ASAN __attribute__((no_sanitize_address))
-#endif
-#endif
-#ifndef NO_ASAN
-#define NO_ASAN
-#endif
-
-/* Byte loops through volatile pointers: never turned into (intercepted)
- * memset / memcpy / memcmp calls. The results are made defined for memcheck,
- * which would otherwise track the heap's undefined free bytes into them. */
-NO_ASAN static void raw_fill(void *dst, uint8_t value, size_t n)
-{
-    volatile uint8_t *d = dst;
-    RAW_BEGIN();
-    for (size_t i = 0; i < n; i++) {
-        d[i] = value;
-    }
-    RAW_END();
-}
-
-NO_ASAN static void raw_copy(void *dst, const void *src, size_t n)
-{
-    volatile uint8_t *d = dst;
-    const volatile uint8_t *s = src;
-    RAW_BEGIN();
-    for (size_t i = 0; i < n; i++) {
-        d[i] = s[i];
-    }
-    RAW_DEFINED(dst, n);
-    RAW_END();
-}
-
-NO_ASAN static bool raw_equal(const void *a, const void *b, size_t n)
-{
-    const volatile uint8_t *x = a;
-    const volatile uint8_t *y = b;
-    uint8_t diff = 0;
-    RAW_BEGIN();
-    for (size_t i = 0; i < n; i++) {
-        diff |= (uint8_t)(x[i] ^ y[i]);
-    }
-    RAW_DEFINED(&diff, sizeof diff);
-    RAW_END();
-    return diff == 0u;
-}
-
-NO_ASAN static bool raw_all(const void *p, size_t n, uint8_t value)
-{
-    const volatile uint8_t *x = p;
-    uint8_t diff = 0;
-    RAW_BEGIN();
-    for (size_t i = 0; i < n; i++) {
-        diff |= (uint8_t)(x[i] ^ value);
-    }
-    RAW_DEFINED(&diff, sizeof diff);
-    RAW_END();
-    return diff == 0u;
-}
-
-#if MEM_HARDENING > 0
-/* Flips one byte of heap metadata (a tail canary). */
-NO_ASAN static void raw_flip(void *p)
-{
-    volatile uint8_t *x = p;
-    RAW_BEGIN();
-    x[0] = (uint8_t)(x[0] ^ 0x5Au);
-    RAW_END();
-}
-#endif
-
 /* Length of the chunk serving n bytes (mem_alloc.h, MEM_CHUNK_OVERHEAD). */
 static size_t app_chunk_len(size_t n)
 {
@@ -136,49 +47,16 @@ static size_t app_chunk_len(size_t n)
 
 /* ---- Fault recorder: the app's handler in every test -------------------- */
 
-#define MAX_FAULTS 8u
-
-typedef struct {
-    size_t n; /* calls, even beyond MAX_FAULTS */
-    mem_ctx_t ctx[MAX_FAULTS];
-    mem_fault_t fault[MAX_FAULTS];
-    const void *addr[MAX_FAULTS];
-    void *user[MAX_FAULTS];
-} fault_log_t;
-
-static fault_log_t g_faults;
-static jmp_buf g_escape;
-static bool g_escape_armed;
-
-static void record_fault(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
-{
-    if (g_faults.n < MAX_FAULTS) {
-        g_faults.ctx[g_faults.n] = ctx;
-        g_faults.fault[g_faults.n] = fault;
-        g_faults.addr[g_faults.n] = addr;
-        g_faults.user[g_faults.n] = user;
-    }
-    g_faults.n++;
-    if (g_escape_armed) {
-        g_escape_armed = false;
-        longjmp(g_escape, 1);
-    }
-}
-
 /* Exactly n faults were reported since the last check (and are consumed). */
 static void expect_faults(size_t n)
 {
-    assert_int_equal(g_faults.n, n);
+    assert_int_equal(g_faults.calls, n);
 }
 
 /* Fault i: fault at addr, reported by the app heap with the user pointer given. */
-static void expect_fault(size_t i, mem_fault_t fault, const void *addr)
+static void expect_fault(unsigned i, mem_fault_t fault, const void *addr)
 {
-    assert_true(i < g_faults.n && i < MAX_FAULTS);
-    assert_int_equal(g_faults.fault[i], fault);
-    assert_ptr_equal(g_faults.addr[i], addr);
-    assert_ptr_equal(g_faults.ctx[i], mem_utils_context());
-    assert_ptr_equal(g_faults.user[i], &g_faults);
+    assert_true(fault_at(&g_faults, i, mem_utils_context(), fault, addr, &g_faults));
 }
 
 /* The one fault since the last check is fault at addr; consumed. */
@@ -186,12 +64,7 @@ static void expect_one_fault(mem_fault_t fault, const void *addr)
 {
     expect_faults(1);
     expect_fault(0, fault, addr);
-    memset(&g_faults, 0, sizeof g_faults);
-}
-
-static void clear_faults(void)
-{
-    memset(&g_faults, 0, sizeof g_faults);
+    fault_recorder_clear(&g_faults);
 }
 
 /* Every test but the first starts from a fresh app heap in a buffer full of
@@ -201,8 +74,7 @@ static int setup_app_heap(void **state)
 {
     (void)state;
     mem_utils_set_log_sink(NULL, NULL);
-    clear_faults();
-    g_escape_armed = false;
+    fault_recorder_clear(&g_faults);
     assert_true(mem_utils_set_fault_handler(record_fault, &g_faults));
     raw_fill(g_buf, GARBAGE, sizeof g_buf);
     if (!mem_utils_init(g_buf, sizeof g_buf)) {
@@ -218,15 +90,11 @@ static int setup_app_heap(void **state)
 static int teardown_app_heap(void **state)
 {
     (void)state;
-    size_t unexpected = g_faults.n;
+    bool quiet = no_fault(&g_faults);
     (void)mem_init(g_other, sizeof g_other);
     bool ok = mem_utils_init(g_buf, sizeof g_buf) && mem_utils_set_fault_handler(NULL, NULL);
-    if (unexpected != 0u) {
-        print_message("teardown: %zu unexpected fault(s), the first: %s\n", unexpected,
-                      mem_fault_name(g_faults.fault[0]));
-    }
-    clear_faults();
-    return ok && unexpected == 0u ? 0 : -1;
+    fault_recorder_clear(&g_faults);
+    return ok && quiet ? 0 : -1;
 }
 
 static mem_stat_t app_stat(void)
@@ -280,7 +148,7 @@ static bool calloc_form(int form, void **pptr, size_t size)
 static void exercise_no_heap(void *old)
 {
     uint64_t local = 0x0123456789abcdefu;
-    raw_copy(g_snapshot, g_buf, sizeof g_snapshot);
+    raw_read(g_snapshot, g_buf, sizeof g_snapshot);
 
     assert_null(mem_utils_context());
     assert_null(APP_MEM_ALLOC(16));
@@ -455,7 +323,7 @@ static void test_reinit_other_buffer(void **state)
     assert_true(mem_utils_init(g_other, sizeof g_other));
     assert_true(in_buffer(mem_utils_context(), g_other, sizeof g_other));
     mem_stat_t fresh_other = app_stat();
-    raw_copy(g_snapshot, g_buf, sizeof g_snapshot);
+    raw_read(g_snapshot, g_buf, sizeof g_snapshot);
 
     /* a block of the discarded heap is foreign to the new one */
     APP_MEM_FREE(old);
@@ -555,7 +423,7 @@ static void test_free_block(void **state)
     assert_int_equal(st.nb_allocated, before.nb_allocated - 1u);
     assert_int_equal(st.free_size, before.free_size + app_chunk_len(100));
     assert_int_equal(st.allocated_size, app_chunk_len(40));
-    raw_copy(g_snapshot, g_buf, sizeof g_snapshot);
+    raw_read(g_snapshot, g_buf, sizeof g_snapshot);
     raw_fill(g_other, 0x77, sizeof g_other);
 
     /* NULL is no fault; every other bad pointer is reported, once, with the
@@ -573,7 +441,7 @@ static void test_free_block(void **state)
     expect_fault(2, MEM_FAULT_DOUBLE_FREE, a);
     expect_fault(3, MEM_FAULT_INVALID_POINTER, (uint8_t *)b + 1);
     expect_fault(4, MEM_FAULT_INVALID_POINTER, (uint8_t *)b + 8);
-    clear_faults();
+    fault_recorder_clear(&g_faults);
     assert_true(app_stat_is(&st));
     assert_true(raw_equal(g_snapshot, g_buf, sizeof g_snapshot));
     assert_int_equal(local, 42);
@@ -932,7 +800,7 @@ static void test_overflow_reported_and_heap_fails_closed(void **state)
     assert_non_null(p);
     size_t usable = mem_usable_size(ctx, p);
     assert_true(usable >= 40u);
-    raw_flip(p + usable); /* the first byte past the payload: the canary */
+    raw_flip(p + usable, 1); /* the first byte past the payload: the canary */
     APP_MEM_FREE(p);
     expect_one_fault(MEM_FAULT_OVERFLOW, p);
     assert_int_equal(mem_last_fault(ctx), MEM_FAULT_OVERFLOW);
@@ -991,7 +859,7 @@ static void test_handler_follows_the_app_heap(void **state)
     expect_faults(1);
     assert_ptr_equal(g_faults.user[0], &other_user);
     assert_ptr_equal(g_faults.ctx[0], mem_utils_context());
-    clear_faults();
+    fault_recorder_clear(&g_faults);
     assert_true(mem_utils_set_fault_handler(record_fault, &g_faults));
 }
 
@@ -1002,8 +870,8 @@ static void test_handler_may_longjmp(void **state)
     (void)state;
     uint64_t local = 0;
     volatile int escaped = 0;
-    g_escape_armed = true;
-    if (setjmp(g_escape) == 0) {
+    fault_recorder_arm(&g_faults);
+    if (setjmp(g_faults.escape) == 0) {
         APP_MEM_FREE(&local);
         fail_msg("the handler did not longjmp");
     } else {
@@ -1012,8 +880,8 @@ static void test_handler_may_longjmp(void **state)
     assert_int_equal(escaped, 1);
     expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
     void *held = &local;
-    g_escape_armed = true;
-    if (setjmp(g_escape) == 0) {
+    fault_recorder_arm(&g_faults);
+    if (setjmp(g_faults.escape) == 0) {
         (void)APP_MEM_CALLOC(&held, 16);
         fail_msg("the handler did not longjmp");
     }

@@ -16,7 +16,8 @@
  * The allocator hides its metadata from AddressSanitizer (poisoned) and from
  * valgrind memcheck (no-access): every test access to heap metadata, to free
  * chunks or to a whole heap buffer goes through the heap_* / read_u32 /
- * write_u32 helpers below, which neither tool sees.
+ * write_u32 helpers below (raw_access.h), which neither tool sees. Faults go
+ * to the recorders of fault_recorder.h.
  */
 
 #pragma once
@@ -30,163 +31,34 @@
 
 #include <cmocka.h>
 
+#include "fault_recorder.h"
 #include "mem_alloc.h"
+#include "raw_access.h"
 
-/* ---- sanitizer and valgrind plumbing ------------------------------------ */
+/* The names the unit tests give the raw accesses of raw_access.h. */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TH_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TH_ASAN 1
-#endif
-#endif
-
-#ifdef TH_ASAN
-#include <sanitizer/asan_interface.h>
-#define TH_NO_ASAN __attribute__((no_sanitize_address, noinline, unused))
-#else
-#define TH_NO_ASAN __attribute__((noinline, unused))
-#endif
-
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define TH_VALGRIND 1
-#endif
-#endif
-
-#ifdef TH_VALGRIND
-#define TH_VG_OFF() VALGRIND_DISABLE_ERROR_REPORTING
-#define TH_VG_ON() VALGRIND_ENABLE_ERROR_REPORTING
-#define TH_VG_DEFINED(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
-#define TH_VG_UNDEFINED(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
-#else
-#define TH_VG_OFF() ((void)0)
-#define TH_VG_ON() ((void)0)
-#define TH_VG_DEFINED(p, n) ((void)(p), (void)(n))
-#define TH_VG_UNDEFINED(p, n) ((void)(p), (void)(n))
-#endif
-
-/* Byte copy that ASan does not check (no instrumentation, and volatile
- * accesses so that the compiler cannot turn the loop into a memcpy call,
- * which ASan intercepts) and memcheck does not report (error reporting off). */
-TH_NO_ASAN static void th_raw_copy(void *dst, const void *src, size_t n)
-{
-    volatile uint8_t *d = dst;
-    const volatile uint8_t *s = src;
-    TH_VG_OFF();
-    for (size_t i = 0; i < n; i++) {
-        d[i] = s[i];
-    }
-    TH_VG_ON();
-}
-
-/**
- * Copies n bytes of heap memory (metadata, free chunks, a whole heap buffer)
- * at src into the test's own dst, which memcheck then considers defined.
- */
+/** Copies n bytes of heap memory at src into the test's own dst (then defined). */
 static inline void heap_peek(void *dst, const void *src, size_t n)
 {
-    th_raw_copy(dst, src, n);
-    TH_VG_DEFINED(dst, n);
+    raw_read(dst, src, n);
 }
 
 /** Writes n bytes from src into heap memory at dst (corrupting or restoring it). */
 static inline void heap_poke(void *dst, const void *src, size_t n)
 {
-    th_raw_copy(dst, src, n);
+    raw_write(dst, src, n);
 }
 
 /** true when the n bytes of heap memory at heap equal the test's copy. */
 static inline bool heap_same(const void *copy, const void *heap, size_t n)
 {
-    uint8_t chunk[512];
-    const uint8_t *c = copy;
-    const uint8_t *h = heap;
-    for (size_t done = 0; done < n; done += sizeof chunk) {
-        size_t len = n - done < sizeof chunk ? n - done : sizeof chunk;
-        heap_peek(chunk, h + done, len);
-        if (memcmp(chunk, c + done, len) != 0) {
-            return false;
-        }
-    }
-    return true;
+    return raw_equal(copy, heap, n);
 }
 
-/**
- * Makes a buffer that held (or may have held) a heap ordinary memory again
- * and fills it with value. Blocks still live in a heap there are not freed:
- * under valgrind re-initialize the heap (mem_init forgets them) or free them.
- */
+/** Makes a heap's buffer ordinary memory again, filled with value (raw_buffer_reset). */
 static inline void heap_buffer_reset(void *buf, size_t n, uint8_t value)
 {
-#ifdef TH_ASAN
-    ASAN_UNPOISON_MEMORY_REGION(buf, n);
-#endif
-    TH_VG_UNDEFINED(buf, n);
-    memset(buf, value, n);
-}
-
-/* ---- fault recording ---------------------------------------------------- */
-
-/** What a recording fault handler saw: how many faults, and the last one. */
-typedef struct {
-    unsigned count;
-    mem_fault_t last;
-    const void *addr;
-    mem_ctx_t ctx;
-} fault_recorder_t;
-
-/** Fault handler that records the fault in the fault_recorder_t *user and returns. */
-static inline void fault_recorder_cb(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
-{
-    fault_recorder_t *r = user;
-    r->count++;
-    r->last = fault;
-    r->addr = addr;
-    r->ctx = ctx;
-}
-
-static inline void fault_recorder_clear(fault_recorder_t *r)
-{
-    r->count = 0;
-    r->last = MEM_FAULT_NONE;
-    r->addr = NULL;
-    r->ctx = NULL;
-}
-
-/** Clears r and installs it as ctx's fault handler (r must outlive the heap's use). */
-static inline void fault_recorder_install(mem_ctx_t ctx, fault_recorder_t *r)
-{
-    fault_recorder_clear(r);
-    assert_true(mem_set_fault_handler(ctx, fault_recorder_cb, r));
-}
-
-/**
- * Exactly one fault was recorded since the last clear, with this code, on
- * this heap, about addr (skipped when addr is NULL); clears r for the next.
- */
-static inline bool fault_seen(fault_recorder_t *r, mem_ctx_t ctx, mem_fault_t code, const void *addr)
-{
-    bool ok = r->count == 1u && r->last == code && r->ctx == ctx && (addr == NULL || r->addr == addr);
-    if (!ok) {
-        print_message("fault_seen: %u fault(s), last %d (%s) at %p in %p; expected %d (%s) at %p in %p\n",
-                      r->count, (int)r->last, mem_fault_name(r->last), r->addr, r->ctx, (int)code,
-                      mem_fault_name(code), addr, ctx);
-    }
-    fault_recorder_clear(r);
-    return ok;
-}
-
-/** No fault was recorded since the last clear. */
-static inline bool no_fault(const fault_recorder_t *r)
-{
-    if (r->count != 0u) {
-        print_message("no_fault: %u fault(s), last %d (%s) at %p\n", r->count, (int)r->last,
-                      mem_fault_name(r->last), r->addr);
-    }
-    return r->count == 0u;
+    raw_buffer_reset(buf, n, value);
 }
 
 #define KIB ((size_t)1024u)
@@ -223,15 +95,13 @@ static inline bool is_aligned8(const void *p)
 /** Reads a u32 of heap memory (metadata included). */
 static inline uint32_t read_u32(const void *p)
 {
-    uint32_t v;
-    heap_peek(&v, p, sizeof v);
-    return v;
+    return raw_get32(p);
 }
 
 /** Writes a u32 of heap memory (metadata included). */
 static inline void write_u32(void *p, uint32_t v)
 {
-    heap_poke(p, &v, sizeof v);
+    raw_put32(p, v);
 }
 
 /** The header word (length | flags) of the chunk whose payload is at p. */

@@ -37,7 +37,7 @@ static void exercise_bad_ctx_at(mem_ctx_t bad, void *p_real, bool check_stat, bo
     size_t usable_before = mem_usable_size(g_ctx, p_real);
 
     if (in_metadata) {
-        TH_VG_OFF();
+        RAW_QUIET_BEGIN();
     }
     void *alloc16 = mem_alloc(bad, 16);
     void *alloc1 = mem_alloc(bad, 1);
@@ -54,7 +54,7 @@ static void exercise_bad_ctx_at(mem_ctx_t bad, void *p_real, bool check_stat, bo
     size_t usable = mem_usable_size(bad, p_real);
     size_t usable_null = mem_usable_size(bad, NULL);
     if (in_metadata) {
-        TH_VG_ON();
+        RAW_QUIET_END();
     }
     assert_null(alloc16);
     assert_null(alloc1);

@@ -178,9 +178,9 @@ static void test_free_bad_pointers(void **state)
         heap_peek(before, g_big, sizeof g_big);
         mem_stat_t st = get_stat(ctx);
         mem_free(ctx, bad[i].p);
-        if (faults.count != 1u || faults.last != bad[i].code) {
+        if (faults.calls != 1u || faults.last != bad[i].code) {
             print_message("mem_free of bad pointer #%zu (%p) reported %u fault(s), last %s\n", i,
-                          bad[i].p, faults.count, mem_fault_name(faults.last));
+                          bad[i].p, faults.calls, mem_fault_name(faults.last));
         }
         assert_true(fault_seen(&faults, ctx, bad[i].code, bad[i].p));
         bool same = heap_same(before, g_big, sizeof g_big);

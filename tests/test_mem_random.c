@@ -458,8 +458,8 @@ static void check_stat_equal(const sim_t *s, const mem_stat_t *a, const mem_stat
 
 static void check_heap(sim_t *s, bool full) {
     mem_stat_t st;
-    CHECK(s, s->faults.count == 0u, "unexpected fault: %u reported, last %s at %p",
-          s->faults.count, mem_fault_name(s->faults.last), s->faults.addr);
+    CHECK(s, s->faults.calls == 0u, "unexpected fault: %u reported, last %s at %p",
+          s->faults.calls, mem_fault_name(s->faults.last), s->faults.last_addr);
     CHECK(s, mem_check(s->ctx), "mem_check failed: %s", mem_fault_name(s->faults.last));
     mem_stat(&s->ctx, &st);
     CHECK(s, st.nb_allocated == s->nlive, "nb_allocated %" PRIu32 ", model %zu",
@@ -589,10 +589,10 @@ static void op_free(sim_t *s) {
         mem_stat(&s->ctx, &before);
         mem_free(s->ctx, p);
         mem_stat(&s->ctx, &after);
-        CHECK(s, s->faults.count == 1u && s->faults.last == MEM_FAULT_DOUBLE_FREE &&
-              s->faults.addr == p && s->faults.ctx == s->ctx,
-              "double free of %p: %u fault(s) reported, last %s at %p", p, s->faults.count,
-              mem_fault_name(s->faults.last), s->faults.addr);
+        CHECK(s, s->faults.calls == 1u && s->faults.last == MEM_FAULT_DOUBLE_FREE &&
+              s->faults.last_addr == p && s->faults.last_ctx == s->ctx,
+              "double free of %p: %u fault(s) reported, last %s at %p", p, s->faults.calls,
+              mem_fault_name(s->faults.last), s->faults.last_addr);
         fault_recorder_clear(&s->faults);
         CHECK(s, mem_last_fault(s->ctx) == MEM_FAULT_NONE, "double free failed the heap: %s",
               mem_fault_name(mem_last_fault(s->ctx)));

@@ -8,7 +8,6 @@
 #include "test_fixture.h"
 
 static uint8_t g_snapshot[HEAP_SIZE];
-static fault_recorder_t g_faults;
 
 /* Lengths of the chunks serving the requests the tests use. */
 #define C8 chunk_len_for(8)
@@ -470,9 +469,9 @@ static void test_realloc_bad_pointer(void **state)
             snapshot();
             mem_stat_t st = get_stat(g_ctx);
             assert_null(mem_realloc(g_ctx, bad[i].p, sizes[k]));
-            if (g_faults.count != 1u || g_faults.last != bad[i].code) {
+            if (g_faults.calls != 1u || g_faults.last != bad[i].code) {
                 print_message("mem_realloc(bad pointer #%zu, %zu) reported %u fault(s), last %s\n",
-                              i, sizes[k], g_faults.count, mem_fault_name(g_faults.last));
+                              i, sizes[k], g_faults.calls, mem_fault_name(g_faults.last));
             }
             assert_true(misuse_reported(bad[i].p, bad[i].code));
             if (!unchanged_since_snapshot()) {

@@ -1,7 +1,9 @@
 /*
- * Shared by the attack matrix and the fault-API tests: a guarded arena,
- * raw access to metadata that neither ASan nor memcheck sees, and a
- * recording fault handler.
+ * Shared by the attack matrix and the fault-API tests: a guarded arena.
+ * Raw access to metadata that neither ASan nor memcheck sees (raw_read,
+ * raw_write, raw_get32, raw_put32, raw_flip) comes from raw_access.h, and
+ * the recording fault handler (record_fault, into g_faults) from
+ * fault_recorder.h, both in tests/.
  *
  * The arena sits between two guard regions of one malloc block. The guards
  * are filled with a known byte and, under ASan, poisoned: an instrumented
@@ -27,28 +29,16 @@
 
 #include <cmocka.h>
 
+#include "fault_recorder.h"
 #include "heap_internal.h"
 #include "mem_alloc.h"
+#include "raw_access.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define ATK_VALGRIND 1
-#endif
-#endif
-#ifndef ATK_VALGRIND
-#define VALGRIND_DISABLE_ERROR_REPORTING ((void)0)
-#define VALGRIND_ENABLE_ERROR_REPORTING ((void)0)
-#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
-#endif
-
+/* Guards are poisoned where the allocator poisons its arena (HEAP_ASAN). */
 #ifdef HEAP_ASAN
-#include <sanitizer/asan_interface.h>
-#define ATK_INVISIBLE __attribute__((no_sanitize_address, noinline, unused))
 #define ATK_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define ATK_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
 #else
-#define ATK_INVISIBLE __attribute__((noinline, unused))
 #define ATK_POISON(p, n) ((void)(p), (void)(n))
 #define ATK_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
@@ -60,59 +50,6 @@
 #else
 #define LEVEL_NAME "paranoid"
 #endif
-
-/* ---- raw access, invisible to ASan and memcheck ------------------------- */
-
-/* Volatile byte stores: the compiler cannot turn them into a memcpy call
- * (which ASan intercepts). */
-ATK_INVISIBLE static void raw_write(void *dst, const void *src, size_t n)
-{
-    VALGRIND_DISABLE_ERROR_REPORTING;
-    volatile uint8_t *d = dst;
-    const uint8_t *s = src;
-    for (size_t i = 0; i < n; i++) {
-        d[i] = s[i];
-    }
-    VALGRIND_ENABLE_ERROR_REPORTING;
-}
-
-/* Copies n bytes of the arena into the caller's (ordinary) buffer; memcheck
- * then treats the copy as defined, whatever the arena's state. */
-ATK_INVISIBLE static void raw_read(void *dst, const void *src, size_t n)
-{
-    VALGRIND_DISABLE_ERROR_REPORTING;
-    const volatile uint8_t *s = src;
-    uint8_t *d = dst;
-    for (size_t i = 0; i < n; i++) {
-        d[i] = s[i];
-    }
-    VALGRIND_ENABLE_ERROR_REPORTING;
-    VALGRIND_MAKE_MEM_DEFINED(dst, n);
-}
-
-static inline uint32_t raw_get32(const void *p)
-{
-    uint32_t v;
-    raw_read(&v, p, sizeof v);
-    return v;
-}
-
-static inline void raw_put32(void *p, uint32_t v)
-{
-    raw_write(p, &v, sizeof v);
-}
-
-/* Flips every bit of [p, p + n): an overwrite that surely changes each byte. */
-static inline void raw_flip(void *p, size_t n)
-{
-    uint8_t buf[64];
-    assert_true(n <= sizeof buf);
-    raw_read(buf, p, n);
-    for (size_t i = 0; i < n; i++) {
-        buf[i] = (uint8_t)~buf[i];
-    }
-    raw_write(p, buf, n);
-}
 
 /* ---- guarded arena ------------------------------------------------------ */
 
@@ -142,27 +79,14 @@ static inline void region_open(region_t *r, size_t size)
 /* True when neither guard was written. */
 static inline bool region_guards_intact(const region_t *r)
 {
-    uint8_t g[GUARD_SIZE];
-    raw_read(g, r->block, GUARD_SIZE);
-    for (size_t i = 0; i < GUARD_SIZE; i++) {
-        if (g[i] != GUARD_BYTE) {
-            return false;
-        }
-    }
-    raw_read(g, r->arena + r->size, GUARD_SIZE);
-    for (size_t i = 0; i < GUARD_SIZE; i++) {
-        if (g[i] != GUARD_BYTE) {
-            return false;
-        }
-    }
-    return true;
+    return raw_all(r->block, GUARD_SIZE, GUARD_BYTE) && raw_all(r->arena + r->size, GUARD_SIZE, GUARD_BYTE);
 }
 
 /* Forgets the heap whose context is at ctx (its memcheck mempool, so that
  * blocks left in a failed heap are not reported as leaks). */
 static inline void heap_forget(void *ctx)
 {
-#ifdef ATK_VALGRIND
+#ifdef RAW_VALGRIND
     if (ctx != NULL && VALGRIND_MEMPOOL_EXISTS(ctx)) {
         VALGRIND_DESTROY_MEMPOOL(ctx);
     }
@@ -211,37 +135,6 @@ static inline size_t region_diff(const region_t *r, const uint8_t *snap, bool sk
     }
     free(now);
     return at;
-}
-
-/* ---- recording fault handler -------------------------------------------- */
-
-typedef struct {
-    int calls;
-    mem_ctx_t first_ctx, last_ctx;
-    mem_fault_t first, last;
-    const void *first_addr, *last_addr;
-    void *user;
-} fault_rec_t;
-
-static fault_rec_t rec;
-
-__attribute__((unused)) static void record_fault(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
-{
-    if (rec.calls == 0) {
-        rec.first_ctx = ctx;
-        rec.first = fault;
-        rec.first_addr = addr;
-    }
-    rec.calls++;
-    rec.last_ctx = ctx;
-    rec.last = fault;
-    rec.last_addr = addr;
-    rec.user = user;
-}
-
-static inline void rec_reset(void)
-{
-    memset(&rec, 0, sizeof rec);
 }
 
 /* Context word i (heap_internal.h) of the heap at ctx. */

@@ -127,7 +127,7 @@ static int scene_setup(void **state)
     assert_int_equal(st.nb_chunks, 5);
     S.big_len = (uint32_t)st.largest_free_size;
     assert_true(mem_check(S.ctx));
-    rec_reset();
+    fault_recorder_clear(&g_faults);
     return 0;
 }
 
@@ -417,15 +417,15 @@ static attack_t attacks[] = {
 static bool fail_closed(mem_fault_t code)
 {
     bool ok = mem_last_fault(S.ctx) == code;
-    int calls = rec.calls;
-    ok = ok && mem_alloc(S.ctx, 8) == NULL && rec.calls == calls + 1 && rec.last == code &&
-         rec.last_addr == S.ctx;
+    unsigned calls = g_faults.calls;
+    ok = ok && mem_alloc(S.ctx, 8) == NULL && g_faults.calls == calls + 1 && g_faults.last == code &&
+         g_faults.last_addr == S.ctx;
     uint8_t *snap = region_snapshot(&S.r);
     mem_free(S.ctx, S.d);
-    ok = ok && rec.calls == calls + 2 && rec.last == code && rec.last_addr == S.d;
+    ok = ok && g_faults.calls == calls + 2 && g_faults.last == code && g_faults.last_addr == S.d;
     ok = ok && region_diff(&S.r, snap, false) == SIZE_MAX;
     free(snap);
-    ok = ok && !mem_check(S.ctx) && rec.calls == calls + 3 && rec.last == code;
+    ok = ok && !mem_check(S.ctx) && g_faults.calls == calls + 3 && g_faults.last == code;
     return ok && mem_last_fault(S.ctx) == code;
 }
 
@@ -436,7 +436,7 @@ static bool still_intact(void)
     void *p = mem_alloc(S.ctx, BLOCK);
     ok = ok && p != NULL;
     mem_free(S.ctx, p);
-    return ok && rec.calls == 1 && mem_check(S.ctx);
+    return ok && g_faults.calls == 1 && mem_check(S.ctx);
 }
 
 /* ---- attacks that void the handler: run in a child -------------------- */
@@ -513,7 +513,7 @@ static void test_attack(void **state)
 
     at->prepare(&S);
     uint8_t *snap = region_snapshot(&S.r);
-    rec_reset();
+    fault_recorder_clear(&g_faults);
     S.answer_ok = true;
     bool outside = false;
     if (at->aborts) {
@@ -522,10 +522,10 @@ static void test_attack(void **state)
         at->trigger(&S);
     }
 
-    mem_fault_t got = rec.calls > 0 ? rec.first : MEM_FAULT_NONE;
-    int calls = rec.calls;
-    const void *addr = rec.first_addr;
-    mem_ctx_t fctx = rec.first_ctx;
+    mem_fault_t got = g_faults.calls > 0 ? g_faults.fault[0] : MEM_FAULT_NONE;
+    unsigned calls = g_faults.calls;
+    const void *addr = g_faults.addr[0];
+    mem_ctx_t fctx = g_faults.ctx[0];
     bool code_ok = got == at->expected && calls == 1;
     bool addr_ok = addr == S.want && fctx == S.ctx;
     size_t diff = region_diff(&S.r, snap, at->corruption);
@@ -543,7 +543,7 @@ static void test_attack(void **state)
     }
     if (required) {
         if (!code_ok) {
-            print_error("%s: expected %s once, got %s (%d calls) at ctx%+td\n", at->name,
+            print_error("%s: expected %s once, got %s (%u calls) at ctx%+td\n", at->name,
                         code_name(at->expected), code_name(got), calls,
                         (const uint8_t *)addr - (const uint8_t *)S.ctx);
         }

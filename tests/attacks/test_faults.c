@@ -50,7 +50,7 @@ static void heap_open(heap_t *h, bool bare)
     h->c = alloc_filled(h->ctx, BLOCK, 0x33);
     h->d = alloc_filled(h->ctx, BLOCK, 0x44);
     h->usable = mem_usable_size(h->ctx, h->a);
-    rec_reset();
+    fault_recorder_clear(&g_faults);
 }
 
 static int setup(void **state)
@@ -73,11 +73,11 @@ static void fail_heap(void)
 {
     uint8_t *lf = H.d - 4;
     raw_put32(lf, raw_get32(lf) | 4u);
-    rec_reset();
+    fault_recorder_clear(&g_faults);
     assert_false(mem_check(H.ctx));
-    assert_int_equal(rec.calls, 1);
-    assert_int_equal(rec.first, MEM_FAULT_CORRUPT_HEADER);
-    assert_ptr_equal(rec.first_addr, H.d);
+    assert_int_equal(g_faults.calls, 1);
+    assert_int_equal(g_faults.fault[0], MEM_FAULT_CORRUPT_HEADER);
+    assert_ptr_equal(g_faults.addr[0], H.d);
     assert_int_equal(mem_last_fault(H.ctx), MEM_FAULT_CORRUPT_HEADER);
 }
 
@@ -163,28 +163,28 @@ static void test_handler_receives_ctx_code_addr_user(void **state)
     (void)state;
     mem_free(H.ctx, H.b);
     mem_free(H.ctx, H.b);
-    assert_int_equal(rec.calls, 1);
-    assert_ptr_equal(rec.first_ctx, H.ctx);
-    assert_int_equal(rec.first, MEM_FAULT_DOUBLE_FREE);
-    assert_ptr_equal(rec.first_addr, H.b);
-    assert_ptr_equal(rec.user, &cookie);
+    assert_int_equal(g_faults.calls, 1);
+    assert_ptr_equal(g_faults.ctx[0], H.ctx);
+    assert_int_equal(g_faults.fault[0], MEM_FAULT_DOUBLE_FREE);
+    assert_ptr_equal(g_faults.addr[0], H.b);
+    assert_ptr_equal(g_faults.last_user, &cookie);
 
     /* A new user pointer is passed along with the handler. */
     int other = 0;
     assert_true(mem_set_fault_handler(H.ctx, record_fault, &other));
     mem_free(H.ctx, H.a + 8);
-    assert_int_equal(rec.calls, 2);
-    assert_int_equal(rec.last, MEM_FAULT_INVALID_POINTER);
-    assert_ptr_equal(rec.last_addr, H.a + 8);
-    assert_ptr_equal(rec.user, &other);
+    assert_int_equal(g_faults.calls, 2);
+    assert_int_equal(g_faults.last, MEM_FAULT_INVALID_POINTER);
+    assert_ptr_equal(g_faults.last_addr, H.a + 8);
+    assert_ptr_equal(g_faults.last_user, &other);
 #if MEM_HARDENING > 0
     /* A corruption: the address of the block whose canary broke. */
     raw_flip(H.c + H.usable, 1);
     mem_free(H.ctx, H.c);
-    assert_int_equal(rec.calls, 3);
-    assert_ptr_equal(rec.last_ctx, H.ctx);
-    assert_int_equal(rec.last, MEM_FAULT_OVERFLOW);
-    assert_ptr_equal(rec.last_addr, H.c);
+    assert_int_equal(g_faults.calls, 3);
+    assert_ptr_equal(g_faults.last_ctx, H.ctx);
+    assert_int_equal(g_faults.last, MEM_FAULT_OVERFLOW);
+    assert_ptr_equal(g_faults.last_addr, H.c);
 #endif
 }
 
@@ -211,7 +211,7 @@ static void test_null_handler_restores_default(void **state)
     char out[4096];
     int status = run_child(child_double_free, out, sizeof out);
     expect_default_line(status, out, MEM_FAULT_DOUBLE_FREE, H.b, H.ctx);
-    assert_int_equal(rec.calls, 0);
+    assert_int_equal(g_faults.calls, 0);
 }
 
 #if MEM_HARDENING > 0
@@ -238,7 +238,7 @@ static void test_returning_handler_changes_nothing(void **state)
     (void)state;
     mem_free(H.ctx, H.b);
     uint8_t *snap = region_snapshot(&H.r);
-    rec_reset();
+    fault_recorder_clear(&g_faults);
     mem_free(H.ctx, H.b);
     assert_null(mem_realloc(H.ctx, H.b, 8));
     assert_null(mem_realloc(H.ctx, H.b, 0));
@@ -247,11 +247,11 @@ static void test_returning_handler_changes_nothing(void **state)
     assert_int_equal(mem_usable_size(H.ctx, H.b), 0);
     assert_int_equal(mem_usable_size(H.ctx, H.c + 16), 0);
     mem_free(H.ctx, (uint8_t *)H.ctx + ARENA_SIZE + 64);
-    assert_int_equal(rec.calls, 8);
+    assert_int_equal(g_faults.calls, 8);
     assert_int_equal(region_diff(&H.r, snap, false), SIZE_MAX);
     free(snap);
-    assert_int_equal(rec.first, MEM_FAULT_DOUBLE_FREE);
-    assert_int_equal(rec.last, MEM_FAULT_INVALID_POINTER);
+    assert_int_equal(g_faults.fault[0], MEM_FAULT_DOUBLE_FREE);
+    assert_int_equal(g_faults.last, MEM_FAULT_INVALID_POINTER);
     /* The blocks still hold their data. */
     assert_true(H.a[0] == 0x11 && H.c[BLOCK - 1] == 0x33 && H.d[0] == 0x44);
 }
@@ -277,10 +277,10 @@ static void test_fail_closed_every_call(void **state)
 
 #define REPORTED_AGAIN(addr_)                                                                                 \
     do {                                                                                                      \
-        assert_int_equal(rec.calls, ++calls);                                                                 \
-        assert_int_equal(rec.last, code);                                                                     \
-        assert_ptr_equal(rec.last_ctx, H.ctx);                                                                \
-        assert_ptr_equal(rec.last_addr, (addr_));                                                             \
+        assert_int_equal(g_faults.calls, ++calls);                                                            \
+        assert_int_equal(g_faults.last, code);                                                                \
+        assert_ptr_equal(g_faults.last_ctx, H.ctx);                                                           \
+        assert_ptr_equal(g_faults.last_addr, (addr_));                                                        \
     } while (0)
 
     assert_null(mem_alloc(H.ctx, 16));
@@ -320,12 +320,12 @@ static void test_fail_closed_every_call(void **state)
     assert_false(mem_set_fault_handler(H.ctx, NULL, NULL));
     assert_false(mem_set_check_interval(H.ctx, 1));
     assert_int_equal(mem_last_fault(H.ctx), code);
-    assert_int_equal(rec.calls, calls);
+    assert_int_equal(g_faults.calls, calls);
     /* The refused handler change did not happen: reports still arrive here,
      * with the same user pointer. */
     assert_null(mem_alloc(H.ctx, 1));
     REPORTED_AGAIN(H.ctx);
-    assert_ptr_equal(rec.user, &cookie);
+    assert_ptr_equal(g_faults.last_user, &cookie);
 #undef REPORTED_AGAIN
     assert_int_equal(region_diff(&H.r, snap, false), SIZE_MAX);
     free(snap);
@@ -339,7 +339,7 @@ static void test_misuse_does_not_fail_the_heap(void **state)
     mem_free(H.ctx, H.a + 8);
     mem_free(H.ctx, &cookie);
     assert_null(mem_realloc(H.ctx, H.b, 10));
-    assert_int_equal(rec.calls, 4);
+    assert_int_equal(g_faults.calls, 4);
     assert_int_equal(mem_last_fault(H.ctx), MEM_FAULT_NONE);
     assert_true(mem_check(H.ctx));
     assert_true(mem_set_fault_handler(H.ctx, record_fault, &cookie));
@@ -347,7 +347,7 @@ static void test_misuse_does_not_fail_the_heap(void **state)
     assert_non_null(p);
     assert_non_null(mem_realloc(H.ctx, H.a, 60));
     mem_free(H.ctx, p);
-    assert_int_equal(rec.calls, 4);
+    assert_int_equal(g_faults.calls, 4);
     assert_true(mem_check(H.ctx));
 }
 
@@ -355,11 +355,11 @@ static void test_misuse_does_not_fail_the_heap(void **state)
 
 static void expect_mem_check(mem_fault_t code, const void *addr)
 {
-    rec_reset();
+    fault_recorder_clear(&g_faults);
     assert_false(mem_check(H.ctx));
-    assert_int_equal(rec.calls, 1);
-    assert_int_equal(rec.first, code);
-    assert_ptr_equal(rec.first_addr, addr);
+    assert_int_equal(g_faults.calls, 1);
+    assert_int_equal(g_faults.fault[0], code);
+    assert_ptr_equal(g_faults.addr[0], addr);
     assert_int_equal(mem_last_fault(H.ctx), code);
 }
 
@@ -369,7 +369,7 @@ static void test_check_healthy(void **state)
     assert_true(mem_check(H.ctx));
     mem_free(H.ctx, H.b);
     assert_true(mem_check(H.ctx));
-    assert_int_equal(rec.calls, 0);
+    assert_int_equal(g_faults.calls, 0);
 }
 
 static void test_check_header(void **state)
@@ -464,7 +464,7 @@ static void test_bad_ctx(void **state)
     for (size_t i = 0; i < sizeof not_heap / sizeof not_heap[0]; i++) {
         assert_true(not_heap[i] == 0u);
     }
-    assert_int_equal(rec.calls, 0);
+    assert_int_equal(g_faults.calls, 0);
     assert_true(mem_check(H.ctx));
 }
 
@@ -479,21 +479,21 @@ static void test_check_interval(void **state)
     /* Damage a block that the following calls never touch. */
     raw_flip(H.d + H.usable, 1);
     unsigned n = 0;
-    while (rec.calls == 0 && n < 3u * every) {
+    while (g_faults.calls == 0 && n < 3u * every) {
         size_t u = mem_usable_size(H.ctx, H.a);
         n++;
-        assert_true(u == H.usable || rec.calls > 0);
+        assert_true(u == H.usable || g_faults.calls > 0);
     }
-    assert_int_equal(rec.calls, 1);
+    assert_int_equal(g_faults.calls, 1);
     assert_true(n <= every);
-    assert_int_equal(rec.first, MEM_FAULT_OVERFLOW);
-    assert_ptr_equal(rec.first_addr, H.d);
+    assert_int_equal(g_faults.fault[0], MEM_FAULT_OVERFLOW);
+    assert_ptr_equal(g_faults.addr[0], H.d);
     assert_int_equal(mem_last_fault(H.ctx), MEM_FAULT_OVERFLOW);
     assert_false(mem_set_check_interval(H.ctx, every)); /* failed heap */
 #else
     assert_false(mem_set_check_interval(H.ctx, 5));
     assert_false(mem_set_check_interval(H.ctx, 0));
-    assert_int_equal(rec.calls, 0);
+    assert_int_equal(g_faults.calls, 0);
 #endif
 }
 
@@ -508,7 +508,7 @@ static void test_check_interval_off(void **state)
     for (int i = 0; i < 50; i++) {
         assert_int_equal(mem_usable_size(H.ctx, H.a), H.usable);
     }
-    assert_int_equal(rec.calls, 0);
+    assert_int_equal(g_faults.calls, 0);
     expect_mem_check(MEM_FAULT_OVERFLOW, H.d);
 }
 #endif
@@ -537,12 +537,12 @@ static void test_secure_seeds(void **state)
     assert_memory_not_equal(h1, h2, 4);         /* different checksum */
 
     /* A header copied from the seed-1 heap is rejected by the seed-2 heap. */
-    rec_reset();
+    fault_recorder_clear(&g_faults);
     raw_write(q - 8, h1, 8);
     mem_free(ctx, q);
-    assert_int_equal(rec.calls, 1);
-    assert_int_equal(rec.first, MEM_FAULT_CORRUPT_HEADER);
-    assert_ptr_equal(rec.first_addr, q);
+    assert_int_equal(g_faults.calls, 1);
+    assert_int_equal(g_faults.fault[0], MEM_FAULT_CORRUPT_HEADER);
+    assert_ptr_equal(g_faults.addr[0], q);
 
     /* mem_init is mem_init_secure with MEM_DEFAULT_SEED. */
     ctx = mem_init(H.r.arena, ARENA_SIZE);
@@ -563,12 +563,12 @@ static void test_secure_seeds(void **state)
     assert_true(p2 - (uint8_t *)ctx2 == p - (uint8_t *)ctx);
     raw_read(h2, p2 - 8, 8);
     assert_memory_not_equal(h1, h2, 4);
-    rec_reset();
+    fault_recorder_clear(&g_faults);
     raw_write(p2 - 8, h1, 8);
     mem_free(ctx2, p2);
-    assert_int_equal(rec.calls, 1);
-    assert_int_equal(rec.first, MEM_FAULT_CORRUPT_HEADER);
-    assert_ptr_equal(rec.first_addr, p2);
+    assert_int_equal(g_faults.calls, 1);
+    assert_int_equal(g_faults.fault[0], MEM_FAULT_CORRUPT_HEADER);
+    assert_ptr_equal(g_faults.addr[0], p2);
     assert_true(region_guards_intact(&r2));
     region_close(&r2);
     assert_true(region_guards_intact(&H.r));
@@ -625,7 +625,7 @@ static void test_wiped_payloads(void **state)
         assert_int_equal(tail[i], WIPED);
     }
     assert_true(mem_check(H.ctx));
-    assert_int_equal(rec.calls, 0);
+    assert_int_equal(g_faults.calls, 0);
 }
 #endif
 
