@@ -1,0 +1,217 @@
+#!/usr/bin/python3
+"""Tests of the benchmark scripts on the committed samples (meson suite 'scripts').
+
+usage: bench/test_scripts.py report|report_nompl|compare|run_table|bad_input|size|all
+
+The samples bench/testdata/sample-{before,after}.json are hand-written
+Google Benchmark JSON following bench/gbench's naming contract (all seven
+allocators, tail counters, util, a family and a name outside the contract).
+Each case runs a script as a user would and checks its output; exit 0 on
+success, 1 with the reason otherwise, 77 (skipped) when a case cannot run here.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "testdata")
+BEFORE = os.path.join(DATA, "sample-before.json")
+AFTER = os.path.join(DATA, "sample-after.json")
+MPL_NOTE = "matplotlib missing"
+
+
+class Fail(Exception):
+    pass
+
+
+def run(args, env=None, code=0):
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    r = subprocess.run([os.path.join(HERE, args[0])] + args[1:], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True, env=e)
+    if code is not None and r.returncode != code:
+        raise Fail("%s exited %d, expected %d\nstdout:\n%s\nstderr:\n%s" % (
+            " ".join(args), r.returncode, code, r.stdout[-3000:], r.stderr[-3000:]))
+    return r
+
+
+def expect(text, needle, what):
+    if needle not in text:
+        raise Fail("%s: %r not found in:\n%s" % (what, needle, text[-4000:]))
+
+
+def have(module):
+    return subprocess.run(["/usr/bin/python3", "-c", "import " + module],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+
+def report_rows(md):
+    expect(md, "| **pair 8..512 B, 32 KiB, 64 live** (`pair/dist=u8-512/order=random/live=64/"
+               "heap=32KiB`) | 27.0 | 51.0 | 72.9 | 5.8 | 4.0 | 9.3 | 6.3 | 4.67 | 8.84 | 12.62 "
+               "| 1.89 | 2.70 |", "ratio row, small pair")
+    expect(md, "| **pair 8..8192 B, 1 MiB, 64 live**", "ratio row, large pair")
+    expect(md, "| 4096 | 1MiB | 36.1 | 68.5 | 232.9 | 7.7 |", "latency by size row")
+    expect(md, "| **pair 8..512 B, 32 KiB, 64 live** | standard | 46 | 128 | 306 | 15308 |",
+           "tail latency row")
+    expect(md, "| `util/dist=u8-512/heap=32KiB` | 95.4 % | 92.6 % | 92.6 % |", "utilization row")
+    expect(md, "| `BM_Unnamed` |", "name outside the contract")
+    expect(md, "`weird/colour=blue`", "unknown family")
+    expect(md, "- command: `bench/run", "command in the context")
+    for key in ("pair 8..512 B, 32 KiB, 64 live", "pair 8..8192 B, 1 MiB, 64 live"):
+        if "Missing key workload: " + key in md:
+            raise Fail("key workload %s reported missing:\n%s" % (key, md))
+    expect(md, "Missing key workload: pair log 8 B..64 KiB, 1 MiB, 64 live (expected a benchmark "
+               "named `pair/<allocator>/dist=log8-64K/order=random/live=64/heap=1MiB`)",
+           "missing key workload named")
+
+
+def case_report():
+    with tempfile.TemporaryDirectory() as out:
+        r = run(["report", BEFORE, "-o", out])
+        md = open(os.path.join(out, "report.md")).read()
+        report_rows(md)
+        if have("matplotlib"):
+            for name in ("latency_by_size.png", "tail_latency.png", "utilization.png"):
+                path = os.path.join(out, name)
+                expect(r.stdout, path, "plot path printed")
+                with open(path, "rb") as f:
+                    if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                        raise Fail("%s is not a PNG" % path)
+                expect(md, "](%s)" % name, "plot linked from the markdown")
+        else:
+            expect(md, MPL_NOTE, "note when matplotlib is missing")
+        run(["report", BEFORE, "-o", out, "--format", "svg"])
+        if have("matplotlib") and not os.path.exists(os.path.join(out, "utilization.svg")):
+            raise Fail("--format svg wrote no SVG")
+
+
+def case_report_nompl():
+    """matplotlib made unimportable: markdown all the same, one clear note, no plot."""
+    with tempfile.TemporaryDirectory() as tmp:
+        os.makedirs(os.path.join(tmp, "fake", "matplotlib"))
+        with open(os.path.join(tmp, "fake", "matplotlib", "__init__.py"), "w") as f:
+            f.write("raise ImportError('hidden by the test')\n")
+        out = os.path.join(tmp, "out")
+        r = run(["report", BEFORE, "-o", out], env={"PYTHONPATH": os.path.join(tmp, "fake")})
+        md = open(os.path.join(out, "report.md")).read()
+        report_rows(md)
+        expect(md, MPL_NOTE, "note in the markdown")
+        expect(r.stderr, MPL_NOTE, "note on stderr")
+        if len(r.stderr.strip().splitlines()) != 1:
+            raise Fail("expected one line on stderr, got:\n" + r.stderr)
+        if any(n.endswith(".png") for n in os.listdir(out)):
+            raise Fail("plots written without matplotlib")
+
+
+def case_bad_input():
+    with tempfile.TemporaryDirectory() as tmp:
+        bad = os.path.join(tmp, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{"benchmarks": [')
+        other = os.path.join(tmp, "other.json")
+        with open(other, "w") as f:
+            json.dump({"hello": 1}, f)
+        for script in (["report"], ["run", "--table"]):
+            for path in (bad, other, os.path.join(tmp, "missing.json")):
+                r = run(script + [path] + (["-o", tmp] if script == ["report"] else []), code=2)
+                if len(r.stderr.strip().splitlines()) != 1 or "Traceback" in r.stderr:
+                    raise Fail("%s %s: expected one line, got:\n%s" % (script, path, r.stderr))
+        r = run(["compare", bad, AFTER], code=2)
+        expect(r.stderr, "not JSON", "compare on malformed JSON")
+        r = run(["compare", BEFORE, os.path.join(tmp, "missing.json")], code=2)
+        expect(r.stderr, "no such file", "compare on a missing file")
+
+
+def case_compare():
+    with tempfile.TemporaryDirectory() as tmp:
+        os.makedirs(os.path.join(tmp, "scipy"))
+        with open(os.path.join(tmp, "scipy", "__init__.py"), "w") as f:
+            f.write("raise ImportError('hidden by the test')\n")
+        r = run(["compare", BEFORE, AFTER], env={"PYTHONPATH": tmp}, code=2)
+        expect(r.stderr, "python3-scipy", "message when scipy is missing")
+        if len(r.stderr.strip().splitlines()) != 1:
+            raise Fail("expected one line, got:\n" + r.stderr)
+    if not (have("numpy") and have("scipy.stats")):
+        r = run(["compare", BEFORE, AFTER], code=2)
+        expect(r.stderr, "python3-scipy", "message when scipy is missing")
+        return
+    r = run(["compare", BEFORE, AFTER])
+    expect(r.stdout, "pair/off/dist=u8-512/order=random/live=64/heap=32KiB_median", "benchmark row")
+    expect(r.stdout, "U Test", "U test rows")
+    r = run(["compare", BEFORE, AFTER, "--filter", "^util/"])
+    if "pair/" in r.stdout:
+        raise Fail("--filter ^util/ kept pair benchmarks:\n" + r.stdout)
+    r = run(["compare", "--between", "off", "standard", BEFORE])
+    expect(r.stdout, "pair[/off/ vs. /standard/]dist=u8-512", "--between row")
+
+
+def case_run_table():
+    r = run(["run", "--table", BEFORE])
+    expect(r.stdout, "* pair 8..512 B, 32 KiB, 64 live", "key workload title")
+    line = [l for l in r.stdout.splitlines()
+            if l.strip().startswith("pair/dist=u8-512/order=random/live=64/heap=32KiB")][-1]
+    if line.split()[1:] != ["4.67", "8.84", "12.62", "1.89", "2.70"]:
+        raise Fail("ratio line: " + line)
+    expect(r.stdout, "BM_Unnamed", "name outside the contract listed")
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(BEFORE) as f:
+            data = json.load(f)
+        data["benchmarks"] = [b for b in data["benchmarks"] if "u8-8192" not in b["name"]]
+        path = os.path.join(tmp, "partial.json")
+        with open(path, "w") as f:
+            json.dump(data, f)
+        r = run(["run", "--table", path])
+        expect(r.stdout, "missing: pair 8..8192 B, 1 MiB, 64 live -- expected a benchmark named "
+                         "pair/<allocator>/dist=u8-8192/order=random/live=64/heap=1MiB",
+               "missing key workload named")
+
+
+def case_size():
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "size.json")
+        r = run(["size", "--top", "3", "--json", out])
+        with open(out) as f:
+            data = json.load(f)
+        arches = ["x86-64"] + (["thumb"] if "thumb" in data["arches"] else [])
+        for arch in arches:
+            t = data["arches"][arch]["totals"]
+            for lv in ("off", "standard", "paranoid"):
+                if not t["allocator"][lv] > 0 or not t["wrappers"][lv] > 0:
+                    raise Fail("%s %s: empty .text: %s" % (arch, lv, t))
+            if not t["allocator"]["off"] <= t["allocator"]["standard"]:
+                raise Fail("%s: off larger than standard: %s" % (arch, t["allocator"]))
+        expect(r.stdout, "allocator/mem_alloc.c", "per-file row")
+        if "thumb" in arches:
+            expect(r.stdout, "target: core at standard", "target verdict")
+        else:
+            expect(r.stderr, "arm-none-eabi-gcc", "note when the Thumb compiler is missing")
+
+
+CASES = {"report": case_report, "report_nompl": case_report_nompl, "compare": case_compare,
+         "run_table": case_run_table, "bad_input": case_bad_input, "size": case_size}
+
+
+def main():
+    names = sys.argv[1:] or ["all"]
+    if names == ["all"]:
+        names = list(CASES)
+    failed = 0
+    for n in names:
+        if n not in CASES:
+            print("unknown case %s (known: %s)" % (n, ", ".join(CASES)))
+            return 2
+        try:
+            CASES[n]()
+            print("ok: " + n)
+        except Fail as e:
+            failed += 1
+            print("FAIL: %s: %s" % (n, e))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
