@@ -172,7 +172,8 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed);
 /**
  * Installs the heap's fault handler; NULL restores the default, which
  * prints one line naming the fault, the address and the heap on stderr and
- * calls abort(). The handler and user pointer are stored in the context
+ * calls abort() (built with HARDALLOC_NO_STDIO, for firmware without stdio:
+ * only abort()). The handler and user pointer are stored in the context
  * under a keyed checksum: if the context is damaged, the default handler
  * runs instead of a pointer that may have been overwritten.
  * @return false (and nothing changes) for a bad ctx or a heap that failed.
