@@ -21,6 +21,15 @@
 // util: utilization (0..1), requested_bytes, blocks.
 
 #include <benchmark/benchmark.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define GBENCH_HAVE_VALGRIND 1
+#endif
+#endif
+#ifndef GBENCH_HAVE_VALGRIND
+#define GBENCH_HAVE_VALGRIND 0
+#endif
 
 #include <dlfcn.h>
 #include <sys/mman.h>
@@ -983,6 +992,15 @@ int main(int argc, char **argv)
         drop_arg(&argc, argv, i);
     }
 
+#if GBENCH_HAVE_VALGRIND
+    // Under valgrind (the suite's memcheck run) the peers are not what is
+    // being checked, and the re-execution for jemalloc would run valgrind's
+    // launcher, not gbench: hardalloc and glibc only.
+    if (RUNNING_ON_VALGRIND && opt.baselines) {
+        std::fprintf(stderr, "gbench: under valgrind: baselines other than glibc skipped\n");
+        opt.baselines = false;
+    }
+#endif
     bool want_reexec = false;
     load_allocators(&want_reexec);
     // jemalloc's TLS is initial-exec (static): dlopen needs more surplus
