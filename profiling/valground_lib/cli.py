@@ -1,0 +1,87 @@
+"""The command line: profiling/valground [-q] [-c] [--json F] [--junit F] [--plot F] [--strict] [FILE...]"""
+
+import argparse
+import sys
+
+from . import report_json, report_junit, report_text
+from .model import Analyzer
+
+DESCRIPTION = """\
+Reads a HAVE_MEMORY_PROFILING log (profiling/FORMAT.md) from the FILEs or stdin,
+`==MP ` lines bare or behind any prefix (e.g. `seproxyhal: printf: `) among any
+other output, split per pytest test (`path::name` lines), and reports per test
+the leaks, double and invalid frees, persistent blocks, heap usage and layout.
+Exit status: 0 clean, 1 a leak or bad free (or, with --strict, a malformed
+line), 2 a usage error."""
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def build_parser():
+    p = Parser(prog="valground", description=DESCRIPTION,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-q", "--quiet", action="store_true", help="only errors and summaries")
+    p.add_argument("-c", "--colors", action="store_true", help="ANSI colors")
+    p.add_argument("--json", metavar="FILE", help="write every segment, finding and figure as JSON")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (one test case per segment)")
+    p.add_argument("--plot", metavar="FILE", help="plot live bytes per test (.svg, .png; needs matplotlib)")
+    p.add_argument("--strict", action="store_true", help="malformed lines are errors (exit status 1)")
+    p.add_argument("files", nargs="*", metavar="FILE", help="logs to read (default: stdin)")
+    return p
+
+
+def main(argv=None, stdin=None, stdout=None, stderr=None):
+    stdin = stdin if stdin is not None else sys.stdin.buffer
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as err:
+        print(f"valground: {err} (see --help)", file=stderr)
+        return 2
+    # Open every input first: an unreadable file is a usage error, before any output.
+    inputs = []
+    try:
+        for name in args.files:
+            inputs.append((name, open(name, "rb")))
+    except OSError as err:
+        for _, f in inputs:
+            f.close()
+        print(f"valground: cannot read {err.filename}: {err.strerror}", file=stderr)
+        return 2
+    analyzer = Analyzer(plot=bool(args.plot))
+    try:
+        if not inputs:
+            analyzer.feed(stdin)
+        for name, f in inputs:
+            with f:
+                analyzer.feed(f, name if len(inputs) > 1 else None)
+    except OSError as err:
+        print(f"valground: read error: {err.strerror or err}", file=stderr)
+        return 2
+    analyzer.finish()
+    for line in report_text.warning_lines(analyzer, args.strict):
+        print(line, file=stderr)
+    stdout.write(report_text.render(analyzer, args.quiet, args.colors, args.strict))
+    stdout.flush()
+    try:
+        if args.json:
+            report_json.write(analyzer, args.json, args.strict)
+        if args.junit:
+            report_junit.write(analyzer, args.junit)
+    except OSError as err:
+        print(f"valground: cannot write {err.filename}: {err.strerror}", file=stderr)
+        return 2
+    if args.plot:
+        from . import plot
+        message = plot.plot(analyzer, args.plot)
+        if message:
+            print(message, file=stderr)
+    return analyzer.exit_status(args.strict)

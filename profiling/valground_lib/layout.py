@@ -1,0 +1,44 @@
+"""Heap occupancy from the log's addresses and sizes.
+
+The log gives the requested size, not the chunk size: a gap here is an upper
+bound of the heap's real free block (chunk headers and canaries count as free).
+"""
+
+SIZE = 0
+
+
+def largest_gap(blocks, base, size):
+    """The largest free gap (bytes) in [base, base + size) around `blocks`
+    ({ptr: (size, ...)}); None without a heap. Blocks outside are ignored."""
+    if base is None or size is None:
+        return None
+    end = base + size
+    cursor = base
+    best = 0
+    for ptr in sorted(blocks):
+        bend = ptr + blocks[ptr][SIZE]
+        if bend <= base or ptr >= end:
+            continue
+        if ptr > cursor:
+            best = max(best, ptr - cursor)
+        cursor = max(cursor, bend)
+    if end > cursor:
+        best = max(best, end - cursor)
+    return best
+
+
+def group_by_site(pairs):
+    """[{site, count, bytes}] for (site, size) pairs, most bytes first."""
+    acc = {}
+    for site, size in pairs:
+        if isinstance(site, bytes):
+            site = site.decode("utf-8", "replace")
+        a = acc.get(site)
+        if a is None:
+            acc[site] = [1, size]
+        else:
+            a[0] += 1
+            a[1] += size
+    rows = [{"site": s, "count": c, "bytes": b} for s, (c, b) in acc.items()]
+    rows.sort(key=lambda r: (-r["bytes"], -r["count"], r["site"]))
+    return rows

@@ -1,0 +1,99 @@
+"""Line formats: the `==MP` events (profiling/FORMAT.md) and pytest's lines.
+
+The hot loop in model.py inlines a fast version of parse_event(); this module
+is the reference (used for the slow path, which names what is wrong with a
+malformed line, and by the unit tests).
+"""
+
+import re
+
+MARK = b"==MP "
+EMULATOR_PREFIX = b"seproxyhal: printf: "
+
+# pytest: `collected 5 items`, `path/test_x.py::test_name[param] PASSED [ 20%]`
+# (the status is there with -v and no -s; with -s it comes on a later line,
+# alone, possibly after the test's own output).
+COLLECTED_RE = re.compile(rb"\bcollected (\d+) items?\b")
+TEST_RE = re.compile(rb"^(\S+?\.py)::(\S+)(?:\s+(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b)?")
+STATUS_RE = re.compile(rb"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)(?:\s*\[\s*\d+%\])?\s*$")
+STATUS_FIRST = frozenset(b"PFESX")
+
+
+class ParseError(ValueError):
+    """A `==MP` line that is not one of the four forms."""
+
+
+def find_payload(line):
+    """The text after `==MP ` in a raw line (bytes), or None when absent."""
+    i = line.find(MARK)
+    if i < 0:
+        return None
+    return line[i + 5:].rstrip(b"\r\n")
+
+
+def _hex(field, what):
+    if not field.startswith(b"0x") or len(field) < 3:
+        raise ParseError(f"{what} is not a 0x<hex> address: {field[:40]!r}")
+    try:
+        return int(field[2:], 16)
+    except ValueError:
+        raise ParseError(f"{what} is not a 0x<hex> address: {field[:40]!r}") from None
+
+
+def _dec(field, what):
+    if not field.isdigit():
+        raise ParseError(f"{what} is not a decimal number: {field[:40]!r}")
+    return int(field)
+
+
+def _site(field):
+    file, sep, line = field.rpartition(b":")
+    if not sep or not line.isdigit():
+        raise ParseError(f"site is not <file>:<line>: {field[:60]!r}")
+    return field
+
+
+def parse_event(payload):
+    """Parses the text after `==MP ` (bytes). Returns one of
+    ('init', base, size), ('alloc'|'persist', size, ptr, site), ('free', ptr, site)
+    with site as bytes `file:line`; raises ParseError naming the problem."""
+    kind, sep, rest = payload.partition(b";")
+    if kind == b"init":
+        fields = rest.split(b";")
+        if len(fields) != 2:
+            raise ParseError("init needs 2 fields (0x<heap>;<size>), got %d" % len(fields))
+        return ("init", _hex(fields[0], "heap"), _dec(fields[1], "heap size"))
+    if kind in (b"alloc", b"persist"):
+        fields = rest.split(b";", 2)
+        if len(fields) != 3:
+            raise ParseError("%s needs 3 fields (<size>;0x<ptr>;<file>:<line>), got %d"
+                             % (kind.decode(), len(fields)))
+        return (kind.decode(), _dec(fields[0], "size"), _hex(fields[1], "pointer"),
+                _site(fields[2]))
+    if kind == b"free":
+        fields = rest.split(b";", 1)
+        if len(fields) != 2:
+            raise ParseError("free needs 2 fields (0x<ptr>;<file>:<line>), got %d" % len(fields))
+        return ("free", _hex(fields[0], "pointer"), _site(fields[1]))
+    raise ParseError(f"unknown event {kind[:30].decode('ascii', 'replace')!r}")
+
+
+def parse_test_line(line):
+    """(name, status or None) for a pytest test line (bytes), else None.
+    The name is the node id without its file: `test_x` or `TestC::test_x[p]`."""
+    m = TEST_RE.match(line)
+    if m is None:
+        return None
+    status = m.group(3).decode() if m.group(3) else None
+    return m.group(2).decode("utf-8", "replace"), status
+
+
+def parse_status_line(line):
+    """The status on a line that holds only a pytest status, else None."""
+    m = STATUS_RE.match(line.rstrip(b"\r\n"))
+    return m.group(1).decode() if m else None
+
+
+def parse_collected(line):
+    m = COLLECTED_RE.search(line)
+    return int(m.group(1)) if m else None

@@ -1,0 +1,66 @@
+"""The --json document (format in profiling/README.md)."""
+
+import json
+
+from . import VERSION
+
+
+def _hex(entries, keys=("ptr",)):
+    out = []
+    for e in entries:
+        e = dict(e)
+        for k in keys:
+            if k in e:
+                e[k] = f"0x{e[k]:x}"
+        out.append(e)
+    return out
+
+
+def segment_doc(seg):
+    pct = seg.max_live_percent
+    return {
+        "index": seg.index,
+        "name": seg.name,
+        "status": seg.status,
+        "heap_size": seg.heap_size,
+        "total_allocated": seg.total_allocated,
+        "max_live": seg.max_live,
+        "max_live_percent": None if pct is None else round(pct, 4),
+        "allocations": seg.allocations,
+        "leaks": _hex(seg.leaks),
+        "reinit_warnings": _hex(seg.reinit_warnings),
+        "double_frees": _hex(seg.double_frees),
+        "invalid_frees": _hex(seg.invalid_frees),
+        "persistent": _hex(seg.persistent),
+        "overlaps": _hex(seg.overlaps, ("ptr", "with")),
+        "outside_heap": _hex(seg.outside_heap),
+        "largest_free_gap_at_peak": seg.gap_at_peak,
+        "largest_free_gap_at_end": seg.gap_at_end,
+        "leak_sites": seg.leak_sites(),
+        "top_sites_by_bytes": seg.top_sites("bytes"),
+        "top_sites_by_count": seg.top_sites("count"),
+        "peak_sites": seg.peak_sites,
+    }
+
+
+def document(analyzer, strict=False):
+    return {
+        "version": VERSION,
+        "segments": [segment_doc(s) for s in analyzer.segments],
+        "global": {
+            "highest_max_live": analyzer.highest_max_live,
+            "segments": len(analyzer.segments),
+            "leaks": analyzer.total_leaks,
+            "bad_frees": analyzer.total_bad_frees,
+            "malformed_lines": analyzer.malformed,
+            "warnings": [{"line": n, "message": (f"{src}: {m}" if src else m)}
+                         for src, n, m in analyzer.warnings],
+        },
+        "exit_status": analyzer.exit_status(strict),
+    }
+
+
+def write(analyzer, path, strict=False):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(document(analyzer, strict), f, indent=2)
+        f.write("\n")

@@ -1,0 +1,36 @@
+"""The --junit XML: one test case per segment, a failure for leaks and bad frees."""
+
+import xml.etree.ElementTree as ET
+
+
+def _failure_text(seg):
+    lines = []
+    for l in seg.leaks:
+        lines.append(f"leak: {l['size']} bytes at 0x{l['ptr']:x} allocated at {l['site']} (log line {l['line']})")
+    for f in seg.double_frees:
+        lines.append(f"double free: 0x{f['ptr']:x} at {f['site']} (log line {f['line']})")
+    for f in seg.invalid_frees:
+        lines.append(f"invalid free: 0x{f['ptr']:x} at {f['site']} (log line {f['line']})")
+    return "\n".join(lines)
+
+
+def tree(analyzer):
+    failures = sum(1 for s in analyzer.segments if s.failed)
+    suite = ET.Element("testsuite", name="valground", tests=str(len(analyzer.segments)),
+                       failures=str(failures), errors="0", skipped="0")
+    for seg in analyzer.segments:
+        case = ET.SubElement(suite, "testcase", classname="valground", name=seg.name)
+        if seg.failed:
+            msg = f"{len(seg.leaks)} leak(s), {seg.bad_frees} bad free(s)"
+            fail = ET.SubElement(case, "failure", message=msg, type="memory")
+            fail.text = _failure_text(seg)
+        out = ET.SubElement(case, "system-out")
+        out.text = (f"total_allocated={seg.total_allocated} max_live={seg.max_live} "
+                    f"allocations={seg.allocations} heap_size={seg.heap_size}")
+    suites = ET.Element("testsuites")
+    suites.append(suite)
+    return ET.ElementTree(suites)
+
+
+def write(analyzer, path):
+    tree(analyzer).write(path, encoding="utf-8", xml_declaration=True)

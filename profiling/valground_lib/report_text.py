@@ -1,0 +1,124 @@
+"""The text report: per segment the SDK valground.py's lines, then our extras.
+
+Addresses are shown as offsets in the segment's heap (`heap+0x228`), so reports
+of runs at different addresses compare equal; the JSON has the raw addresses.
+"""
+
+RED, GREEN, YELLOW, BOLD, RESET = "\033[31m", "\033[32m", "\033[33m", "\033[1m", "\033[0m"
+
+
+class Painter:
+    def __init__(self, colors):
+        self.on = colors
+
+    def __call__(self, code, text):
+        return f"{code}{text}{RESET}" if self.on else text
+
+
+def addr(ptr, seg):
+    if seg.heap_base is not None and seg.heap_base <= ptr < seg.heap_base + (seg.heap_size or 0):
+        return f"heap+0x{ptr - seg.heap_base:x}"
+    return f"0x{ptr:x}"
+
+
+def plural(n, word):
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def header(seg, analyzer):
+    if seg.ordinal is None:
+        total = len(analyzer.segments)
+        head = f"[{seg.index}/{total}] - {seg.name}" if analyzer.tests == 0 else f"[0/{analyzer.collected or analyzer.tests}] - (before the first test)"
+    else:
+        head = f"[{seg.ordinal}/{analyzer.collected or analyzer.tests}] - {seg.name}"
+    if seg.status:
+        head += f" {seg.status}"
+    return head
+
+
+def site_rows(rows, limit=5):
+    return [f"    {r['site']}: {plural(r['count'], 'block')}, {r['bytes']} bytes" for r in rows[:limit]]
+
+
+def segment_lines(seg, analyzer, quiet, paint):
+    out = [paint(BOLD, header(seg, analyzer))]
+    for l in seg.leaks:
+        out.append(paint(RED, f"LEAK: {l['size']} bytes at {addr(l['ptr'], seg)} "
+                              f"allocated at {l['site']} (log line {l['line']})"))
+    for f in seg.double_frees:
+        out.append(paint(RED, f"DOUBLE FREE: {addr(f['ptr'], seg)} at {f['site']} (log line {f['line']})"))
+    for f in seg.invalid_frees:
+        out.append(paint(RED, f"INVALID FREE: {addr(f['ptr'], seg)} (never allocated) at {f['site']} "
+                              f"(log line {f['line']})"))
+    for o in seg.overlaps:
+        out.append(paint(RED, f"OVERLAP: {o['size']} bytes at {addr(o['ptr'], seg)} ({o['site']}, log line "
+                              f"{o['line']}) overlaps the live block at {addr(o['with'], seg)}"))
+    for o in seg.outside_heap:
+        out.append(paint(RED, f"OUTSIDE HEAP: {o['size']} bytes at 0x{o['ptr']:x} ({o['site']}, "
+                              f"log line {o['line']})"))
+    if not quiet:
+        for w in seg.reinit_warnings:
+            out.append(paint(YELLOW, f"WARNING: re-init while live: {w['size']} bytes at "
+                                     f"{addr(w['ptr'], seg)} allocated at {w['site']} (log line {w['line']})"))
+    out.append("=== Summary ===")
+    out.append(f"Total overtime = {seg.total_allocated} bytes")
+    pct = seg.max_live_percent
+    full = f" ({pct:.2f}% full)" if pct is not None else ""
+    out.append(f"Max overtime = {seg.max_live} bytes{full}")
+    out.append(f"Allocations = {seg.allocations}")
+    if not quiet:
+        if seg.persistent:
+            out.append(f"Persistent = {plural(len(seg.persistent), 'block')}, "
+                       f"{sum(p['size'] for p in seg.persistent)} bytes")
+            for p in seg.persistent:
+                out.append(f"    {p['size']} bytes at {addr(p['ptr'], seg)} allocated at {p['site']} "
+                           f"(log line {p['line']})")
+        if seg.gap_at_peak is not None or seg.gap_at_end is not None:
+            g = lambda v: "-" if v is None else f"{v} bytes"
+            out.append(f"Largest free gap = {g(seg.gap_at_peak)} at peak, {g(seg.gap_at_end)} at end")
+        if seg.sites:
+            out.append("Top sites by bytes:")
+            out += site_rows(seg.top_sites("bytes"))
+            out.append("Top sites by count:")
+            out += site_rows(seg.top_sites("count"))
+        if seg.peak_sites:
+            out.append("Live at peak:")
+            out += site_rows(seg.peak_sites)
+    if seg.leaks:
+        out.append(paint(RED, f"Memory leak detected: {plural(len(seg.leaks), 'block')}, "
+                              f"{sum(l['size'] for l in seg.leaks)} bytes"))
+        out += [paint(RED, r) for r in site_rows(seg.leak_sites(), limit=1000)]
+    else:
+        out.append(paint(GREEN, "No memory leak detected, congrats!"))
+    if seg.bad_frees:
+        out.append(paint(RED, f"Bad frees: {len(seg.double_frees)} double, {len(seg.invalid_frees)} invalid"))
+    return out
+
+
+def render(analyzer, quiet=False, colors=False, strict=False):
+    paint = Painter(colors)
+    out = []
+    for seg in analyzer.segments:
+        out += segment_lines(seg, analyzer, quiet, paint)
+        out.append("")
+    out.append(paint(BOLD, "=== Global ==="))
+    out.append(f"Higher Max overtime = {analyzer.highest_max_live} bytes")
+    out.append(f"Segments = {len(analyzer.segments)}")
+    leaks, bad = analyzer.total_leaks, analyzer.total_bad_frees
+    out.append(paint(RED if leaks else GREEN, f"Leaks = {leaks}"))
+    out.append(paint(RED if bad else GREEN, f"Bad frees = {bad}"))
+    if analyzer.malformed:
+        out.append(paint(RED if strict else YELLOW, f"Malformed lines = {analyzer.malformed}"))
+    return "\n".join(out) + "\n"
+
+
+def warning_lines(analyzer, strict=False):
+    kind = "error" if strict else "warning"
+    lines = []
+    for source, lineno, message in analyzer.warnings:
+        where = f"{source}:{lineno}" if source else f"line {lineno}"
+        lines.append(f"valground: {kind}: {where}: {message}")
+    hidden = analyzer.malformed - len(analyzer.warnings)
+    if hidden > 0:
+        lines.append(f"valground: {kind}: ... and {hidden} more malformed lines")
+    return lines

@@ -1,0 +1,278 @@
+"""Unit tests of profiling/valground (standard library unittest).
+
+Run: python3 tests/analyzer/test_valground.py  (meson: suite 'analyzer', test analyzer_unit)
+"""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROFILING = os.path.join(ROOT, "profiling")
+VALGROUND = os.path.join(PROFILING, "valground")
+sys.path.insert(0, PROFILING)
+
+from valground_lib import parse, layout, report_json, report_junit, report_text  # noqa: E402
+from valground_lib.cli import main  # noqa: E402
+from valground_lib.model import Analyzer  # noqa: E402
+from valground_lib.plot import MISSING  # noqa: E402
+
+
+def analyze(text, plot=False):
+    a = Analyzer(plot=plot)
+    a.feed(io.BytesIO(text.encode()))
+    return a.finish()
+
+
+def run_cli(args, text=""):
+    out, err = io.StringIO(), io.StringIO()
+    status = main(args, stdin=io.BytesIO(text.encode()), stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+CLEAN = """==MP init;0x1000;1000
+==MP alloc;100;0x1010;a.c:1
+==MP alloc;200;0x1080;a.c:2
+==MP free;0x1010;a.c:3
+==MP free;0x1080;a.c:4
+"""
+
+
+class ParseTests(unittest.TestCase):
+    def test_events(self):
+        self.assertEqual(parse.parse_event(b"init;0x5611f2e1c040;8192"), ("init", 0x5611f2e1c040, 8192))
+        self.assertEqual(parse.parse_event(b"alloc;128;0x10;app.c:12"), ("alloc", 128, 0x10, b"app.c:12"))
+        self.assertEqual(parse.parse_event(b"persist;1;0x10;x.c:1"), ("persist", 1, 0x10, b"x.c:1"))
+        self.assertEqual(parse.parse_event(b"free;0x10;app.c:31"), ("free", 0x10, b"app.c:31"))
+
+    def test_site_with_separators_splits_at_last_colon(self):
+        self.assertEqual(parse.parse_event(b"alloc;8;0x10;C:\\a;b:c.c:42")[3], b"C:\\a;b:c.c:42")
+        self.assertEqual(parse.parse_event(b"free;0x10;...ng/path/app.c:42")[2], b"...ng/path/app.c:42")
+
+    def test_malformed(self):
+        for bad in (b"alloc;12", b"alloc;x;0x10;a.c:1", b"alloc;1;10;a.c:1", b"alloc;1;0xzz;a.c:1",
+                    b"free;0x10", b"free;0x10;a.c", b"free;0x10;a.c:x", b"init;0x10", b"bogus;1",
+                    b"init;0x10;-5", b""):
+            with self.assertRaises(parse.ParseError, msg=bad):
+                parse.parse_event(bad)
+
+    def test_find_payload(self):
+        self.assertEqual(parse.find_payload(b"seproxyhal: printf: ==MP free;0x1;a:1\n"), b"free;0x1;a:1")
+        self.assertEqual(parse.find_payload(b"==MP init;0x1;2\r\n"), b"init;0x1;2")
+        self.assertIsNone(parse.find_payload(b"MP free"))
+
+    def test_pytest_lines(self):
+        self.assertEqual(parse.parse_test_line(b"tests/t.py::test_a PASSED [ 20%]\n"), ("test_a", "PASSED"))
+        self.assertEqual(parse.parse_test_line(b"t.py::TestC::test_b[p-1] "), ("TestC::test_b[p-1]", None))
+        self.assertIsNone(parse.parse_test_line(b"FAILED tests/t.py::test_a - boom"))
+        self.assertEqual(parse.parse_status_line(b"PASSED\n"), "PASSED")
+        self.assertEqual(parse.parse_status_line(b"FAILED [100%]\n"), "FAILED")
+        self.assertIsNone(parse.parse_status_line(b"FAILED tests/t.py::x - e\n"))
+        self.assertEqual(parse.parse_collected(b"collected 5 items\n"), 5)
+        self.assertEqual(parse.parse_collected(b"collected 1 item\n"), 1)
+
+
+class FindingTests(unittest.TestCase):
+    def test_clean_figures(self):
+        a = analyze(CLEAN)
+        s = a.segments[0]
+        self.assertEqual((s.name, s.total_allocated, s.max_live, s.allocations), ("log", 300, 300, 2))
+        self.assertEqual(s.heap_size, 1000)
+        self.assertAlmostEqual(s.max_live_percent, 30.0)
+        self.assertEqual(a.exit_status(), 0)
+        self.assertEqual(s.gap_at_end, 1000)
+        self.assertEqual(s.gap_at_peak, 1000 - 0x80 - 200)  # after the second block
+        self.assertEqual([r["site"] for r in s.peak_sites], ["a.c:2", "a.c:1"])
+
+    def test_leak(self):
+        a = analyze("==MP init;0x1000;1000\n==MP alloc;40;0x1010;a.c:7\n==MP alloc;8;0x1040;a.c:7\n")
+        s = a.segments[0]
+        self.assertEqual([(l["ptr"], l["size"], l["site"], l["line"]) for l in s.leaks],
+                         [(0x1010, 40, "a.c:7", 2), (0x1040, 8, "a.c:7", 3)])
+        self.assertEqual(s.leak_sites(), [{"site": "a.c:7", "count": 2, "bytes": 48}])
+        self.assertEqual(a.exit_status(), 1)
+
+    def test_persistent_is_not_a_leak(self):
+        a = analyze("==MP init;0x1000;1000\n==MP persist;64;0x1010;p.c:1\n")
+        s = a.segments[0]
+        self.assertEqual(s.leaks, [])
+        self.assertEqual(len(s.persistent), 1)
+        self.assertEqual(a.exit_status(), 0)
+
+    def test_double_and_invalid_free(self):
+        a = analyze("==MP init;0x1000;1000\n==MP alloc;4;0x1010;a.c:1\n==MP free;0x1010;a.c:2\n"
+                    "==MP free;0x1010;a.c:3\n==MP free;0x1200;a.c:4\n")
+        s = a.segments[0]
+        self.assertEqual([(f["ptr"], f["line"]) for f in s.double_frees], [(0x1010, 4)])
+        self.assertEqual([(f["ptr"], f["line"]) for f in s.invalid_frees], [(0x1200, 5)])
+        self.assertEqual(a.exit_status(), 1)
+
+    def test_overlap_and_outside_heap(self):
+        a = analyze("==MP init;0x1000;256\n==MP alloc;64;0x1010;a.c:1\n==MP alloc;8;0x1020;a.c:2\n"
+                    "==MP alloc;8;0x1010;a.c:3\n==MP alloc;512;0x1080;a.c:4\n==MP alloc;4;0x500;a.c:5\n")
+        s = a.segments[0]
+        self.assertEqual([(o["ptr"], o["with"]) for o in s.overlaps], [(0x1020, 0x1010), (0x1010, 0x1010)])
+        self.assertEqual([o["ptr"] for o in s.outside_heap], [0x1080, 0x500])
+
+    def test_reinit_same_test_warns_new_test_leaks(self):
+        a = analyze("collected 2 items\nt.py::test_a \n==MP init;0x1000;100\n==MP alloc;4;0x1010;a.c:1\n"
+                    "==MP init;0x1000;100\n==MP alloc;8;0x1010;a.c:2\nPASSED\n"
+                    "t.py::test_b \n==MP init;0x1000;100\nPASSED\n")
+        a_seg, b_seg = a.segments
+        self.assertEqual((a_seg.name, a_seg.status, b_seg.name, b_seg.status),
+                         ("test_a", "PASSED", "test_b", "PASSED"))
+        self.assertEqual([w["site"] for w in a_seg.reinit_warnings], ["a.c:1"])
+        self.assertEqual([l["site"] for l in a_seg.leaks], ["a.c:2"])
+        self.assertEqual(b_seg.leaks, [])
+
+    def test_prefix_and_test_name_on_the_same_line(self):
+        a = analyze("t.py::test_x seproxyhal: printf: ==MP init;0x10;64\n"
+                    "seproxyhal: printf: ==MP alloc;4;0x10;a.c:1\nnoise ==MP free;0x10;a.c:2\n")
+        self.assertEqual(len(a.segments), 1)
+        s = a.segments[0]
+        self.assertEqual((s.name, s.allocations, s.max_live, s.leaks), ("test_x", 1, 4, []))
+
+    def test_malformed_lines_counted_not_fatal(self):
+        a = analyze("==MP free;0x10;a.c:1\n==MP init;0x10;64\n==MP alloc;4;0x1\n==MP zap;1\n==MP alloc;9z;0x10;a:1\n")
+        self.assertEqual(a.malformed, 4)
+        self.assertEqual([w[1] for w in a.warnings], [1, 3, 4, 5])
+        self.assertEqual(a.exit_status(), 0)
+        self.assertEqual(a.exit_status(strict=True), 1)
+
+    def test_fast_and_slow_paths_agree(self):
+        import random
+        rnd = random.Random(7)
+        lines = ["collected 3 items"]
+        for t in range(3):
+            lines.append(f"t.py::test_{t} seproxyhal: printf: ==MP init;0x10000;65536")
+            live, nxt = [], 0x10000
+            for k in range(2000):
+                if live and rnd.random() < 0.5:
+                    p = live.pop(rnd.randrange(len(live)))
+                    lines.append(f"==MP free;0x{p:x};f.c:{k % 7}")
+                elif nxt < 0x10000 + 65000:
+                    lines.append(f"==MP alloc;{1 + k % 30};0x{nxt:x};a.c:{k % 5}")
+                    live.append(nxt)
+                    nxt += 32
+        text = "\n".join(lines) + "\n"
+        fast, slow = analyze(text), analyze(text, plot=True)
+        self.assertEqual(report_json.document(fast), report_json.document(slow))
+        self.assertTrue(fast.total_leaks > 0)
+
+    def test_largest_gap(self):
+        blocks = {0x10: (16,), 0x40: (16,)}
+        self.assertEqual(layout.largest_gap(blocks, 0x0, 0x100), 0x100 - 0x50)
+        self.assertEqual(layout.largest_gap({}, 0, 50), 50)
+        self.assertIsNone(layout.largest_gap(blocks, None, None))
+
+
+class OutputTests(unittest.TestCase):
+    LOG = ("collected 2 items\nt.py::test_a PASSED\n==MP init;0x1000;256\n==MP alloc;32;0x1010;a.c:1\n"
+           "t.py::test_b FAILED\n==MP free;0x1010;a.c:2\n==MP free;0x1010;a.c:2\n==MP alloc;16;0x1040;b.c:3\n")
+
+    def test_text_model_lines(self):
+        status, out, err = run_cli([], CLEAN)
+        self.assertEqual(status, 0)
+        self.assertIn("[1/1] - log\n=== Summary ===\nTotal overtime = 300 bytes\n"
+                      "Max overtime = 300 bytes (30.00% full)\nAllocations = 2\n", out)
+        self.assertIn("No memory leak detected, congrats!", out)
+        self.assertIn("=== Global ===\nHigher Max overtime = 300 bytes\n", out)
+        self.assertEqual(err, "")
+
+    def test_quiet_and_colors(self):
+        _, out, _ = run_cli(["-q"], self.LOG)
+        self.assertNotIn("Top sites", out)
+        self.assertIn("[2/2] - test_b FAILED", out)
+        self.assertIn("DOUBLE FREE", out)
+        _, out, _ = run_cli(["-c"], self.LOG)
+        self.assertIn("\033[31m", out)
+
+    def test_json_parse_back(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "r.json")
+            status, _, _ = run_cli(["--json", path], self.LOG)
+            with open(path) as f:
+                doc = json.load(f)
+        self.assertEqual(status, 1)
+        self.assertEqual(doc["version"], 1)
+        self.assertEqual(doc["exit_status"], 1)
+        a, b = doc["segments"]
+        self.assertEqual((a["index"], a["name"], a["status"], a["heap_size"]), (1, "test_a", "PASSED", 256))
+        self.assertEqual(b["double_frees"], [{"ptr": "0x1010", "site": "a.c:2", "line": 7}])
+        self.assertEqual(b["leaks"], [{"ptr": "0x1040", "size": 16, "site": "b.c:3", "line": 8}])
+        self.assertEqual(b["leak_sites"], [{"site": "b.c:3", "count": 1, "bytes": 16}])
+        for key in ("total_allocated", "max_live", "max_live_percent", "allocations", "reinit_warnings",
+                    "invalid_frees", "persistent", "overlaps", "outside_heap", "largest_free_gap_at_peak",
+                    "largest_free_gap_at_end", "top_sites_by_bytes", "top_sites_by_count", "peak_sites"):
+            self.assertIn(key, a)
+        self.assertEqual(doc["global"], {"highest_max_live": 32, "segments": 2, "leaks": 1, "bad_frees": 1,
+                                         "malformed_lines": 0, "warnings": []})
+
+    def test_junit_parse_back(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "r.xml")
+            run_cli(["--junit", path], self.LOG)
+            root = ET.parse(path).getroot()
+        suite = root.find("testsuite")
+        self.assertEqual((suite.get("tests"), suite.get("failures")), ("2", "1"))
+        cases = suite.findall("testcase")
+        self.assertEqual([c.get("name") for c in cases], ["test_a", "test_b"])
+        self.assertIsNone(cases[0].find("failure"))
+        self.assertIn("double free", cases[1].find("failure").text)
+        self.assertIn("leak: 16 bytes", cases[1].find("failure").text)
+
+    def test_exit_statuses(self):
+        self.assertEqual(run_cli([], CLEAN)[0], 0)
+        self.assertEqual(run_cli([], self.LOG)[0], 1)
+        self.assertEqual(run_cli([], "==MP bogus\n")[0], 0)
+        self.assertEqual(run_cli(["--strict"], "==MP bogus\n")[0], 1)
+        status, out, err = run_cli(["--nope"], CLEAN)
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(len(err.splitlines()), 1)
+        status, out, err = run_cli(["/nonexistent/log"])
+        self.assertEqual((status, out), (2, ""))
+        self.assertIn("cannot read /nonexistent/log", err)
+
+    def test_executable_reads_stdin_and_help(self):
+        p = subprocess.run([sys.executable, VALGROUND], input=CLEAN.encode(), capture_output=True)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"congrats", p.stdout)
+        p = subprocess.run([sys.executable, VALGROUND, "--help"], capture_output=True)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"--junit", p.stdout)
+
+    def test_plot_degrades_without_matplotlib(self):
+        # A python where `import matplotlib` fails: a shadowing package that raises.
+        with tempfile.TemporaryDirectory() as d:
+            os.mkdir(os.path.join(d, "matplotlib"))
+            with open(os.path.join(d, "matplotlib", "__init__.py"), "w") as f:
+                f.write("raise ImportError('no matplotlib here')\n")
+            js = os.path.join(d, "r.json")
+            env = dict(os.environ, PYTHONPATH=d)
+            p = subprocess.run([sys.executable, VALGROUND, "--plot", os.path.join(d, "p.svg"),
+                                "--json", js], input=CLEAN.encode(), capture_output=True, env=env)
+            self.assertEqual(p.returncode, 0)
+            self.assertEqual(p.stderr.decode().strip(), MISSING)
+            self.assertIn(b"congrats", p.stdout)
+            self.assertTrue(os.path.exists(js))
+            self.assertFalse(os.path.exists(os.path.join(d, "p.svg")))
+
+    def test_plot_with_matplotlib(self):
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            self.skipTest("python3-matplotlib not installed for this python")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "p.svg")
+            status, _, err = run_cli(["--plot", path], self.LOG)
+            self.assertEqual((status, err), (1, ""))
+            self.assertTrue(ET.parse(path).getroot().tag.endswith("svg"))
+
+
+if __name__ == "__main__":
+    unittest.main()
