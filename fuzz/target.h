@@ -69,6 +69,10 @@ void fuzz_fail(const char *invariant, const char *fmt, ...);
  *  library's calloc must zero everything, and the model checks it there. */
 void fuzz_zero_checked(void *p, size_t n);
 
+/** calloc for the mem_* targets: frees *held, allocates size bytes into it
+ *  and zeroes what the model checks; false (and *held NULL) on failure. */
+bool fuzz_alloc_zeroed(mem_ctx_t ctx, void **held, size_t size, bool persistent);
+
 /** All targets, for the replay driver, the decoder and the encoder. */
 extern const fuzz_target_t fuzz_target_alloc;
 extern const fuzz_target_t fuzz_target_wrappers;

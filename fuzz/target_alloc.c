@@ -5,7 +5,9 @@
 
 static const op_kind_t ops[] = {OP_ALLOC, OP_CALLOC, OP_REALLOC, OP_FREE, OP_STAT, OP_PARSE, OP_CHECK};
 
-static bool alloc_zeroed(mem_ctx_t ctx, void **held, size_t size, bool persistent)
+/* The mem_* API has no calloc: alloc, then zero what the model checks
+ * (target.h). fuzz_corrupt uses it too. */
+bool fuzz_alloc_zeroed(mem_ctx_t ctx, void **held, size_t size, bool persistent)
 {
     (void)persistent;
     mem_free(ctx, *held);
@@ -21,7 +23,7 @@ const fuzz_target_t fuzz_target_alloc = {
     .table = {"fuzz_alloc", ops, (uint8_t)(sizeof ops / sizeof ops[0])},
     .init = mem_init,
     .alloc = mem_alloc,
-    .calloc = alloc_zeroed,
+    .calloc = fuzz_alloc_zeroed,
     .realloc = mem_realloc,
     .free = mem_free,
 };

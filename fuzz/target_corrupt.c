@@ -37,18 +37,6 @@ static mem_ctx_t init_recording(void *buf, size_t size)
     return ctx;
 }
 
-static bool alloc_zeroed(mem_ctx_t ctx, void **held, size_t size, bool persistent)
-{
-    (void)persistent;
-    mem_free(ctx, *held);
-    *held = mem_alloc(ctx, size);
-    if (*held == NULL) {
-        return false;
-    }
-    fuzz_zero_checked(*held, size);
-    return true;
-}
-
 /* The context words a corruption op leaves alone. The handler record (and
  * the secret that keys its checksum) is protected by design: when it fails
  * its check the DEFAULT handler runs, which aborts (mem_alloc.h,
@@ -74,7 +62,7 @@ const fuzz_target_t fuzz_target_corrupt = {
     .table = {"fuzz_corrupt", ops, (uint8_t)(sizeof ops / sizeof ops[0])},
     .init = init_recording,
     .alloc = mem_alloc,
-    .calloc = alloc_zeroed,
+    .calloc = fuzz_alloc_zeroed,
     .realloc = mem_realloc,
     .free = mem_free,
     .faults = &g_faults,
