@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -141,4 +143,39 @@ static inline size_t region_diff(const region_t *r, const uint8_t *snap, bool sk
 static inline uint8_t *ctx_word(mem_ctx_t ctx, unsigned i)
 {
     return (uint8_t *)ctx + 4u * i;
+}
+
+/* Runs fn() in a child process whose stderr is captured into out (cap
+ * bytes, NUL-terminated); the child forgets the heap ctx before it exits
+ * (no leak report from its exit). Returns the child's wait status: the
+ * default fault handler's line and abort are checked this way. */
+static inline int run_captured(void (*fn)(void), void *ctx, char *out, size_t cap)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        fn();
+        heap_forget(ctx);
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fds[0], out + n, cap - 1u - n);
+        if (r <= 0) {
+            break;
+        }
+        n += (size_t)r;
+    }
+    out[n] = '\0';
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
 }

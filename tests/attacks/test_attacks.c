@@ -455,40 +455,24 @@ static void on_abort(int sig)
     raise(sig);
 }
 
+/* The attack of the current run_forked, for its child. */
+static const attack_t *forked_attack;
+
+static void forked_trigger(void)
+{
+    signal(SIGABRT, on_abort);
+    forked_attack->trigger(&S);
+    report_guards();
+}
+
 /* Runs the trigger in a child whose stderr is captured; the child reports
  * its guards when it aborts or returns. Fills the fault record from the
  * default handler's line when the child aborted with it. */
 static void run_forked(const attack_t *at, bool *outside)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        signal(SIGABRT, on_abort);
-        at->trigger(&S);
-        report_guards();
-        heap_forget(S.ctx); /* no leak report from the child's exit */
-        _exit(0);
-    }
-    close(fds[1]);
     char out[4096];
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = read(fds[0], out + n, sizeof out - 1u - n);
-        if (r <= 0) {
-            break;
-        }
-        n += (size_t)r;
-    }
-    out[n] = '\0';
-    close(fds[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    forked_attack = at;
+    int status = run_captured(forked_trigger, S.ctx, out, sizeof out);
     *outside = strstr(out, "guards intact") == NULL;
     bool aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
     char want[160];

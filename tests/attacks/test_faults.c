@@ -83,40 +83,6 @@ static void fail_heap(void)
 
 /* ---- running a call in a child ----------------------------------------- */
 
-typedef void (*child_fn)(void);
-
-/* Runs fn in a child with stderr captured into out; returns the wait status. */
-static int run_child(child_fn fn, char *out, size_t cap)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        fn();
-        heap_forget(H.ctx); /* no leak report from the child's exit */
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = read(fds[0], out + n, cap - 1u - n);
-        if (r <= 0) {
-            break;
-        }
-        n += (size_t)r;
-    }
-    out[n] = '\0';
-    close(fds[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return status;
-}
-
 /* The lines of out that are the program's own (valgrind prefixes its
  * lines with "==pid=="), counted; the first one copied to line. */
 static int own_lines(const char *out, char *line, size_t cap)
@@ -200,7 +166,7 @@ static void test_default_handler_prints_one_line_and_aborts(void **state)
     region_close(&H.r);
     heap_open(&H, true);
     char out[4096];
-    int status = run_child(child_double_free, out, sizeof out);
+    int status = run_captured(child_double_free, H.ctx, out, sizeof out);
     expect_default_line(status, out, MEM_FAULT_DOUBLE_FREE, H.b, H.ctx);
 }
 
@@ -209,7 +175,7 @@ static void test_null_handler_restores_default(void **state)
     (void)state;
     assert_true(mem_set_fault_handler(H.ctx, NULL, NULL));
     char out[4096];
-    int status = run_child(child_double_free, out, sizeof out);
+    int status = run_captured(child_double_free, H.ctx, out, sizeof out);
     expect_default_line(status, out, MEM_FAULT_DOUBLE_FREE, H.b, H.ctx);
     assert_int_equal(g_faults.calls, 0);
 }
@@ -226,7 +192,7 @@ static void test_default_handler_on_corruption(void **state)
     (void)state;
     assert_true(mem_set_fault_handler(H.ctx, NULL, NULL));
     char out[4096];
-    int status = run_child(child_overflow_free, out, sizeof out);
+    int status = run_captured(child_overflow_free, H.ctx, out, sizeof out);
     expect_default_line(status, out, MEM_FAULT_OVERFLOW, H.a, H.ctx);
 }
 #endif
