@@ -2,7 +2,8 @@
 
 Modules, one responsibility each:
   parse        the line formats: `==MP` events and pytest's progress lines
-  model        the one-pass streaming replay: segments, live blocks, findings
+  model        the state and the reference meaning of every event: segments, live blocks, findings
+  stream       reading in blocks: pytest lines found, events parsed by one regex, the fast path
   layout       heap occupancy from addresses and sizes (free gaps, site groups)
   report_text  the text report (the SDK valground.py's format, extended)
   report_json  the --json document

@@ -1,28 +1,37 @@
 """The one-pass replay of a log: segments (one per pytest test), live blocks, findings.
 
+This module holds the state and the reference semantics of every event
+(_init, _alloc, _free, _other); stream.py reads the log in blocks and applies
+the common alloc and free inline, handing anything unusual to these methods.
 Memory is bounded by the live blocks (plus the addresses freed in the current
-segment, for double-free detection, and the findings themselves), never by the
-log's length. The hot loop, Analyzer.feed(), tests each line with cheap byte
-operations before any decoding and inlines the parsing of the four events;
-anything unusual goes to the slow path (parse.parse_event) for its message.
+segment, for double-free detection, and the findings themselves), never by
+the log's length.
 
-Peak bookkeeping: each segment's peak state (the live blocks when its live bytes
-were highest) is kept as `snap`, a dict updated lazily from a journal of the
-changes since the last peak: amortized O(1) per event, journal bounded by the
-live blocks (when it grows past that, the next peak copies the live dict).
+Event order: every `==MP` occurrence gets a sequence number (self.seq); a
+block remembers the number of the event that made it (SEQ). Line numbers of
+blocks made on the fast path are found later, only for blocks still live when
+a line is needed (stream.py's resolver); LINE is None until then.
+
+Peak state: a segment's peak is the event peak_seq. The live blocks at the
+peak are the live blocks made at or before it plus those freed since (frecs),
+so a free costs one append, and the peak's dict (snap) is built only when
+needed (segment end, init) or when frecs outgrows the live blocks
+(_trim_frecs), which keeps memory bounded and the work amortized O(1).
 """
 
 from bisect import bisect_left
 
 from . import layout
-from .parse import (ParseError, parse_event, parse_test_line, parse_status_line,
-                    parse_collected, STATUS_FIRST)
+from .parse import ParseError, parse_event, parse_test_line, parse_status_line, parse_collected
 
 MAX_WARNINGS_KEPT = 1000
 SERIES_MAX_POINTS = 100000
+# Above any address: the last element of Analyzer.starts, so the successor
+# of any block exists.
+END_SENTINEL = 1 << 256
 
-# A live block: (size, site bytes, log line, Segment, persistent)
-SIZE, SITE, LINE, SEG, PERSIST = range(5)
+# A live block: (size, site bytes, log line or None, Segment, persistent, ptr, seq)
+SIZE, SITE, LINE, SEG, PERSIST, PTR, SEQ = range(7)
 
 
 def site_str(site):
@@ -44,6 +53,7 @@ class Segment:
         self.max_live = 0
         self.peak_event = 0
         self.start_event = 0
+        self.touched = False        # any event (the fast path needs an init first, which is one)
         self.end_event = 0
         self.leaks = []             # dicts: ptr, size, site, line
         self.reinit_warnings = []
@@ -83,27 +93,30 @@ class Segment:
 
 
 class Analyzer:
-    def __init__(self, plot=False):
+    def __init__(self, plot=False, block_size=None):
         self.segments = []
         self.collected = None
         self.tests = 0
         self.warnings = []          # (source, line, message), the first MAX_WARNINGS_KEPT
         self.malformed = 0
         self.plot = plot
-        self.events = 0
+        self.block_size = block_size
+        self.events = 0             # parsed events, the x axis of --plot
+        self.seq = 0
         # heap state
         self.heap_base = None
         self.heap_size = None
         self.live = {}
-        self.starts = []            # sorted addresses of the live blocks
+        self.starts = [END_SENTINEL]    # sorted addresses of the live blocks, then the sentinel
         self.live_bytes = 0
         self.freed = set()
-        self.good_sites = set()  # sites already validated by parse_event
-        # peak snapshot
+        # peak state of the current segment (module docstring)
+        self.peak_seq = 0
+        self.frecs = []
         self.snap = {}
-        self.journal = []
-        self.stale = False
-        self.pending = False
+        # Set by the reader while it holds the text that gives the missing
+        # LINEs (stream.py): called before live blocks are reported.
+        self.resolver = None
         self.seg = None
         self._open_segment("log", None)
 
@@ -117,16 +130,18 @@ class Analyzer:
             seg.series = [(self.events, self.live_bytes)]
         self.segments.append(seg)
         self.seg = seg
-        self.pending = True
+        # The peak so far is the state the segment starts in.
+        self.peak_seq = self.seq
+        self.frecs.clear()
+        self.snap = None
         self.freed.clear()
 
     def _close_segment(self):
         seg = self.seg
-        if self.pending:
-            self._resolve()
+        snap = self.peak_state()
         base, size = seg.peak_heap
-        seg.gap_at_peak = layout.largest_gap(self.snap, base, size)
-        seg.peak_sites = layout.group_by_site((r[SITE], r[SIZE]) for r in self.snap.values())[:10]
+        seg.gap_at_peak = layout.largest_gap(snap, base, size)
+        seg.peak_sites = layout.group_by_site((r[SITE], r[SIZE]) for r in snap.values())[:10]
         seg.gap_at_end = layout.largest_gap(self.live, self.heap_base, self.heap_size)
         seg.end_event = self.events
         if seg.series is not None:
@@ -134,9 +149,8 @@ class Analyzer:
 
     def _start_test(self, name, status):
         seg = self.seg
-        empty_preamble = (seg.ordinal is None and seg.allocations == 0 and not seg.double_frees
-                          and not seg.invalid_frees and self.events == seg.start_event)
-        if empty_preamble:
+        # Output before the first test that touched no heap is not a segment.
+        if seg.ordinal is None and not seg.touched:
             self.segments.pop()
         else:
             self._close_segment()
@@ -144,21 +158,31 @@ class Analyzer:
         self._open_segment(name, self.tests)
         self.seg.status = status
 
-    def _resolve(self):
-        """Makes snap the current live state (the segment's peak)."""
-        if self.stale:
-            self.snap = dict(self.live)
-            self.stale = False
-        else:
-            snap = self.snap
-            for ptr, rec in self.journal:
-                if rec is None:
-                    snap.pop(ptr, None)
-                else:
-                    snap[ptr] = rec
-        self.journal.clear()
-        self.pending = False
-        self.seg.peak_heap = (self.heap_base, self.heap_size)
+    def peak_state(self):
+        """The live blocks at the current segment's peak, {ptr: block}."""
+        if self.snap is None:
+            p = self.peak_seq
+            snap = {ptr: r for ptr, r in self.live.items() if r[SEQ] <= p}
+            for r in self.frecs:
+                if r[SEQ] <= p:
+                    snap[r[PTR]] = r
+            self.snap = snap
+            self.seg.peak_heap = (self.heap_base, self.heap_size)
+        self.frecs.clear()
+        return self.snap
+
+    def trim_frecs(self):
+        """Keeps the blocks freed since the peak within the live blocks' count."""
+        if len(self.frecs) > 2 * len(self.live) + 256:
+            self.peak_state()
+
+    def _new_peak(self):
+        seg = self.seg
+        seg.max_live = self.live_bytes
+        seg.peak_event = self.events
+        self.peak_seq = self.seq
+        self.frecs.clear()
+        self.snap = None
 
     # -- warnings -------------------------------------------------------------
     def warn(self, source, lineno, message):
@@ -166,12 +190,16 @@ class Analyzer:
         if len(self.warnings) < MAX_WARNINGS_KEPT:
             self.warnings.append((source, lineno, message))
 
-    # -- events (slow path; the fast path in feed() does the same) -------------
-    def _init(self, base, size, lineno):
-        if self.pending:
-            self._resolve()
+    def _live_in_log_order(self):
+        if self.resolver is not None:
+            self.resolver()
+        return sorted(self.live.items(), key=lambda kv: kv[1][SEQ])
+
+    # -- events (the reference; stream.py's fast path does the same) -----------
+    def _init(self, base, size):
+        self.peak_state()
         seg = self.seg
-        for ptr, rec in sorted(self.live.items(), key=lambda kv: kv[1][LINE]):
+        for ptr, rec in self._live_in_log_order():
             if rec[PERSIST]:
                 continue
             entry = {"ptr": ptr, "size": rec[SIZE], "site": site_str(rec[SITE]), "line": rec[LINE]}
@@ -180,11 +208,9 @@ class Analyzer:
             else:
                 rec[SEG].leaks.append(entry)
         self.live.clear()
-        self.starts.clear()
+        del self.starts[:-1]
         self.live_bytes = 0
         self.freed.clear()
-        self.journal.clear()
-        self.stale = True
         self.heap_base, self.heap_size = base, size
         seg.heap_base, seg.heap_size = base, size
         if seg.allocations == 0:
@@ -193,6 +219,7 @@ class Analyzer:
             seg.max_live = 0
             seg.peak_event = self.events
             seg.peak_heap = (base, size)
+            self.peak_seq = self.seq
             self.snap = {}
         if seg.series is not None:
             seg.series.append((self.events, 0))
@@ -218,33 +245,26 @@ class Analyzer:
             prev = starts[k - 1]
             if prev + live[prev][SIZE] > ptr:
                 other = prev
-        if other is None and k < len(starts) and starts[k] < ptr + max(size, 1):
+        if other is None and starts[k] < ptr + max(size, 1):
             other = starts[k]
         if other is not None:
             seg.overlaps.append({"ptr": ptr, "size": size, "site": site_str(site), "line": lineno,
                                  "with": other})
         old = live.get(ptr)
         if old is not None:
+            # Replaced without a free: gone from the live blocks as if freed.
             self.live_bytes -= old[SIZE]
+            self.frecs.append(old)
         else:
             starts.insert(k, ptr)
-        rec = (size, site, lineno, seg, persist)
-        live[ptr] = rec
-        self.journal.append((ptr, rec))
+        live[ptr] = (size, site, lineno, seg, persist, ptr, self.seq)
         if persist:
             seg.persistent.append({"ptr": ptr, "size": size, "site": site_str(site), "line": lineno})
         self.live_bytes += size
         if self.live_bytes > seg.max_live:
-            seg.max_live = self.live_bytes
-            seg.peak_event = self.events
-            self.pending = True
+            self._new_peak()
 
     def _free(self, ptr, site, lineno):
-        if self.pending:
-            self._resolve()
-        elif len(self.journal) > 2 * len(self.live) + 256:
-            self.journal.clear()
-            self.stale = True
         rec = self.live.pop(ptr, None)
         if rec is None:
             entry = {"ptr": ptr, "site": site_str(site), "line": lineno}
@@ -256,16 +276,22 @@ class Analyzer:
         starts = self.starts
         del starts[bisect_left(starts, ptr)]
         self.freed.add(ptr)
-        self.journal.append((ptr, None))
+        self.frecs.append(rec)
         self.live_bytes -= rec[SIZE]
+        self.trim_frecs()
 
     def event(self, ev, lineno, source=None):
-        """Applies one parsed event (a parse.parse_event tuple)."""
+        """Applies one parsed event (a parse.parse_event tuple) as the event
+        numbered self.seq. lineno: its line (int), or a function giving it,
+        called only when the event needs it (init does not)."""
         self.events += 1
+        self.seg.touched = True
         kind = ev[0]
         if kind == "init":
-            self._init(ev[1], ev[2], lineno)
+            self._init(ev[1], ev[2])
             return
+        if callable(lineno):
+            lineno = lineno()
         if self.heap_base is None:
             self.warn(source, lineno, f"{kind} before any init line (ignored)")
             return
@@ -279,111 +305,18 @@ class Analyzer:
             if len(series) > SERIES_MAX_POINTS:
                 self.seg.series = _decimate(series)
 
-    # -- the stream -------------------------------------------------------------
-    def feed(self, stream, source=None):
-        """Reads a binary stream (iterable of bytes lines) to its end.
-
-        The fast path handles the common alloc and free inline, with no call
-        but the builtins; anything else (init, persist, a first-seen site, an
-        overlap, a bad free, a pending peak, a malformed line, plotting) goes
-        through self._slow(), the reference implementation."""
-        lineno = 0
-        live, starts, journal, freed = self.live, self.starts, self.journal, self.freed
-        good = self.good_sites
-        plot = self.plot
-        base = self.heap_base
-        hend = None if base is None else base + self.heap_size
-        # Hot state in locals, written back (sync) before anything else runs.
-        seg = self.seg
-        sites = seg.sites
-        events, live_bytes, pending = self.events, self.live_bytes, self.pending
-        total, allocs, seg_max, peak_event = seg.total_allocated, seg.allocations, seg.max_live, seg.peak_event
-        for line in stream:
-            lineno += 1
-            i = line.find(b"==MP ")
-            if i >= 0 and base is not None and not plot and (not i or line.find(b".py::", 0, i) < 0):
-                kind, _, rest = line[i + 5:].rstrip(b"\r\n").partition(b";")
-                try:
-                    if kind == b"alloc":
-                        size_s, ptr_s, site = rest.split(b";", 2)
-                        size = int(size_s)
-                        ptr = int(ptr_s, 16)
-                        if site not in good or ptr < base or ptr + size > hend or size <= 0:
-                            raise ValueError
-                        k = bisect_left(starts, ptr)
-                        if k:
-                            prev = starts[k - 1]
-                            if prev + live[prev][0] > ptr:
-                                raise ValueError
-                        if k < len(starts) and starts[k] < ptr + size:
-                            raise ValueError
-                        total += size
-                        allocs += 1
-                        st = sites.get(site)
-                        if st is None:
-                            sites[site] = [1, size]
-                        else:
-                            st[0] += 1
-                            st[1] += size
-                        starts.insert(k, ptr)
-                        rec = (size, site, lineno, seg, False)
-                        live[ptr] = rec
-                        journal.append((ptr, rec))
-                        events += 1
-                        live_bytes += size
-                        if live_bytes > seg_max:
-                            seg_max = live_bytes
-                            peak_event = events
-                            pending = True
-                        continue
-                    if kind == b"free" and not pending:
-                        ptr_s, site = rest.split(b";", 1)
-                        ptr = int(ptr_s, 16)
-                        if site not in good or ptr not in live:
-                            raise ValueError
-                        if len(journal) > 2 * len(live) + 256:
-                            journal.clear()
-                            self.stale = True
-                        rec = live.pop(ptr)
-                        del starts[bisect_left(starts, ptr)]
-                        freed.add(ptr)
-                        journal.append((ptr, None))
-                        events += 1
-                        live_bytes -= rec[0]
-                        continue
-                except ValueError:
-                    pass
-            elif i < 0 and not (b".py::" in line or (line[:1] and line[0] in STATUS_FIRST)
-                                or b"collected " in line):
-                continue
-            # Slow path: sync out, run the reference code, sync in.
-            self.events, self.live_bytes, self.pending = events, live_bytes, pending
-            seg.total_allocated, seg.allocations, seg.max_live, seg.peak_event = total, allocs, seg_max, peak_event
-            if i < 0:
-                self._other(line)
-            else:
-                if i and b".py::" in line[:i]:
-                    self._other(line[:i])
-                self._slow(line[i + 5:].rstrip(b"\r\n"), lineno, source)
-            base = self.heap_base
-            hend = None if base is None else base + self.heap_size
-            seg = self.seg
-            sites = seg.sites
-            events, live_bytes, pending = self.events, self.live_bytes, self.pending
-            total, allocs, seg_max, peak_event = seg.total_allocated, seg.allocations, seg.max_live, seg.peak_event
-        self.events, self.live_bytes, self.pending = events, live_bytes, pending
-        seg.total_allocated, seg.allocations, seg.max_live, seg.peak_event = total, allocs, seg_max, peak_event
-
-    def _slow(self, payload, lineno, source):
+    def payload(self, payload, lineno, source=None):
+        """Parses and applies the text after `==MP ` (bytes, no line end);
+        a malformed one is a warning. lineno as for event()."""
         try:
             ev = parse_event(payload)
         except ParseError as err:
-            self.warn(source, lineno, str(err))
+            self.warn(source, lineno() if callable(lineno) else lineno, str(err))
             return
-        self.good_sites.add(ev[-1] if ev[0] != "init" else None)
         self.event(ev, lineno, source)
 
-    def _other(self, line):
+    def other(self, line):
+        """A line without an event: pytest's test, status and `collected` lines."""
         t = parse_test_line(line)
         if t is not None:
             self._start_test(*t)
@@ -397,17 +330,21 @@ class Analyzer:
         if n is not None:
             self.collected = n
 
+    # -- the stream -------------------------------------------------------------
+    def feed(self, stream, source=None):
+        """Reads a binary stream to its end: a file object (read()) or an
+        iterable of lines as a binary file yields them. Line numbers in
+        warnings and findings count from 1 in each stream."""
+        from .stream import Reader
+        Reader(self, source).run(stream)
+
     def finish(self):
         """Closes the last segment and reports what is still live as leaks."""
-        if self.pending:
-            self._resolve()
         self._close_segment()
-        for ptr, rec in sorted(self.live.items(), key=lambda kv: kv[1][LINE]):
+        for ptr, rec in self._live_in_log_order():
             if not rec[PERSIST]:
                 rec[SEG].leaks.append({"ptr": ptr, "size": rec[SIZE], "site": site_str(rec[SITE]),
                                        "line": rec[LINE]})
-        for seg in self.segments:
-            seg.leaks.sort(key=lambda l: l["line"])
         return self
 
     # -- results ----------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Line formats: the `==MP` events (profiling/FORMAT.md) and pytest's lines.
 
-The hot loop in model.py inlines a fast version of parse_event(); this module
-is the reference (used for the slow path, which names what is wrong with a
-malformed line, and by the unit tests).
+stream.py parses the common alloc and free with one regex of its own; this
+module is the reference (every other event, and the message that names what
+is wrong with a malformed line).
 """
 
 import re
@@ -16,7 +16,6 @@ EMULATOR_PREFIX = b"seproxyhal: printf: "
 COLLECTED_RE = re.compile(rb"\bcollected (\d+) items?\b")
 TEST_RE = re.compile(rb"^(\S+?\.py)::(\S+)(?:\s+(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b)?")
 STATUS_RE = re.compile(rb"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)(?:\s*\[\s*\d+%\])?\s*$")
-STATUS_FIRST = frozenset(b"PFESX")
 
 
 class ParseError(ValueError):
