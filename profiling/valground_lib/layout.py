@@ -27,18 +27,21 @@ def largest_gap(blocks, base, size):
     return best
 
 
+def add_site(acc, site, size):
+    """Counts one block of `size` bytes for `site` in acc ({site: [count, bytes]})."""
+    a = acc.get(site)
+    if a is None:
+        acc[site] = [1, size]
+    else:
+        a[0] += 1
+        a[1] += size
+
+
 def group_by_site(pairs):
     """[{site, count, bytes}] for (site, size) pairs, most bytes first."""
     acc = {}
     for site, size in pairs:
-        if isinstance(site, bytes):
-            site = site.decode("utf-8", "replace")
-        a = acc.get(site)
-        if a is None:
-            acc[site] = [1, size]
-        else:
-            a[0] += 1
-            a[1] += size
+        add_site(acc, site.decode("utf-8", "replace") if isinstance(site, bytes) else site, size)
     rows = [{"site": s, "count": c, "bytes": b} for s, (c, b) in acc.items()]
     rows.sort(key=lambda r: (-r["bytes"], -r["count"], r["site"]))
     return rows

@@ -16,7 +16,7 @@ Peak state: a segment's peak is the event peak_seq. The live blocks at the
 peak are the live blocks made at or before it plus those freed since (frecs),
 so a free costs one append, and the peak's dict (snap) is built only when
 needed (segment end, init) or when frecs outgrows the live blocks
-(_trim_frecs), which keeps memory bounded and the work amortized O(1).
+(trim_frecs), which keeps memory bounded and the work amortized O(1).
 """
 
 from bisect import bisect_left
@@ -113,7 +113,7 @@ class Analyzer:
         # peak state of the current segment (module docstring)
         self.peak_seq = 0
         self.frecs = []
-        self.snap = {}
+        self.snap = None
         # Set by the reader while it holds the text that gives the missing
         # LINEs (stream.py): called before live blocks are reported.
         self.resolver = None
@@ -228,12 +228,7 @@ class Analyzer:
         seg = self.seg
         seg.total_allocated += size
         seg.allocations += 1
-        st = seg.sites.get(site)
-        if st is None:
-            seg.sites[site] = [1, size]
-        else:
-            st[0] += 1
-            st[1] += size
+        layout.add_site(seg.sites, site, size)
         base = self.heap_base
         if ptr < base or ptr + size > base + self.heap_size:
             seg.outside_heap.append({"ptr": ptr, "size": size, "site": site_str(site), "line": lineno})

@@ -8,7 +8,6 @@ is wrong with a malformed line).
 import re
 
 MARK = b"==MP "
-EMULATOR_PREFIX = b"seproxyhal: printf: "
 
 # pytest: `collected 5 items`, `path/test_x.py::test_name[param] PASSED [ 20%]`
 # (the status is there with -v and no -s; with -s it comes on a later line,
@@ -22,12 +21,15 @@ class ParseError(ValueError):
     """A `==MP` line that is not one of the four forms."""
 
 
-def find_payload(line):
-    """The text after `==MP ` in a raw line (bytes), or None when absent."""
+def split_event(line):
+    """(text before `==MP `, text after it without the line end) for a raw
+    line (bytes), or None when it holds no event. Only the first marker
+    counts: whatever follows it is the event's text."""
     i = line.find(MARK)
     if i < 0:
         return None
-    return line[i + 5:].rstrip(b"\r\n")
+    return line[:i], line[i + len(MARK):].rstrip(b"\r\n")
+
 
 
 def _hex(field, what):

@@ -26,6 +26,7 @@ from bisect import bisect_left, bisect_right
 from itertools import islice
 
 from .model import END_SENTINEL, LINE, SEQ
+from .parse import split_event
 
 BLOCK_SIZE = 8 << 20
 
@@ -33,7 +34,7 @@ BLOCK_SIZE = 8 << 20
 # site; or, all three empty, 4: anything else after `==MP ` (init, persist,
 # a malformed line), for the reference parser. A fast form must end the line (`\n`), so a line with CR LF, a field too many
 # or a site without `:<line>` is "anything else", and the parser names the
-# problem. The same regex finds an event back (Reader.match_of).
+# problem. The same regex finds an event back (Reader.line_of).
 EVENT_RE = re.compile(
     rb"==MP (?:(?:alloc;([1-9][0-9]*);|free;)0x([0-9a-f]+);([^\n]*:[0-9]+)\n|([^\n]*))")
 STATUS_WORDS = (b"PASSED", b"FAILED", b"ERROR", b"SKIPPED", b"XFAIL", b"XPASS")
@@ -140,11 +141,9 @@ class Reader:
         return self.cur_line - self.text.count(b"\n", pos, self.cur_pos) + 1
 
     def line_of(self, seq):
-        """The line of event `seq` of a region of the current text."""
-        return self.line_at(self.match_of(seq).start())
-
-    def match_of(self, seq):
-        """EVENT_RE's match for event `seq` of a region of the current text."""
+        """The line of event `seq` of a region of the current text: the same
+        regex run again over its region, from the last event found there
+        when that is before it (callers ask in increasing order)."""
         i = bisect_right(self.region_seq, seq) - 1
         k = seq - self.region_seq[i]
         if i == self.it_region and k > self.it_k:
@@ -155,7 +154,7 @@ class Reader:
             self.it_region = i
             m = next(islice(self.it, k, None))
         self.it_k = k
-        return m
+        return self.line_at(m.start())
 
     def resolve(self):
         """Gives a line to every live block made on the fast path."""
@@ -213,14 +212,15 @@ class Reader:
         """A line that may be pytest's, handled whole as the reference does."""
         a = self.a
         line = self.text[start:end]
-        i = line.find(b"==MP ")
-        if i < 0:
+        event = split_event(line)
+        if event is None:
             a.other(line)
             return
-        if i and b".py::" in line[:i]:
-            a.other(line[:i])
+        before, payload = event
+        if b".py::" in before:
+            a.other(before)
         a.seq += 1
-        a.payload(line[i + 5:].rstrip(b"\r\n"), lambda: self.line_at(start), self.source)
+        a.payload(payload, lambda: self.line_at(start), self.source)
 
     def region(self, start, end):
         """The lines in [start, end): none of them is pytest's."""
@@ -291,21 +291,21 @@ class Reader:
                 if size:
                     end = ptr + size
                     if ptr < base or end > hend:
-                        odd = (None, size, ptr, site)
+                        odd = ("alloc", size, ptr, site)
                         break
                     k = bisect_left(starts, ptr)
                     if k:
                         prev = starts[k - 1]
                         if prev + live[prev][0] > ptr:
-                            odd = (None, size, ptr, site)
+                            odd = ("alloc", size, ptr, site)
                             break
                     if starts[k] < end:
-                        odd = (None, size, ptr, site)
+                        odd = ("alloc", size, ptr, site)
                         break
                     insert(k, ptr)
                     total += size
                     count += 1
-                    st = seg_sites.get(site)
+                    st = seg_sites.get(site)      # layout.add_site, inlined
                     if st is None:
                         seg_sites[site] = [1, size]
                     else:
@@ -321,7 +321,7 @@ class Reader:
                     continue
                 rec = pop(ptr, None)
                 if rec is None:
-                    odd = (True, 0, ptr, site)
+                    odd = ("free", ptr, site)
                     break
                 del starts[bisect_left(starts, ptr)]
                 add(ptr)
@@ -334,14 +334,7 @@ class Reader:
                 a.peak_seq = peak
                 a.snap = None
             if odd is None:
-                if len(frecs) > 2 * len(live) + 256:
-                    a.trim_frecs()
+                a.trim_frecs()
                 return
             a.seq = seq
-            free, size, ptr, site = odd
-            if free:
-                a.event(("free", ptr, site), lambda: self.line_of(seq), self.source)
-            else:
-                a.event(("alloc", size, ptr, site), lambda: self.line_of(seq), self.source)
-            if len(frecs) > 2 * len(live) + 256:
-                a.trim_frecs()
+            a.event(odd, lambda: self.line_of(seq), self.source)

@@ -61,10 +61,11 @@ class ParseTests(unittest.TestCase):
             with self.assertRaises(parse.ParseError, msg=bad):
                 parse.parse_event(bad)
 
-    def test_find_payload(self):
-        self.assertEqual(parse.find_payload(b"seproxyhal: printf: ==MP free;0x1;a:1\n"), b"free;0x1;a:1")
-        self.assertEqual(parse.find_payload(b"==MP init;0x1;2\r\n"), b"init;0x1;2")
-        self.assertIsNone(parse.find_payload(b"MP free"))
+    def test_split_event(self):
+        self.assertEqual(parse.split_event(b"seproxyhal: printf: ==MP free;0x1;a:1\n"),
+                         (b"seproxyhal: printf: ", b"free;0x1;a:1"))
+        self.assertEqual(parse.split_event(b"==MP init;0x1;2\r\n"), (b"", b"init;0x1;2"))
+        self.assertIsNone(parse.split_event(b"MP free"))
 
     def test_pytest_lines(self):
         self.assertEqual(parse.parse_test_line(b"tests/t.py::test_a PASSED [ 20%]\n"), ("test_a", "PASSED"))
@@ -237,6 +238,12 @@ class OutputTests(unittest.TestCase):
         status, out, err = run_cli(["/nonexistent/log"])
         self.assertEqual((status, out), (2, ""))
         self.assertIn("cannot read /nonexistent/log", err)
+
+    def test_unwritable_outputs_are_usage_errors(self):
+        for option in ("--json", "--junit"):
+            status, out, err = run_cli([option, "/nonexistent/dir/out"], CLEAN)
+            self.assertEqual(status, 2, option)
+            self.assertEqual(err, "valground: cannot write /nonexistent/dir/out: No such file or directory\n")
 
     def test_executable_reads_stdin_and_help(self):
         p = subprocess.run([sys.executable, VALGROUND], input=CLEAN.encode(), capture_output=True)
