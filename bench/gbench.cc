@@ -249,12 +249,18 @@ void *glibc_alloc(void *, size_t n) { return malloc(n); }
 void glibc_free(void *, void *p) { free(p); }
 void *glibc_realloc(void *, void *p, size_t n) { return realloc(p, n); }
 
-void *(*mi_malloc_p)(size_t);
-void (*mi_free_p)(void *);
-void *(*mi_realloc_p)(void *, size_t);
-void *mi_alloc(void *, size_t n) { return mi_malloc_p(n); }
-void mi_free_(void *, void *p) { mi_free_p(p); }
-void *mi_realloc_(void *, void *p, size_t n) { return mi_realloc_p(p, n); }
+// mimalloc (mi_malloc/mi_free/mi_realloc) and tcmalloc (tc_malloc/tc_free/
+// tc_realloc) have malloc's own shape under a prefix: one table each, and
+// one set of thunks serves both.
+struct MallocApi {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*realloc)(void *, size_t);
+};
+MallocApi mimalloc_api, tcmalloc_api;
+template <MallocApi &api> void *api_alloc(void *, size_t n) { return api.malloc(n); }
+template <MallocApi &api> void api_free(void *, void *p) { api.free(p); }
+template <MallocApi &api> void *api_realloc(void *, void *p, size_t n) { return api.realloc(p, n); }
 
 void *(*je_mallocx_p)(size_t, int);
 void (*je_dallocx_p)(void *, int);
@@ -267,13 +273,6 @@ void je_free(void *, void *p)
     }
 }
 void *je_realloc(void *, void *p, size_t n) { return p != nullptr ? je_rallocx_p(p, n, 0) : je_mallocx_p(n, 0); }
-
-void *(*tc_malloc_p)(size_t);
-void (*tc_free_p)(void *);
-void *(*tc_realloc_p)(void *, size_t);
-void *tc_alloc(void *, size_t n) { return tc_malloc_p(n); }
-void tc_free_(void *, void *p) { tc_free_p(p); }
-void *tc_realloc_(void *, void *p, size_t n) { return tc_realloc_p(p, n); }
 
 std::vector<Allocator> allocators;
 
@@ -298,14 +297,28 @@ template <typename F> bool sym(void *h, const char *name, F *out)
     return p != nullptr;
 }
 
+// A baseline with malloc's shape: <prefix>malloc, <prefix>free and
+// <prefix>realloc from lib, registered as `name` when all three are there.
+template <MallocApi &api> void load_malloc_api(const char *name, const char *lib, const char *prefix, std::string *why)
+{
+    void *h = open_baseline(name, lib, why);
+    if (h == nullptr) {
+        return;
+    }
+    const std::string p(prefix);
+    if (sym(h, (p + "malloc").c_str(), &api.malloc) && sym(h, (p + "free").c_str(), &api.free) &&
+        sym(h, (p + "realloc").c_str(), &api.realloc)) {
+        allocators.push_back({name, nullptr, api_alloc<api>, api_free<api>, api_realloc<api>});
+    } else {
+        std::fprintf(stderr, "gbench: %s skipped: %smalloc/%sfree/%srealloc not found\n", name, prefix, prefix, prefix);
+    }
+}
+
 void load_allocators(bool *want_reexec)
 {
-    allocators.push_back({"off", &gbench_level_off, gbench_level_off.alloc, gbench_level_off.free,
-                          gbench_level_off.realloc});
-    allocators.push_back({"standard", &gbench_level_standard, gbench_level_standard.alloc,
-                          gbench_level_standard.free, gbench_level_standard.realloc});
-    allocators.push_back({"paranoid", &gbench_level_paranoid, gbench_level_paranoid.alloc,
-                          gbench_level_paranoid.free, gbench_level_paranoid.realloc});
+    for (const gbench_level_t *l : {&gbench_level_off, &gbench_level_standard, &gbench_level_paranoid}) {
+        allocators.push_back({l->name, l, l->alloc, l->free, l->realloc});
+    }
     allocators.push_back({"glibc", nullptr, glibc_alloc, glibc_free, glibc_realloc});
     if (!opt.baselines) {
         std::fprintf(stderr, "gbench: mimalloc, jemalloc, tcmalloc skipped (--gbench_no_baselines)\n");
@@ -323,13 +336,7 @@ void load_allocators(bool *want_reexec)
         return;
     }
     std::string why;
-    if (void *h = open_baseline("mimalloc", "libmimalloc.so.2", &why)) {
-        if (sym(h, "mi_malloc", &mi_malloc_p) && sym(h, "mi_free", &mi_free_p) && sym(h, "mi_realloc", &mi_realloc_p)) {
-            allocators.push_back({"mimalloc", nullptr, mi_alloc, mi_free_, mi_realloc_});
-        } else {
-            std::fprintf(stderr, "gbench: mimalloc skipped: mi_malloc/mi_free/mi_realloc not found\n");
-        }
-    }
+    load_malloc_api<mimalloc_api>("mimalloc", "libmimalloc.so.2", "mi_", &why);
     if (void *h = open_baseline("jemalloc", "libjemalloc.so.2", &why)) {
         if (sym(h, "mallocx", &je_mallocx_p) && sym(h, "dallocx", &je_dallocx_p) && sym(h, "rallocx", &je_rallocx_p)) {
             allocators.push_back({"jemalloc", nullptr, je_alloc, je_free, je_realloc});
@@ -342,13 +349,7 @@ void load_allocators(bool *want_reexec)
     // tcmalloc_minimal: the allocator without the heap profiler. The full
     // libtcmalloc.so.4 aborts when dlopen'ed next to glibc's malloc ("free():
     // invalid pointer" during its initialization).
-    if (void *h = open_baseline("tcmalloc", "libtcmalloc_minimal.so.4", &why)) {
-        if (sym(h, "tc_malloc", &tc_malloc_p) && sym(h, "tc_free", &tc_free_p) && sym(h, "tc_realloc", &tc_realloc_p)) {
-            allocators.push_back({"tcmalloc", nullptr, tc_alloc, tc_free_, tc_realloc_});
-        } else {
-            std::fprintf(stderr, "gbench: tcmalloc skipped: tc_malloc/tc_free/tc_realloc not found\n");
-        }
-    }
+    load_malloc_api<tcmalloc_api>("tcmalloc", "libtcmalloc_minimal.so.4", "tc_", &why);
 }
 
 // ------------------------------------------------------------------ heaps
@@ -387,19 +388,33 @@ std::string heap_name(size_t h)
 
 // A heap for one benchmark: hardalloc's context in the arena, or nothing for
 // a baseline (which allocates from the system; the heap= key only names the
-// workload it shares with the levels).
+// workload it shares with the levels). app: the level's app-wide heap of the
+// wrappers (mem_utils_init on the arena), detached again at the end.
 struct Heap {
     const Allocator &a;
+    const bool app;
     void *ctx = nullptr;
     bool ok = true;
-    Heap(const Allocator &al, size_t size) : a(al)
+    Heap(const Allocator &al, size_t size, bool app_heap = false) : a(al), app(app_heap)
     {
         if (a.lvl != nullptr) {
             uint8_t *buf = arena(size);
-            ctx = buf != nullptr ? a.lvl->init(buf, size) : nullptr;
+            if (app) {
+                ctx = buf != nullptr && a.lvl->app_init(buf, size) ? a.lvl->app_context() : nullptr;
+            } else {
+                ctx = buf != nullptr ? a.lvl->init(buf, size) : nullptr;
+            }
             ok = ctx != nullptr;
         }
     }
+    ~Heap()
+    {
+        if (app && a.lvl != nullptr) {
+            a.lvl->app_init(nullptr, 0);
+        }
+    }
+    Heap(const Heap &) = delete;
+    Heap &operator=(const Heap &) = delete;
     void *alloc(size_t n) { return a.alloc(ctx, n); }
     void free(void *p) { a.free(ctx, p); }
     void *realloc(void *p, size_t n) { return a.realloc(ctx, p, n); }
@@ -532,15 +547,12 @@ void run_steady(benchmark::State &st, const Allocator &a, const Workload &w, Op 
 {
     const bool app = op >= Op::AppAlloc;
     const gbench_level_t *lv = a.lvl;
-    Heap heap(a, w.heap);
-    if (app && !lv->app_init(arena(w.heap), w.heap)) {
-        st.SkipWithError("app heap init failed");
-        return;
-    }
+    Heap heap(a, w.heap, app);
     if (!heap.ok) {
-        st.SkipWithError("heap init failed");
+        st.SkipWithError(app ? "app heap init failed" : "heap init failed");
         return;
     }
+    // Untimed: the set-up, the warm-up and the other half of each iteration.
     auto do_alloc = [&](size_t n) -> void * { return app ? lv->app_alloc(n) : heap.alloc(n); };
     auto do_free = [&](void *p) { app ? lv->app_free(p) : heap.free(p); };
 
@@ -564,20 +576,31 @@ void run_steady(benchmark::State &st, const Allocator &a, const Workload &w, Op 
         size_t n = w.sizes.draw(&rng);
         void *p = nullptr;
         uint64_t t0 = 0, t1 = 0;
+        // The timed region holds the one call measured, made directly.
         switch (op) {
         case Op::Alloc:
-        case Op::AppAlloc:
-            do_free(blocks[v]);
+            heap.free(blocks[v]);
             t0 = ticks();
-            p = do_alloc(n);
+            p = heap.alloc(n);
+            t1 = ticks();
+            break;
+        case Op::AppAlloc:
+            lv->app_free(blocks[v]);
+            t0 = ticks();
+            p = lv->app_alloc(n);
             t1 = ticks();
             break;
         case Op::Free:
+            t0 = ticks();
+            heap.free(blocks[v]);
+            t1 = ticks();
+            p = heap.alloc(n);
+            break;
         case Op::AppFree:
             t0 = ticks();
-            do_free(blocks[v]);
+            lv->app_free(blocks[v]);
             t1 = ticks();
-            p = do_alloc(n);
+            p = lv->app_alloc(n);
             break;
         case Op::Pair:
             t0 = ticks();
@@ -586,7 +609,7 @@ void run_steady(benchmark::State &st, const Allocator &a, const Workload &w, Op 
             t1 = ticks();
             break;
         case Op::AppCalloc:
-            do_free(blocks[v]);
+            lv->app_free(blocks[v]);
             blocks[v] = nullptr;
             t0 = ticks();
             lv->app_calloc(&blocks[v], n);
@@ -594,7 +617,7 @@ void run_steady(benchmark::State &st, const Allocator &a, const Workload &w, Op 
             p = blocks[v];
             break;
         case Op::AppStrdup:
-            do_free(blocks[v]);
+            lv->app_free(blocks[v]);
             t0 = ticks();
             p = lv->app_strdup(strdup_source + 512 - (n - 1u)); // n bytes with the NUL
             t1 = ticks();
@@ -608,11 +631,7 @@ void run_steady(benchmark::State &st, const Allocator &a, const Workload &w, Op 
     for (auto b : blocks) {
         do_free(b);
     }
-    bool healthy = app ? lv->check(lv->app_context()) : heap.check();
-    if (app) {
-        lv->app_init(nullptr, 0);
-    }
-    if (!healthy) {
+    if (!heap.check()) {
         st.SkipWithError("mem_check failed after the run");
         return;
     }
@@ -701,12 +720,12 @@ void run_sweep(benchmark::State &st, const Allocator &a, size_t heap_size, bool 
     for (double sz = 16.0; sz <= static_cast<double>(heap_size) / 64.0; sz *= 1.19) {
         ladder.push_back(static_cast<uint32_t>(sz) & ~7u);
     }
+    constexpr uint32_t sep_size = 8;
     std::vector<void *> holes, seps;
-    std::vector<uint32_t> sep_size;
     for (size_t i = 0;; i++) {
         uint32_t n = ladder[i % ladder.size()];
         void *h = heap.alloc(n);
-        void *sp = heap.alloc(8);
+        void *sp = heap.alloc(sep_size);
         if (h == nullptr || sp == nullptr) {
             heap.free(h);
             heap.free(sp);
@@ -714,7 +733,6 @@ void run_sweep(benchmark::State &st, const Allocator &a, size_t heap_size, bool 
         }
         holes.push_back(h);
         seps.push_back(sp);
-        sep_size.push_back(8);
     }
     std::vector<void *> filler;
     for (uint32_t n = 1u << 20; n >= 8u; n /= 2u) {
@@ -747,13 +765,12 @@ void run_sweep(benchmark::State &st, const Allocator &a, size_t heap_size, bool 
             t0 = ticks();
             heap.free(seps[i]);
             t1 = ticks();
-            seps[i] = heap.alloc(sep_size[i]);
+            seps[i] = heap.alloc(sep_size);
             failed += seps[i] == nullptr;
         }
         s.add(st, t0, t1);
     }
-    bool healthy = heap.check();
-    if (!healthy) {
+    if (!heap.check()) {
         st.SkipWithError("mem_check failed after the run");
         return;
     }

@@ -72,7 +72,7 @@ def parse_name(name):
                 k, v = t.split("=", 1)
                 out["params"].append((k, v))
             else:
-                out["extra"].append(t)  # real_time, min_time:..., threads:...
+                out["extra"].append(t)  # a token without '=' after the allocator
     else:
         out["raw_family"] = name
     if out["allocator"]:
@@ -83,7 +83,7 @@ def parse_name(name):
     return out
 
 
-def _num(v):
+def is_num(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -99,7 +99,7 @@ def collect(benches):
         if b.get("error_occurred"):
             errors.append("%s: %s" % (b["name"], b.get("error_message", "error")))
             continue
-        kind = b.get("run_type", "iteration")
+        kind = str(b.get("run_type", "iteration"))
         if kind == "aggregate":
             kind = "agg:" + str(b.get("aggregate_name", ""))
         groups.setdefault(run, {}).setdefault(kind, []).append(b)
@@ -108,19 +108,20 @@ def collect(benches):
         rows = kinds.get("iteration") or kinds.get("agg:median") or kinds.get("agg:mean")
         if not rows:
             continue
-        scale = UNIT_NS.get(rows[0].get("time_unit", "ns"), 1.0)
-        times = [b["real_time"] * scale for b in rows if _num(b.get("real_time"))]
+        scale = UNIT_NS.get(str(rows[0].get("time_unit", "ns")), 1.0)
+        times = [b["real_time"] * scale for b in rows if is_num(b.get("real_time"))]
         counters = {}
         for b in rows:
             for k, v in b.items():
                 if k in ("real_time", "cpu_time", "iterations", "repetitions", "repetition_index",
                          "threads", "family_index", "per_family_instance_index"):
                     continue
-                if _num(v):
+                if is_num(v):
                     counters.setdefault(k, []).append(float(v))
         r = parse_name(run)
         r["time_ns"] = statistics.median(times) if times else None
-        r["reps"] = len(rows) if "iteration" in kinds else int(rows[0].get("repetitions", 1) or 1)
+        reps = rows[0].get("repetitions")
+        r["reps"] = len(rows) if "iteration" in kinds else int(reps) if is_num(reps) and reps >= 1 else 1
         r["counters"] = {k: statistics.median(v) for k, v in counters.items()}
         results[run] = r
     return results, errors
@@ -192,24 +193,30 @@ def fmt(v, spec="%.1f"):
     return "-" if v is None else spec % v
 
 
+def timed_rows(results, all_workloads=True):
+    """([(title or None, workload, {allocator: result})], [(title, expected name)]):
+    the key workloads found (titled), then with all_workloads every other timed
+    workload in the contract (util left out); and the key workloads missing."""
+    rows, missing = [], []
+    for title, w, a, expected in key_rows(results):
+        if w is None:
+            missing.append((title, expected))
+        else:
+            rows.append((title, w, a))
+    if all_workloads:
+        seen = {w for _, w, _ in rows}
+        for w, a in by_workload(results).items():
+            if w not in seen and "" not in a and next(iter(a.values()))["family"] != "util" \
+                    and any(r.get("time_ns") for r in a.values()):
+                rows.append((None, w, a))
+    return rows, missing
+
+
 def text_tables(results, all_workloads=True):
     """The ratio table bench/run prints: ns medians, then ratios, key workloads first."""
     allocs = allocators_in(results)
-    lines = []
-    keys = key_rows(results)
-    seen = set()
-    rows = []
-    for title, w, a, expected in keys:
-        if w is None:
-            lines.append("missing: %s -- expected a benchmark named %s" % (title, expected))
-            continue
-        seen.add(w)
-        rows.append((title if w else title, w, a))
-    if all_workloads:
-        for w, a in by_workload(results).items():
-            if w not in seen and any(r.get("time_ns") for r in a.values()) \
-                    and "" not in a and next(iter(a.values()))["family"] != "util":
-                rows.append((None, w, a))
+    rows, missing = timed_rows(results, all_workloads)
+    lines = ["missing: %s -- expected a benchmark named %s" % m for m in missing]
     width = max([len(w) for _, w, _ in rows] + [30])
     lines.append("")
     lines.append("ns per operation, median over repetitions (real time)")

@@ -19,15 +19,12 @@ extern "C" {
 
 typedef struct {
     const char *name;  /* "off", "standard", "paranoid" */
-    int level;         /* MEM_HARDENING of this copy */
-    unsigned chunk_overhead, min_chunk; /* MEM_CHUNK_OVERHEAD, MEM_MIN_CHUNK */
     /* allocator/mem_alloc.h */
     void *(*init)(void *heap_start, size_t heap_size);
     void *(*alloc)(void *ctx, size_t nb_bytes);
     void (*free)(void *ctx, void *ptr);
     void *(*realloc)(void *ctx, void *ptr, size_t size);
     bool (*check)(void *ctx);
-    size_t (*free_bytes)(void *ctx); /* mem_stat's free_size */
     /* wrappers/app_mem_utils.h, profiling off: the APP_MEM_* macros */
     bool (*app_init)(void *heap_start, size_t heap_size);
     void *(*app_alloc)(size_t size);                 /* APP_MEM_ALLOC */

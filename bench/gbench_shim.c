@@ -17,13 +17,6 @@
 #define GBENCH_STR2(x) #x
 #define GBENCH_STR(x) GBENCH_STR2(x)
 
-static size_t free_bytes(void *ctx)
-{
-    mem_stat_t st;
-    mem_stat(&ctx, &st);
-    return st.free_size;
-}
-
 /* The APP_MEM_* macros exactly as an app writes them (file and line are
  * NULL and 0 without profiling); one call level more than the app's own. */
 static void *app_alloc(size_t size)
@@ -48,15 +41,11 @@ static char *app_strdup(const char *s)
 
 const gbench_level_t GBENCH_CAT(gbench_level_, GBENCH_LEVEL) = {
     .name = GBENCH_STR(GBENCH_LEVEL),
-    .level = MEM_HARDENING,
-    .chunk_overhead = MEM_CHUNK_OVERHEAD,
-    .min_chunk = MEM_MIN_CHUNK,
     .init = mem_init,
     .alloc = mem_alloc,
     .free = mem_free,
     .realloc = mem_realloc,
     .check = mem_check,
-    .free_bytes = free_bytes,
     .app_init = mem_utils_init,
     .app_alloc = app_alloc,
     .app_free = app_free,

@@ -24,7 +24,6 @@
 
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,7 +32,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bench_rng.h"
+#include "bench_driver.h"
 #include "mem_alloc.h"
 
 #define LIVE 64u
@@ -69,62 +68,31 @@ static double now_ns(void) {
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static void make_sequence(sequence_t *q, const pair_case_t *c, uint64_t seed) {
-    uint64_t rng = bench_rng_seed(seed);
-    for (size_t i = 0; i < LIVE; i++) {
-        q->fill[i] = bench_rng_range(&rng, c->min_size, c->max_size);
-    }
-    for (size_t i = 0; i < q->pairs; i++) {
-        q->slot[i] = (uint32_t)(bench_rng_next(&rng) % LIVE);
-        q->size[i] = bench_rng_range(&rng, c->min_size, c->max_size);
-    }
-}
-
-/* @return ns per pair, or a negative value when an allocation failed. */
-static double time_hardalloc(const sequence_t *q, size_t pairs, void *heap, size_t heap_bytes) {
+/* @return ns per pair on the heap ctx (NULL: glibc malloc/free), or a
+ * negative value when an allocation failed. */
+static double time_pairs(const sequence_t *q, size_t pairs, mem_ctx_t ctx) {
     void *live[LIVE];
-    mem_ctx_t ctx = mem_init(heap, heap_bytes);
-    if (ctx == NULL) {
-        return -1.0;
-    }
     for (size_t i = 0; i < LIVE; i++) {
-        live[i] = mem_alloc(ctx, q->fill[i]);
+        live[i] = bench_alloc(ctx, q->fill[i]);
     }
-    size_t failures = 0;
+    bench_workload_t w = { .ctx = ctx, .live = live, .slot = q->slot, .size = q->size, .ops = pairs };
     double t0 = now_ns();
-    for (size_t i = 0; i < pairs; i++) {
-        void **slot = &live[q->slot[i]];
-        mem_free(ctx, *slot);
-        *slot = mem_alloc(ctx, q->size[i]);
-        failures += *slot == NULL;
-    }
+    bench_replay(&w);
     double t1 = now_ns();
     for (size_t i = 0; i < LIVE; i++) {
         sink ^= (uintptr_t)live[i];
-        mem_free(ctx, live[i]);
+        bench_free(ctx, live[i]);
     }
-    return failures == 0u ? (t1 - t0) / (double)pairs : -1.0;
+    return w.failures == 0u ? (t1 - t0) / (double)pairs : -1.0;
+}
+
+static double time_hardalloc(const sequence_t *q, size_t pairs, void *heap, size_t heap_bytes) {
+    mem_ctx_t ctx = mem_init(heap, heap_bytes);
+    return ctx != NULL ? time_pairs(q, pairs, ctx) : -1.0;
 }
 
 static double time_glibc(const sequence_t *q, size_t pairs) {
-    void *live[LIVE];
-    for (size_t i = 0; i < LIVE; i++) {
-        live[i] = malloc(q->fill[i]);
-    }
-    size_t failures = 0;
-    double t0 = now_ns();
-    for (size_t i = 0; i < pairs; i++) {
-        void **slot = &live[q->slot[i]];
-        free(*slot);
-        *slot = malloc(q->size[i]);
-        failures += *slot == NULL;
-    }
-    double t1 = now_ns();
-    for (size_t i = 0; i < LIVE; i++) {
-        sink ^= (uintptr_t)live[i];
-        free(live[i]);
-    }
-    return failures == 0u ? (t1 - t0) / (double)pairs : -1.0;
+    return time_pairs(q, pairs, NULL);
 }
 
 static int compare_double(const void *a, const void *b) {
@@ -149,7 +117,7 @@ static int run_pair_case(size_t ci, sequence_t *q, const options_t *o) {
     if (heap == NULL) {
         return 1;
     }
-    make_sequence(q, c, o->seed);
+    bench_sequence(o->seed, c->min_size, c->max_size, q->fill, LIVE, q->slot, q->size, q->pairs);
     double ha[MAX_ROUNDS], gl[MAX_ROUNDS];
     /* Untimed warm-up: page faults of the heap and of glibc's arena, caches. */
     size_t warm = q->pairs < WARMUP_PAIRS ? q->pairs : WARMUP_PAIRS;
@@ -194,20 +162,6 @@ static double density(const pair_case_t *c, uint64_t seed, void *heap) {
     return (double)requested / (double)c->heap_bytes;
 }
 
-static bool parse_count(const char *text, uint64_t max, uint64_t *out) {
-    char *end = NULL;
-    if (text == NULL || text[0] < '0' || text[0] > '9') {
-        return false;
-    }
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0' || v > max) {
-        return false;
-    }
-    *out = (uint64_t)v;
-    return true;
-}
-
 static int usage(void) {
     fprintf(stderr, "usage: quick [--rounds N] [--pairs N] [--density-seeds N] [--raw] [seed]\n");
     return 2;
@@ -220,19 +174,19 @@ int main(int argc, char **argv) {
         uint64_t v = 0;
         if (strcmp(argv[i], "--raw") == 0) {
             o.raw = true;
-        } else if (strcmp(argv[i], "--rounds") == 0 && parse_count(argv[i + 1], MAX_ROUNDS, &v) &&
+        } else if (strcmp(argv[i], "--rounds") == 0 && bench_parse_uint(argv[i + 1], 10, MAX_ROUNDS, &v) &&
                    v > 0u) {
             o.rounds = (size_t)v;
             i++;
-        } else if (strcmp(argv[i], "--pairs") == 0 && parse_count(argv[i + 1], UINT32_MAX, &v) &&
+        } else if (strcmp(argv[i], "--pairs") == 0 && bench_parse_uint(argv[i + 1], 10, UINT32_MAX, &v) &&
                    v > 0u) {
             o.pairs = (size_t)v;
             i++;
         } else if (strcmp(argv[i], "--density-seeds") == 0 &&
-                   parse_count(argv[i + 1], UINT32_MAX, &v)) {
+                   bench_parse_uint(argv[i + 1], 10, UINT32_MAX, &v)) {
             o.density_seeds = (size_t)v;
             i++;
-        } else if (!have_seed && parse_count(argv[i], UINT64_MAX, &v)) {
+        } else if (!have_seed && bench_parse_uint(argv[i], 10, UINT64_MAX, &v)) {
             o.seed = v;
             have_seed = true;
         } else {

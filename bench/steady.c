@@ -11,10 +11,10 @@
  * so that measured_loop contains nothing but the allocator calls and the
  * loop itself; bench/instructions runs it under callgrind with
  * --toggle-collect=measured_loop and divides the instructions by ops.
- * --glibc runs the same sequence on malloc/free for comparison.
+ * --glibc runs the same sequence on malloc/free for comparison. The sequence
+ * and the replay are bench/quick's too (bench_driver.h).
  */
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench_rng.h"
+#include "bench_driver.h"
 #include "mem_alloc.h"
 
 #define MIN_SIZE 8u
@@ -38,43 +38,13 @@
 #define MEASURED
 #endif
 
-typedef struct {
-    mem_ctx_t ctx;        /* NULL: glibc malloc/free */
-    void **live;
-    const uint32_t *slot; /* per op: which live block is replaced */
-    const uint32_t *size; /* per op: size of its replacement */
-    size_t ops;
-    size_t failures;      /* allocations that returned NULL */
-} workload_t;
-
-MEASURED static void measured_loop(workload_t *w) {
-    size_t failures = 0;
-    if (w->ctx != NULL) {
-        for (size_t i = 0; i < w->ops; i++) {
-            void **slot = &w->live[w->slot[i]];
-            mem_free(w->ctx, *slot);
-            *slot = mem_alloc(w->ctx, w->size[i]);
-            failures += *slot == NULL;
-        }
-    } else {
-        for (size_t i = 0; i < w->ops; i++) {
-            void **slot = &w->live[w->slot[i]];
-            free(*slot);
-            *slot = malloc(w->size[i]);
-            failures += *slot == NULL;
-        }
-    }
-    w->failures = failures;
+MEASURED static void measured_loop(bench_workload_t *w) {
+    bench_replay(w);
 }
 
 static bool parse_size(const char *text, size_t *out) {
-    char *end = NULL;
-    errno = 0;
-    if (text[0] < '0' || text[0] > '9') {
-        return false;
-    }
-    unsigned long long v = strtoull(text, &end, 0);
-    if (errno != 0 || *end != '\0' || v > SIZE_MAX) {
+    uint64_t v = 0;
+    if (!bench_parse_uint(text, 0, SIZE_MAX, &v)) {
         return false;
     }
     *out = (size_t)v;
@@ -109,9 +79,10 @@ int main(int argc, char **argv) {
 
     void *heap = glibc ? NULL : malloc(heap_bytes);
     void **live = calloc(live_blocks, sizeof *live);
+    uint32_t *fill = malloc(live_blocks * sizeof *fill);
     uint32_t *slot = malloc((ops > 0u ? ops : 1u) * sizeof *slot);
     uint32_t *size = malloc((ops > 0u ? ops : 1u) * sizeof *size);
-    if ((!glibc && heap == NULL) || live == NULL || slot == NULL || size == NULL) {
+    if ((!glibc && heap == NULL) || live == NULL || fill == NULL || slot == NULL || size == NULL) {
         fprintf(stderr, "steady: out of memory\n");
         return 1;
     }
@@ -124,22 +95,17 @@ int main(int argc, char **argv) {
         }
     }
 
-    uint64_t rng = bench_rng_seed(seed);
+    bench_sequence(seed, MIN_SIZE, (uint32_t)max_size, fill, live_blocks, slot, size, ops);
     for (size_t i = 0; i < live_blocks; i++) {
-        uint32_t n = bench_rng_range(&rng, MIN_SIZE, (uint32_t)max_size);
-        live[i] = glibc ? malloc(n) : mem_alloc(ctx, n);
+        live[i] = bench_alloc(ctx, fill[i]);
         if (live[i] == NULL) {
             fprintf(stderr, "steady: heap of %zu bytes full after %zu of %zu blocks\n",
                     heap_bytes, i, live_blocks);
             return 1;
         }
     }
-    for (size_t i = 0; i < ops; i++) {
-        slot[i] = (uint32_t)(bench_rng_next(&rng) % live_blocks);
-        size[i] = bench_rng_range(&rng, MIN_SIZE, (uint32_t)max_size);
-    }
 
-    workload_t w = { .ctx = ctx, .live = live, .slot = slot, .size = size, .ops = ops };
+    bench_workload_t w = { .ctx = ctx, .live = live, .slot = slot, .size = size, .ops = ops };
     measured_loop(&w);
 
     int rc = 0;
@@ -159,11 +125,7 @@ int main(int argc, char **argv) {
                live_blocks, max_size, ops, seed, w.failures);
     }
     for (size_t i = 0; i < live_blocks; i++) {
-        if (glibc) {
-            free(live[i]);
-        } else {
-            mem_free(ctx, live[i]);
-        }
+        bench_free(ctx, live[i]);
     }
     if (!glibc) {
         mem_stat_t st;
@@ -175,6 +137,7 @@ int main(int argc, char **argv) {
     }
     free(size);
     free(slot);
+    free(fill);
     free(live);
     free(heap);
     return rc;

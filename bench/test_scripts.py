@@ -107,6 +107,23 @@ def case_report_nompl():
             raise Fail("plots written without matplotlib")
 
 
+# Google Benchmark JSON whose fields have the wrong types: read, never a traceback.
+ODD_FIELDS = {
+    "context": {"caches": 5, "host_name": 3},
+    "benchmarks": [
+        {"name": "pair/off/dist=u8-512/order=random/live=64/heap=32KiB", "run_type": "aggregate",
+         "aggregate_name": "median", "repetitions": "x", "real_time": 3, "time_unit": []},
+        {"name": "pair/glibc/dist=u8-512/order=random/live=64/heap=32KiB", "real_time": "fast",
+         "time_unit": 7, "run_type": ["iteration"], "p50_ns": 1},
+        {"name": "util/off/dist=u8-512/heap=32KiB/state=fresh", "utilization": "full"},
+    ]}
+
+
+def one_line(r, what, code):
+    if len(r.stderr.strip().splitlines()) != 1 or "Traceback" in r.stderr:
+        raise Fail("%s: expected one line on stderr and exit %d, got:\n%s" % (what, code, r.stderr))
+
+
 def case_bad_input():
     with tempfile.TemporaryDirectory() as tmp:
         bad = os.path.join(tmp, "bad.json")
@@ -118,12 +135,24 @@ def case_bad_input():
         for script in (["report"], ["run", "--table"]):
             for path in (bad, other, os.path.join(tmp, "missing.json")):
                 r = run(script + [path] + (["-o", tmp] if script == ["report"] else []), code=2)
-                if len(r.stderr.strip().splitlines()) != 1 or "Traceback" in r.stderr:
-                    raise Fail("%s %s: expected one line, got:\n%s" % (script, path, r.stderr))
+                one_line(r, "%s %s" % (script, path), 2)
         r = run(["compare", bad, AFTER], code=2)
         expect(r.stderr, "not JSON", "compare on malformed JSON")
         r = run(["compare", BEFORE, os.path.join(tmp, "missing.json")], code=2)
         expect(r.stderr, "no such file", "compare on a missing file")
+        odd = os.path.join(tmp, "odd.json")
+        with open(odd, "w") as f:
+            json.dump(ODD_FIELDS, f)
+        for script in (["report", odd, "-o", tmp, "--no-plots"], ["run", "--table", odd]):
+            r = run(script)
+            if "Traceback" in r.stderr:
+                raise Fail("%s on fields of the wrong type:\n%s" % (script, r.stderr))
+        # The build-driven scripts on a build directory that is not there.
+        nowhere = os.path.join(tmp, "no-build")
+        for args, code in ((["run", nowhere, "--no-build"], 1), (["instructions", nowhere], 2),
+                           (["levels", nowhere, "--rounds", "1"], 2), (["levels", "--rounds", "0"], 2),
+                           (["size", "--arch", "thumb", "--arm-cc", os.path.join(nowhere, "gcc")], 2)):
+            one_line(run(args, code=code), " ".join(args), code)
 
 
 def case_compare():
