@@ -121,10 +121,11 @@ _Static_assert(BITMAP_AT % 8u == 0u && HEADS_AT % 8u == 0u, "context stays align
 /* ---- sanitizers --------------------------------------------------------- */
 
 /* HEAP_ASAN: built with AddressSanitizer and poisoning the arena. The fuzz
- * builds define HARDALLOC_NO_ARENA_POISON: their interpreter never touches
- * bytes it does not own, ASan still guards the arena's bounds, and the
- * out-of-line metadata accesses below would cost them most of their
- * executions per second (the poisoning is tested by tests/sanitizers). */
+ * builds define HARDALLOC_NO_ARENA_POISON: fuzz_corrupt writes the metadata
+ * on purpose and the others check block contents through the model, so
+ * ASan guards the arena's bounds only, and the out-of-line metadata
+ * accesses below would cost them most of their executions per second (the
+ * poisoning is tested by tests/sanitizers). */
 #if !defined(HARDALLOC_NO_ARENA_POISON)
 #if defined(__SANITIZE_ADDRESS__)
 #define HEAP_ASAN 1
@@ -256,6 +257,13 @@ static inline uint32_t len_of(const uint8_t *b, uint32_t off)
 static inline uint32_t tail_at(uint32_t off, uint32_t len)
 {
     return off + len - TAIL_BACK;
+}
+
+/* pos is a chunk position of the heap [first, end): in range and aligned
+ * (first <= end). One unsigned comparison tests both bounds. */
+static inline bool chunk_pos_ok(uint32_t pos, uint32_t first, uint32_t end)
+{
+    return pos - first < end - first && (pos & (GRANULE - 1u)) == 0u;
 }
 
 /* ---- checksums ---------------------------------------------------------- */

@@ -186,19 +186,27 @@ static inline void san_block_change(uint8_t *b, uint32_t from, uint32_t old_usab
 
 /* ---- the boundary of every public call ---------------------------------- */
 
-/* Entry of a public call: the heap behind ctx when it may be used, NULL when
- * ctx is no heap (nothing reported) or the heap is refused (reported; addr
- * is what a refusal reports). *vg tells heap_leave to turn memcheck's
- * reporting back on; it is set whenever a heap was found. */
-static inline uint8_t *heap_enter(mem_ctx_t ctx, const void *addr, bool *vg)
+/* The heap behind ctx, or NULL when ctx is no heap, with memcheck's
+ * reporting off for the allocator's own accesses. *vg tells heap_leave to
+ * turn it back on; it is set whenever a heap made under valgrind was found.
+ * The calls that check nothing else (mem_set_fault_handler, ...) start here. */
+static inline uint8_t *heap_open(mem_ctx_t ctx, bool *vg)
 {
     uint8_t *b = heap_of(ctx);
     *vg = b != NULL && san_vg(b);
-    if (b == NULL) {
-        return NULL;
-    }
     if (*vg) {
         san_reporting(false);
+    }
+    return b;
+}
+
+/* Entry of a public call: heap_open, then NULL (reported; addr is what a
+ * refusal reports) when the heap failed or its context fails its checksum. */
+static inline uint8_t *heap_enter(mem_ctx_t ctx, const void *addr, bool *vg)
+{
+    uint8_t *b = heap_open(ctx, vg);
+    if (b == NULL) {
+        return NULL;
     }
     if (ld(b, W_STATE * 4u) != 0u || (HARDENED && !ctx_intact(b))) {
         heap_refuse(b, addr);

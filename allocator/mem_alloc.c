@@ -43,11 +43,6 @@ static uint32_t poison_broken(const uint8_t *b, uint32_t off, uint32_t len, uint
 
 /* ---- free lists --------------------------------------------------------- */
 
-static inline bool chunk_pos_ok(uint32_t pos, uint32_t first, uint32_t end)
-{
-    return pos - first < end - first && (pos & (GRANULE - 1u)) == 0u;
-}
-
 /* Hardened: a list neighbour at pos is a free chunk of this heap (in range,
  * checksummed header, FREE). A back link alone would not do: the payload of
  * a live block is the app's data and could hold one. */
@@ -208,9 +203,11 @@ HOT void set_allocated(uint8_t *b, uint64_t key, uint32_t off, uint32_t len_flag
     }
 }
 
-/* Makes [off, off+len) a free chunk, links it, and tells the next chunk.
- * The chunk before it is allocated. False when the list is damaged. */
-HOT bool make_free(uint8_t *b, uint64_t key, uint32_t off, uint32_t len)
+/* Makes [off, off+len) a free chunk and links it. The chunk before it is
+ * allocated; tell_next: the chunk after it still says its predecessor is
+ * allocated and is told otherwise (false when what lay there before was
+ * free already). False when the list is damaged. */
+HOT bool make_free(uint8_t *b, uint64_t key, uint32_t off, uint32_t len, bool tell_next)
 {
     uint32_t lf = len | FLAG_FREE;
     st(b, off + 4u, lf);
@@ -218,18 +215,22 @@ HOT bool make_free(uint8_t *b, uint64_t key, uint32_t off, uint32_t len)
         st(b, off, header_check(key, off, lf));
     }
     st(b, tail_at(off, len), len);
-    uint32_t next = off + len;
-    st(b, next + 4u, ld(b, next + 4u) | FLAG_PREV_FREE);
+    if (tell_next) {
+        uint32_t next = off + len;
+        st(b, next + 4u, ld(b, next + 4u) | FLAG_PREV_FREE);
+    }
     return list_insert(b, off, len);
 }
 
 /* Turns the unlinked region [off, off+have) into an allocated chunk of need
  * bytes, returning the rest to the free lists when it can hold a chunk; the
- * chunk after the region is allocated. Paranoid: the rest's payload below
- * dirty_end held live data or headers and is poisoned again. Returns the
- * chunk's length, or 0 when the rest could not be linked. */
-static uint32_t take(uint8_t *b, uint64_t key, uint32_t off, uint32_t have, uint32_t need,
-                     uint32_t prev_flag, uint32_t dirty_end)
+ * chunk after the region is allocated. tail_free: the region ends with what
+ * was a free chunk, so that chunk after it already says its predecessor is
+ * free. Paranoid: the rest's payload below dirty_end held live data or
+ * headers and is poisoned again. Returns the chunk's length, or 0 when the
+ * rest could not be linked. */
+HOT uint32_t take(uint8_t *b, uint64_t key, uint32_t off, uint32_t have, uint32_t need,
+                  uint32_t prev_flag, uint32_t dirty_end, bool tail_free)
 {
     uint32_t len = have;
     if (have - need >= MIN_CHUNK) {
@@ -239,7 +240,7 @@ static uint32_t take(uint8_t *b, uint64_t key, uint32_t off, uint32_t have, uint
             uint32_t to = tail_at(rest, have - need);
             fill_words(b, rest + 16u, dirty_end < to ? dirty_end : to, POISON_WORD);
         }
-        if (!make_free(b, key, rest, have - need)) {
+        if (!make_free(b, key, rest, have - need, !tail_free)) {
             return 0u;
         }
     } else {
@@ -313,6 +314,18 @@ HOT uint32_t chunk_at(const uint8_t *b, uint64_t key, const void *ptr, mem_fault
     return off;
 }
 
+/* chunk_at, reporting the fault when ptr is no live chunk (then 0). */
+HOT uint32_t live_chunk(uint8_t *b, uint64_t key, const void *ptr)
+{
+    mem_fault_t why = MEM_FAULT_NONE;
+    const void *where = ptr;
+    uint32_t off = chunk_at(b, key, ptr, &why, &where);
+    if (off == 0u) {
+        heap_fault(b, why, where);
+    }
+    return off;
+}
+
 /* Frees the verified allocated chunk at off, merging it with its free
  * neighbours once their headers and links are verified. The payload is
  * wiped first, so no secret survives even a fault. Returns the fault found
@@ -343,29 +356,30 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
             return MEM_FAULT_CORRUPT_HEADER;
         }
     }
-    if (PARANOID) {
-        st(b, tail_at(off, len), POISON_WORD); /* the canary becomes payload */
-    }
-    if ((nf & FLAG_FREE) != 0u) {
+    bool next_free = (nf & FLAG_FREE) != 0u;
+    if (next_free) {
         list_remove(b, next);
         if (PARANOID) {
-            fill_words(b, next, next + 16u, POISON_WORD);
+            /* The canary, next's header and links become payload. */
+            fill_words(b, tail_at(off, len), next + 16u, POISON_WORD);
         }
         len += nf & ~FLAG_MASK;
     }
     if (prev_len != 0u) {
         /* The chunk's header becomes the inside of its predecessor: erased,
          * so that a second free of ptr finds no header to trust (it is then
-         * classified as a double free) instead of a stale valid one. */
-        st64(b, off, 0u);
+         * classified as a double free) instead of a stale valid one. The
+         * poison erases it too (with the predecessor's tail word). */
         if (PARANOID) {
             fill_words(b, off - TAIL_BACK, off + 16u, POISON_WORD);
+        } else {
+            st64(b, off, 0u);
         }
         off -= prev_len;
         list_remove(b, off);
         len += prev_len;
     }
-    if (!make_free(b, key, off, len)) {
+    if (!make_free(b, key, off, len, !next_free)) {
         *where = b + off + 8u;
         return MEM_FAULT_CORRUPT_LINK;
     }
@@ -423,7 +437,7 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
     if (PARANOID) {
         fill_words(b, first + 16u, tail_at(first, len), POISON_WORD);
     }
-    (void)make_free(b, key, first, len); /* empty lists: cannot fail */
+    (void)make_free(b, key, first, len, true); /* empty lists: cannot fail */
     san_heap_ready(b, b, size);
     heap_leave(vg);
     return b;
@@ -458,27 +472,10 @@ static void *alloc_in(uint8_t *b, size_t nb_bytes)
         return NULL;
     }
     list_remove(b, off);
-    uint32_t len = have;
-    if (have - need < MIN_CHUNK) {
-        (void)take(b, key, off, have, have, 0u, 0u); /* no rest: cannot fail */
-    } else {
-        /* The split of take(), minus its update of the next chunk's flags:
-         * the chunk after a free chunk already says its predecessor is
-         * free. On the hottest path this saves about 10 instructions per
-         * alloc+free pair (bench/instructions), a few percent of its time. */
-        uint32_t rest = off + need;
-        uint32_t rlf = (have - need) | FLAG_FREE;
-        set_allocated(b, key, off, need);
-        st(b, rest + 4u, rlf);
-        if (HARDENED) {
-            st(b, rest, header_check(key, rest, rlf));
-        }
-        st(b, tail_at(off, have), have - need);
-        if (!list_insert(b, rest, have - need)) {
-            heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + rest + 8u);
-            return NULL;
-        }
-        len = need;
+    uint32_t len = take(b, key, off, have, need, 0u, 0u, true);
+    if (len == 0u) {
+        heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + off + need + 8u); /* the rest's list */
+        return NULL;
     }
     san_block_alloc(b, off + 8u, len - MEM_CHUNK_OVERHEAD);
     return b + off + 8u;
@@ -512,13 +509,9 @@ void mem_free(mem_ctx_t ctx, void *ptr)
     uint8_t *b = heap_enter(ctx, ptr, &vg);
     if (b != NULL) {
         uint64_t key = HARDENED ? secret_of(b) : 0u;
-        mem_fault_t why = MEM_FAULT_NONE;
-        const void *where = ptr;
-        uint32_t off = chunk_at(b, key, ptr, &why, &where);
+        uint32_t off = live_chunk(b, key, ptr);
         if (off != 0u) {
             free_verified(b, key, off);
-        } else {
-            heap_fault(b, why, where);
         }
     }
     heap_leave(vg);
@@ -542,7 +535,7 @@ static void *grow_in_place(uint8_t *b, uint64_t key, uint32_t off, uint32_t need
             return NULL;
         }
         list_remove(b, next);
-        len = take(b, key, off, total, need, lf & FLAG_PREV_FREE, next + 16u);
+        len = take(b, key, off, total, need, lf & FLAG_PREV_FREE, next + 16u, true);
         if (len == 0u) {
             heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + off + 8u);
             return NULL;
@@ -581,7 +574,7 @@ static void *grow_in_place(uint8_t *b, uint64_t key, uint32_t off, uint32_t need
     if (HARDENED) {
         wipe(b, stale, off + 8u + usable, FREE_BYTE);
     }
-    len = take(b, key, start, total, need, 0u, next + 16u);
+    len = take(b, key, start, total, need, 0u, next + 16u, next_len != 0u);
     if (len == 0u) {
         heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + start + 8u);
         return NULL;
@@ -593,11 +586,8 @@ static void *grow_in_place(uint8_t *b, uint64_t key, uint32_t off, uint32_t need
 static void *realloc_in(uint8_t *b, void *ptr, size_t size)
 {
     uint64_t key = HARDENED ? secret_of(b) : 0u;
-    mem_fault_t why = MEM_FAULT_NONE;
-    const void *where = ptr;
-    uint32_t off = chunk_at(b, key, ptr, &why, &where);
+    uint32_t off = live_chunk(b, key, ptr);
     if (off == 0u) {
-        heap_fault(b, why, where);
         return NULL;
     }
     if (size == 0u) {
@@ -668,13 +658,9 @@ size_t mem_usable_size(mem_ctx_t ctx, const void *ptr)
     size_t n = 0u;
     uint8_t *b = heap_enter(ctx, ptr, &vg);
     if (b != NULL) {
-        mem_fault_t why = MEM_FAULT_NONE;
-        const void *where = ptr;
-        uint32_t off = chunk_at(b, HARDENED ? secret_of(b) : 0u, ptr, &why, &where);
+        uint32_t off = live_chunk(b, HARDENED ? secret_of(b) : 0u, ptr);
         if (off != 0u) {
             n = len_of(b, off) - MEM_CHUNK_OVERHEAD;
-        } else {
-            heap_fault(b, why, where);
         }
     }
     heap_leave(vg);

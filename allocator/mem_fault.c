@@ -39,6 +39,16 @@ static bool is_corruption(mem_fault_t fault)
     return fault != MEM_FAULT_NONE && fault != MEM_FAULT_DOUBLE_FREE && fault != MEM_FAULT_INVALID_POINTER;
 }
 
+/* What a heap's state word says when the heap refuses: true when the
+ * context itself is damaged (hardened: its checksum fails) or the state (or
+ * its reset to 0) is none a corruption fault could have left; false when it
+ * names the corruption that failed the heap. */
+static bool context_damaged(const uint8_t *b, uint32_t state)
+{
+    return (HARDENED && !ctx_intact(b)) || !is_corruption((mem_fault_t)state) ||
+           state > (uint32_t)MEM_FAULT_CORRUPT_CONTEXT;
+}
+
 /* HARDALLOC_NO_STDIO (firmware builds): the default handler aborts without
  * printing, so that the library does not pull the C library's stdio in
  * (about 25 KiB of Thumb code with newlib, bench/size). */
@@ -62,11 +72,8 @@ static uint32_t handler_check(uint64_t key, uint64_t handler, uint64_t user)
 
 bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *user)
 {
-    uint8_t *b = heap_of(ctx);
-    bool vg = b != NULL && san_vg(b);
-    if (vg) {
-        san_reporting(false);
-    }
+    bool vg;
+    uint8_t *b = heap_open(ctx, &vg);
     bool ok = b != NULL && ld(b, W_STATE * 4u) == 0u && ctx_intact(b);
     if (ok) {
         uint64_t h = 0u;
@@ -85,19 +92,12 @@ bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *use
 
 mem_fault_t mem_last_fault(mem_ctx_t ctx)
 {
-    const uint8_t *b = heap_of(ctx);
-    bool vg = b != NULL && san_vg(b);
-    if (vg) {
-        san_reporting(false);
-    }
+    bool vg;
+    const uint8_t *b = heap_open(ctx, &vg);
     mem_fault_t f = MEM_FAULT_NONE;
     if (b != NULL && ld(b, W_STATE * 4u) != 0u) {
         uint32_t state = ld(b, W_STATE * 4u);
-        /* A state no fault could have left is itself a damaged context. */
-        f = HARDENED && !ctx_intact(b) ? MEM_FAULT_CORRUPT_CONTEXT
-            : is_corruption((mem_fault_t)state) && state <= (uint32_t)MEM_FAULT_CORRUPT_CONTEXT
-                ? (mem_fault_t)state
-                : MEM_FAULT_CORRUPT_CONTEXT;
+        f = context_damaged(b, state) ? MEM_FAULT_CORRUPT_CONTEXT : (mem_fault_t)state;
     }
     heap_leave(vg);
     return f;
@@ -141,10 +141,7 @@ void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr)
 void heap_refuse(uint8_t *b, const void *addr)
 {
     uint32_t state = ld(b, W_STATE * 4u);
-    bool intact = !HARDENED || ctx_intact(b);
-    if (!intact || !is_corruption((mem_fault_t)state) || state > (uint32_t)MEM_FAULT_CORRUPT_CONTEXT) {
-        /* The context itself is damaged: a checksum that fails, or a state
-         * (or its reset to 0) that no fault could have left. */
+    if (context_damaged(b, state)) {
         if (state != (uint32_t)MEM_FAULT_CORRUPT_CONTEXT) {
             fail_heap(b, MEM_FAULT_CORRUPT_CONTEXT);
         }
@@ -161,11 +158,8 @@ bool mem_set_check_interval(mem_ctx_t ctx, uint32_t every)
         (void)every;
         return false;
     }
-    uint8_t *b = heap_of(ctx);
-    bool vg = b != NULL && san_vg(b);
-    if (vg) {
-        san_reporting(false);
-    }
+    bool vg;
+    uint8_t *b = heap_open(ctx, &vg);
     bool ok = b != NULL && ld(b, W_STATE * 4u) == 0u;
     if (ok) {
         st(b, W_CHECK_EVERY * 4u, every);

@@ -15,7 +15,9 @@
 
 #include "app_mem_utils.h"
 
+#ifndef HARDALLOC_NO_STDIO
 #include <stdio.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,8 +39,15 @@ static void forward_fault(mem_ctx_t ctx, mem_fault_t fault, const void *addr, vo
         return;
     }
     /* Only on a heap detached while the app had a handler, then reset to the
-     * default: behave as the allocator's default handler does. */
+     * default: behave as the allocator's default handler does (mem_fault.c),
+     * HARDALLOC_NO_STDIO included, so that firmware links no stdio here either. */
+#ifndef HARDALLOC_NO_STDIO
     fprintf(stderr, "hardalloc: %s at %p in heap %p\n", mem_fault_name(fault), addr, ctx);
+#else
+    (void)ctx;
+    (void)fault;
+    (void)addr;
+#endif
     abort();
 }
 
