@@ -53,8 +53,9 @@ for f in "$repo"/allocator/*.c; do
 done
 compile wrappers/app_mem_utils.c -DHAVE_MEMORY_PROFILING
 compile wrappers/mp_log.c -DHAVE_MEMORY_PROFILING
-for f in program interp targets target_alloc target_wrappers target_corrupt; do
-    compile "fuzz/$f.c" -DHAVE_MEMORY_PROFILING
+# The fuzz core (fuzz/meson.build's fuzz_core): the interpreter and every target's operations.
+for f in program interp targets "$repo"/fuzz/target_*.c; do
+    compile "fuzz/$(basename "$f" .c).c" -DHAVE_MEMORY_PROFILING
 done
 core=("${objs[@]}")
 

@@ -247,8 +247,10 @@ void mem_free(mem_ctx_t ctx, void *ptr);
 
 /**
  * Walks every chunk in address order and calls callback for each, until it
- * returns true. No-op for a bad ctx or a NULL callback. The callback must not
- * allocate from or free into the heap being walked. Cost: O(chunks).
+ * returns true. No-op for a bad ctx or a NULL callback. Every header is
+ * verified before the first callback: on a damaged heap the fault is reported
+ * and the callback is never called. The callback must not allocate from or
+ * free into the heap being walked. Cost: O(chunks), two walks.
  */
 void mem_parse(mem_ctx_t ctx, mem_parse_callback_t callback, void *data);
 

@@ -80,6 +80,15 @@ typedef struct {
     void *data;
 } parse_ctx_t;
 
+static bool visit_nothing(void *data, uint8_t *b, uint32_t off, uint32_t lf)
+{
+    (void)data;
+    (void)b;
+    (void)off;
+    (void)lf;
+    return false;
+}
+
 static bool parse_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
 {
     const parse_ctx_t *p = data;
@@ -101,7 +110,10 @@ void mem_parse(mem_ctx_t ctx, mem_parse_callback_t callback, void *data)
     }
     bool vg;
     uint8_t *b = heap_enter(ctx, ctx, &vg);
-    if (b != NULL) {
+    /* The headers are verified before the first callback: a call that finds
+     * a fault does nothing, so the app never sees half a walk. The second
+     * walk checks again, in case the callback broke its contract. */
+    if (b != NULL && walk_checked(b, visit_nothing, NULL)) {
         parse_ctx_t p = {callback, data};
         (void)walk_checked(b, parse_one, &p);
     }

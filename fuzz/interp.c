@@ -194,6 +194,20 @@ MODEL_CODE static void check_zero(const run_t *r, const void *p, size_t n, const
     }
 }
 
+/* The content of the live block of slot n after an operation: its edges
+ * every step (headers and splits land there), all of it every SWEEP_EVERY
+ * steps and at the end of the run. */
+MODEL_CODE static void check_content(const run_t *r, unsigned n)
+{
+    const slot_t *s = &r->slots[n];
+    if (r->step % SWEEP_EVERY == 0u || r->final || s->size <= 2u * GUARD_BYTES) {
+        verify(r, n, "content");
+    } else {
+        verify_range(r, n, s, GUARD_BYTES, "content");
+        verify_tail(r, n, s, GUARD_BYTES, "content");
+    }
+}
+
 static void note_canary(const run_t *r, slot_t *s);
 
 static void take_slot(run_t *r, unsigned n, void *p, size_t size)
@@ -320,17 +334,8 @@ MODEL_CODE static void check_model(run_t *r)
                       (void *)a->ptr, order[k], (void *)b->ptr);
         }
     }
-    /* Every block's edges every step (headers and splits land there), all
-     * of every block every SWEEP_EVERY steps and at the end of the run. */
-    bool sweep = r->step % SWEEP_EVERY == 0u || r->final;
     for (unsigned k = 0; k < live; k++) {
-        const slot_t *s = &r->slots[order[k]];
-        if (sweep || s->size <= 2u * GUARD_BYTES) {
-            verify(r, order[k], "content");
-        } else {
-            verify_range(r, order[k], s, GUARD_BYTES, "content");
-            verify_tail(r, order[k], s, GUARD_BYTES, "content");
-        }
+        check_content(r, order[k]);
     }
     mem_stat_t st = stat_of(r);
     if (st.nb_allocated != live || st.allocated_size != chunk_bytes ||
@@ -345,17 +350,9 @@ MODEL_CODE static void check_model(run_t *r)
  * (alignment, bounds and overlap were checked when each was handed out). */
 MODEL_CODE static void check_contents(const run_t *r)
 {
-    bool sweep = r->step % SWEEP_EVERY == 0u || r->final;
     for (unsigned i = 0; i < FUZZ_SLOTS; i++) {
-        const slot_t *s = &r->slots[i];
-        if (s->ptr == NULL) {
-            continue;
-        }
-        if (sweep || s->size <= 2u * GUARD_BYTES) {
-            verify(r, i, "content");
-        } else {
-            verify_range(r, i, s, GUARD_BYTES, "content");
-            verify_tail(r, i, s, GUARD_BYTES, "content");
+        if (r->slots[i].ptr != NULL) {
+            check_content(r, i);
         }
     }
 }
@@ -399,43 +396,35 @@ MODEL_CODE static void accept_block(const run_t *r, const void *p, size_t n, int
     }
 }
 
-/* The heap refuses every call (failed, or its context is no heap any more):
- * a call must hand out nothing. */
+/* A call that reports a fault, and any call on a heap that refuses every
+ * call (failed, or its context is no heap any more), must hand out nothing:
+ * the fault model's "the call does nothing and answers NULL, false or 0". */
 static void refused(const run_t *r, bool ok, const char *what)
 {
-    if (r->faults != NULL && r->refusing && ok) {
+    if (r->faults == NULL || !ok) {
+        return;
+    }
+    if (r->refusing) {
         fuzz_fail("fail-closed", "step %u: %s succeeded on a heap that %s", r->step, what,
                   r->detached ? "is no heap (its key word was overwritten)" : "failed");
+    }
+    if (r->faults->count != r->calls_before) {
+        fuzz_fail("fault-answer", "step %u: %s reported %s and still succeeded", r->step, what,
+                  mem_fault_name(r->faults->last));
     }
 }
 
 /* ---- corruption (fuzz_corrupt) -------------------------------------------- */
 
-/* The allocator poisons its metadata under ASan; a corruption op writes it
- * anyway (that is the point), so these accesses are not instrumented. The
- * volatile keeps the loops from becoming (intercepted) memcpy calls. */
-#ifdef FUZZ_ASAN
-#define RAW_ACCESS __attribute__((no_sanitize_address, noinline))
-#else
-#define RAW_ACCESS
-#endif
-
-RAW_ACCESS static uint8_t raw_read(const uint8_t *p)
+/* Corruption ops and the canary checks read and write the allocator's
+ * metadata with plain, instrumented accesses: the fuzz targets link the copy
+ * of the allocator built without arena poisoning or memcheck requests
+ * (wrappers/meson.build, .clusterfuzzlite/build.sh), so ASan checks these
+ * like the allocator's own accesses, against the arena's bounds. */
+static uint32_t load32(const uint8_t *p)
 {
-    return *(const volatile uint8_t *)p;
-}
-
-RAW_ACCESS static void raw_write(uint8_t *p, uint8_t v)
-{
-    *(volatile uint8_t *)p = v;
-}
-
-RAW_ACCESS static uint32_t raw_read32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (unsigned i = 0; i < 4u; i++) {
-        v |= (uint32_t)((const volatile uint8_t *)p)[i] << (8u * i);
-    }
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
     return v;
 }
 
@@ -445,14 +434,14 @@ static void note_canary(const run_t *r, slot_t *s)
         return;
     }
     s->usable = mem_usable_size(r->ctx, s->ptr);
-    s->canary = s->usable != 0u ? raw_read32(s->ptr + s->usable) : 0u;
+    s->canary = s->usable != 0u ? load32(s->ptr + s->usable) : 0u;
 }
 
 /* The live block of s had its tail canary changed by a corruption op. */
 static bool canary_broken(const run_t *r, const slot_t *s)
 {
     return r->faults != NULL && s->ptr != NULL && s->usable != 0u && !r->refusing &&
-           raw_read32(s->ptr + s->usable) != s->canary;
+           load32(s->ptr + s->usable) != s->canary;
 }
 
 /* After mem_free / mem_realloc of the live block of slot n: an overwritten
@@ -473,6 +462,23 @@ static void check_live_call(const run_t *r, unsigned n, bool broken, const char 
     if ((f->seen & misuse) != 0u) {
         fuzz_fail("live-not-misuse", "step %u: %s of the live block of slot %u was reported as %s", r->step, what, n,
                   (f->seen & (uint32_t)1u << MEM_FAULT_DOUBLE_FREE) ? "a double free" : "an invalid pointer");
+    }
+}
+
+/* mem_free of the live block of slot n (free, free_at), with the checks of
+ * check_live_call. A refused free is a no-op: the block stays. After a fault
+ * freeing it, the block may or may not be free. */
+static void free_live(run_t *r, unsigned n, const char *what)
+{
+    slot_t *s = &r->slots[n];
+    bool broken = canary_broken(r, s);
+    r->t->free(r->ctx, s->ptr);
+    check_live_call(r, n, broken, what);
+    if (r->faults != NULL && !r->refusing && r->faults->count != r->calls_before) {
+        r->model_lost = true;
+    }
+    if (!r->refusing) {
+        s->ptr = NULL;
     }
 }
 
@@ -500,10 +506,10 @@ static void corrupt_bytes(run_t *r, size_t off, const uint8_t *bytes, size_t n)
             skipped++;
             continue;
         }
-        if (raw_read(p) == bytes[k]) {
+        if (*p == bytes[k]) {
             continue;
         }
-        raw_write(p, bytes[k]);
+        *p = bytes[k];
         slot_t *s = NULL;
         for (unsigned i = 0; i < FUZZ_SLOTS && s == NULL; i++) {
             if (r->slots[i].ptr != NULL && p >= r->slots[i].ptr && p < r->slots[i].ptr + r->slots[i].size) {
@@ -558,9 +564,7 @@ static void op_corrupt(run_t *r, const op_t *op)
     default: /* OP_COPY */
         n = op->count;
         off = op->offset % (r->arena_size - n + 1u);
-        for (size_t i = 0, src = op->word % (r->arena_size - n + 1u); i < n; i++) {
-            bytes[i] = raw_read(r->arena + src + i);
-        }
+        memcpy(bytes, r->arena + op->word % (r->arena_size - n + 1u), n);
         break;
     }
     corrupt_bytes(r, off, bytes, n);
@@ -573,12 +577,7 @@ static void op_free_at(run_t *r, const op_t *op)
     uint8_t *p = r->arena + op->offset % r->arena_size;
     for (unsigned i = 0; i < FUZZ_SLOTS; i++) {
         if (r->slots[i].ptr == p) {
-            bool broken = canary_broken(r, &r->slots[i]);
-            r->t->free(r->ctx, p);
-            check_live_call(r, i, broken, "free_at");
-            if (!r->refusing) {
-                r->slots[i].ptr = NULL;
-            }
+            free_live(r, i, "free_at");
             if (r->trace != NULL) {
                 fprintf(r->trace, "   # the block of slot %u", i);
             }
@@ -890,20 +889,13 @@ static void run_op(run_t *r, const op_t *op)
     case OP_RECALLOC:
         op_recalloc(r, op, n);
         break;
-    case OP_FREE: {
-        bool broken = canary_broken(r, s);
-        r->t->free(r->ctx, s->ptr);
+    case OP_FREE:
         if (s->ptr != NULL) {
-            check_live_call(r, op->slot, broken, "free");
-        }
-        if (r->faults != NULL && s->ptr != NULL && !r->refusing && r->faults->count != r->calls_before) {
-            r->model_lost = true; /* a fault freeing it: the block may or may not be free */
-        }
-        if (!r->refusing) {
-            s->ptr = NULL; /* a refused free is a no-op: the block stays */
+            free_live(r, op->slot, "free");
+        } else {
+            r->t->free(r->ctx, NULL);
         }
         break;
-    }
     case OP_CLEANUP: {
         void *held = s->ptr;
         r->t->cleanup(r->ctx, &held);
