@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "app_faults.h"
 #include "app_mem_utils.h"
 
 #ifndef HAVE_MEMORY_PROFILING
@@ -76,20 +77,8 @@ static void reset_capture(void)
 }
 
 /* The app heap's fault handler in every test: record_fault
- * (fault_recorder.h), which records each fault into g_faults. */
-
-/* The one fault since the last check was fault at addr, from the app heap. */
-static void expect_one_fault(mem_fault_t fault, const void *addr)
-{
-    assert_int_equal(g_faults.calls, 1);
-    assert_true(fault_at(&g_faults, 0, mem_utils_context(), fault, addr, &g_faults));
-    fault_recorder_clear(&g_faults);
-}
-
-static void expect_no_fault(void)
-{
-    assert_int_equal(g_faults.calls, 0);
-}
+ * (fault_recorder.h), which records each fault into g_faults, checked with
+ * app_faults.h. */
 
 static int setup_logged_heap(void **state)
 {
@@ -319,13 +308,12 @@ static void test_failures_log_nothing(void **state)
     APP_MEM_FREE_AND_NULL(NULL);
     APP_MEM_FREE_AND_NULL(&q);
     expect_count(0);
-    expect_no_fault();
+    expect_faults(0);
     assert_int_equal(local, 0);
     APP_MEM_FREE(p);
     expect_count(1);
 
     /* a failed calloc on a held buffer logs only the free that did happen */
-    q = p;
     q = APP_MEM_ALLOC(64);
     assert_non_null(q);
     reset_capture();
@@ -406,7 +394,7 @@ static void test_refused_realloc_logs_nothing(void **state)
 
     int at = __LINE__; void *q = APP_MEM_REALLOC(p, 128);
     assert_non_null(q);
-    expect_no_fault();
+    expect_faults(0);
     expect_count(2);
     expect_free(0, p, __FILE__, at);
     expect_alloc(1, "alloc", 128, q, __FILE__, at);
@@ -484,7 +472,7 @@ static void test_overflow_free_logs_nothing(void **state)
     assert_true(mem_utils_init(g_buf, sizeof g_buf));
     int at_q = __LINE__; void *q = APP_MEM_ALLOC(8);
     assert_non_null(q);
-    expect_no_fault();
+    expect_faults(0);
     expect_count(3);
     expect_init(1, g_buf, sizeof g_buf);
     expect_alloc(2, "alloc", 8, q, __FILE__, at_q);

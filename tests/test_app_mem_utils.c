@@ -12,7 +12,7 @@
  * record_fault (fault_recorder.h), which records into g_faults.
  */
 
-/* fork, pipe, dup2, read, close */
+/* fork, pipe, dup2 (child_capture.h) */
 #define _POSIX_C_SOURCE 200809L
 
 #include "test_helpers.h"
@@ -24,7 +24,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "app_faults.h"
 #include "app_mem_utils.h"
+#include "child_capture.h"
 
 #ifdef HAVE_MEMORY_PROFILING
 #error "test_app_mem_utils.c tests the plain build: link it with wrappers_plain_dep"
@@ -37,35 +39,6 @@ static uint64_t g_buf[APP_HEAP_SIZE / 8u];   /* the app heap */
 static uint64_t g_other[APP_HEAP_SIZE / 8u]; /* a second buffer, for re-init elsewhere */
 static mem_stat_t g_fresh;                   /* statistics of the fresh app heap */
 static uint8_t g_snapshot[APP_HEAP_SIZE];
-
-/* Length of the chunk serving n bytes (mem_alloc.h, MEM_CHUNK_OVERHEAD). */
-static size_t app_chunk_len(size_t n)
-{
-    size_t len = (n + MEM_CHUNK_OVERHEAD + 7u) & ~(size_t)7u;
-    return len < MEM_MIN_CHUNK ? MEM_MIN_CHUNK : len;
-}
-
-/* ---- Fault recorder: the app's handler in every test -------------------- */
-
-/* Exactly n faults were reported since the last check (and are consumed). */
-static void expect_faults(size_t n)
-{
-    assert_int_equal(g_faults.calls, n);
-}
-
-/* Fault i: fault at addr, reported by the app heap with the user pointer given. */
-static void expect_fault(unsigned i, mem_fault_t fault, const void *addr)
-{
-    assert_true(fault_at(&g_faults, i, mem_utils_context(), fault, addr, &g_faults));
-}
-
-/* The one fault since the last check is fault at addr; consumed. */
-static void expect_one_fault(mem_fault_t fault, const void *addr)
-{
-    expect_faults(1);
-    expect_fault(0, fault, addr);
-    fault_recorder_clear(&g_faults);
-}
 
 /* Every test but the first starts from a fresh app heap in a buffer full of
  * garbage, so that zeroing by the calloc family is really observed, with the
@@ -286,7 +259,7 @@ static void test_context_is_the_app_heap(void **state)
 
     void *p = APP_MEM_ALLOC(100);
     assert_non_null(p);
-    assert_true(is_allocated_chunk(ctx, p, app_chunk_len(100)));
+    assert_true(is_allocated_chunk(ctx, p, chunk_len_for(100)));
     assert_int_equal(get_stat(ctx).nb_allocated, 1);
     void *q = mem_alloc(ctx, 50); /* one heap: the macros free what mem_alloc gave */
     assert_non_null(q);
@@ -371,7 +344,7 @@ static void test_alloc_sizes(void **state)
         assert_true(in_buffer(p[i], g_buf, sizeof g_buf));
         assert_true(mem_usable_size(mem_utils_context(), p[i]) >= n);
         fill_pattern(p[i], n, i);
-        used += app_chunk_len(n);
+        used += chunk_len_for(n);
     }
     mem_stat_t st = app_stat();
     assert_int_equal(st.nb_allocated, N);
@@ -421,8 +394,8 @@ static void test_free_block(void **state)
     APP_MEM_FREE(a); /* the stats prove the free */
     mem_stat_t st = app_stat();
     assert_int_equal(st.nb_allocated, before.nb_allocated - 1u);
-    assert_int_equal(st.free_size, before.free_size + app_chunk_len(100));
-    assert_int_equal(st.allocated_size, app_chunk_len(40));
+    assert_int_equal(st.free_size, before.free_size + chunk_len_for(100));
+    assert_int_equal(st.allocated_size, chunk_len_for(40));
     raw_read(g_snapshot, g_buf, sizeof g_snapshot);
     raw_fill(g_other, 0x77, sizeof g_other);
 
@@ -460,7 +433,7 @@ static void test_realloc_block(void **state)
     (void)state;
     void *p = APP_MEM_REALLOC(NULL, 40);
     assert_non_null(p);
-    assert_int_equal(app_stat().allocated_size, app_chunk_len(40));
+    assert_int_equal(app_stat().allocated_size, chunk_len_for(40));
     void *barrier = APP_MEM_ALLOC(40); /* so that growing p must move it */
     assert_non_null(barrier);
     fill_pattern(p, 40, 11);
@@ -470,15 +443,15 @@ static void test_realloc_block(void **state)
     assert_true(check_pattern(grown, 40, 11));
     assert_true(mem_usable_size(mem_utils_context(), grown) >= 400u);
     assert_int_equal(app_stat().nb_allocated, 2); /* the old block was freed */
-    assert_int_equal(app_stat().allocated_size, app_chunk_len(400) + app_chunk_len(40));
+    assert_int_equal(app_stat().allocated_size, chunk_len_for(400) + chunk_len_for(40));
 
     fill_pattern(grown, 400, 12);
     void *shrunk = APP_MEM_REALLOC(grown, 24);
     assert_ptr_equal(shrunk, grown);
     assert_true(check_pattern(shrunk, 24, 12));
-    assert_int_equal(app_stat().allocated_size, app_chunk_len(24) + app_chunk_len(40));
+    assert_int_equal(app_stat().allocated_size, chunk_len_for(24) + chunk_len_for(40));
     assert_null(APP_MEM_REALLOC(shrunk, 0));
-    assert_int_equal(app_stat().allocated_size, app_chunk_len(40)); /* shrunk is freed */
+    assert_int_equal(app_stat().allocated_size, chunk_len_for(40)); /* shrunk is freed */
     APP_MEM_FREE(barrier);
     assert_null(APP_MEM_REALLOC(NULL, 0));
     assert_true(app_stat_is(&g_fresh));
@@ -500,7 +473,7 @@ static void test_realloc_failure_keeps_block(void **state)
     assert_true(app_stat_is(&st));
     assert_true(check_pattern(p, 64, 13));
     assert_int_equal(local, 5);
-    assert_true(is_allocated_chunk(mem_utils_context(), p, app_chunk_len(64)));
+    assert_true(is_allocated_chunk(mem_utils_context(), p, chunk_len_for(64)));
     APP_MEM_FREE(p); /* still owned by the caller */
     assert_true(app_stat_is(&g_fresh));
 }
@@ -599,9 +572,9 @@ static void test_calloc_replaces_held_buffer(void **state)
         assert_true(all_bytes(p, 512, 0));
         mem_stat_t st = app_stat();
         assert_int_equal(st.nb_allocated, 1); /* the 256-byte buffer was freed */
-        assert_int_equal(st.allocated_size, app_chunk_len(512));
-        assert_int_equal(st.free_size, g_fresh.free_size - app_chunk_len(512));
-        assert_true(is_allocated_chunk(mem_utils_context(), p, app_chunk_len(512)));
+        assert_int_equal(st.allocated_size, chunk_len_for(512));
+        assert_int_equal(st.free_size, g_fresh.free_size - chunk_len_for(512));
+        assert_true(is_allocated_chunk(mem_utils_context(), p, chunk_len_for(512)));
         mem_utils_buffer_cleanup(&p);
         assert_true(app_stat_is(&g_fresh));
     }
@@ -730,7 +703,7 @@ static void test_realloc_bad_pointer_reported(void **state)
     assert_int_equal(local, 77);
     assert_true(app_stat_is(&st));
     assert_true(check_pattern(p, 64, 31));
-    assert_true(is_allocated_chunk(mem_utils_context(), p, app_chunk_len(64)));
+    assert_true(is_allocated_chunk(mem_utils_context(), p, chunk_len_for(64)));
     APP_MEM_FREE(p);
     expect_faults(0);
     assert_true(app_stat_is(&g_fresh));
@@ -901,47 +874,30 @@ static void test_handler_may_longjmp(void **state)
     assert_true(app_stat_is(&g_fresh));
 }
 
-/* Runs fn in a child process with the default handler and stderr captured:
- * the child must abort, having written exactly want on stderr. */
+/* Runs fn(arg) in a child process with the default handler: the child must
+ * abort, having written exactly want on stderr. */
 static void expect_default_abort(void (*fn)(void *), void *arg, const char *want)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    assert_int_equal(fflush(NULL), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        (void)close(fds[0]);
-        if (dup2(fds[1], STDERR_FILENO) < 0 || !mem_utils_set_fault_handler(NULL, NULL)) {
-            _exit(2);
-        }
-        fn(arg);
-        _exit(3); /* the default handler returned */
-    }
-    (void)close(fds[1]);
     char got[512];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof got - 1u && (r = read(fds[0], got + n, sizeof got - 1u - n)) > 0) {
-        n += (size_t)r;
-    }
-    got[n] = '\0';
-    (void)close(fds[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    int status = run_captured(fn, arg, got, sizeof got);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
     assert_string_equal(got, want);
 }
 
+/* In the child: the default handler, then the misuse. */
 static void free_it(void *p)
 {
-    APP_MEM_FREE(p);
+    if (mem_utils_set_fault_handler(NULL, NULL)) {
+        APP_MEM_FREE(p);
+    }
 }
 
 static void realloc_it(void *p)
 {
-    (void)APP_MEM_REALLOC(p, 32);
+    if (mem_utils_set_fault_handler(NULL, NULL)) {
+        (void)APP_MEM_REALLOC(p, 32);
+    }
 }
 
 /* Without an app handler, misuse aborts with the allocator's one line. */

@@ -19,7 +19,7 @@ static mem_stat_t g_fresh; /* statistics of the fresh heap */
 static inline int setup_heap(void **state)
 {
     (void)state;
-    heap_buffer_reset(g_heap, sizeof g_heap, 0);
+    raw_buffer_reset(g_heap, sizeof g_heap, 0);
     g_ctx = mem_init(g_heap, sizeof g_heap);
     if (g_ctx == NULL) {
         return -1;

@@ -15,9 +15,10 @@
  *
  * The allocator hides its metadata from AddressSanitizer (poisoned) and from
  * valgrind memcheck (no-access): every test access to heap metadata, to free
- * chunks or to a whole heap buffer goes through the heap_* / read_u32 /
- * write_u32 helpers below (raw_access.h), which neither tool sees. Faults go
- * to the recorders of fault_recorder.h.
+ * chunks or to a whole heap buffer goes through the raw_* functions of
+ * raw_access.h (raw_read, raw_write, raw_equal, raw_get32, raw_buffer_reset,
+ * ...), which neither tool sees. Faults go to the recorders of
+ * fault_recorder.h.
  */
 
 #pragma once
@@ -34,32 +35,6 @@
 #include "fault_recorder.h"
 #include "mem_alloc.h"
 #include "raw_access.h"
-
-/* The names the unit tests give the raw accesses of raw_access.h. */
-
-/** Copies n bytes of heap memory at src into the test's own dst (then defined). */
-static inline void heap_peek(void *dst, const void *src, size_t n)
-{
-    raw_read(dst, src, n);
-}
-
-/** Writes n bytes from src into heap memory at dst (corrupting or restoring it). */
-static inline void heap_poke(void *dst, const void *src, size_t n)
-{
-    raw_write(dst, src, n);
-}
-
-/** true when the n bytes of heap memory at heap equal the test's copy. */
-static inline bool heap_same(const void *copy, const void *heap, size_t n)
-{
-    return raw_equal(copy, heap, n);
-}
-
-/** Makes a heap's buffer ordinary memory again, filled with value (raw_buffer_reset). */
-static inline void heap_buffer_reset(void *buf, size_t n, uint8_t value)
-{
-    raw_buffer_reset(buf, n, value);
-}
 
 #define KIB ((size_t)1024u)
 #define MIB (KIB * KIB)
@@ -92,28 +67,16 @@ static inline bool is_aligned8(const void *p)
     return (addr_of(p) & 7u) == 0u;
 }
 
-/** Reads a u32 of heap memory (metadata included). */
-static inline uint32_t read_u32(const void *p)
-{
-    return raw_get32(p);
-}
-
-/** Writes a u32 of heap memory (metadata included). */
-static inline void write_u32(void *p, uint32_t v)
-{
-    raw_put32(p, v);
-}
-
 /** The header word (length | flags) of the chunk whose payload is at p. */
 static inline uint32_t header_of(const void *p)
 {
-    return read_u32((const uint8_t *)p - 4);
+    return raw_get32((const uint8_t *)p - 4);
 }
 
 /** Hardened: the header checksum word of the chunk whose payload is at p. */
 static inline uint32_t check_word_of(const void *p)
 {
-    return read_u32((const uint8_t *)p - 8);
+    return raw_get32((const uint8_t *)p - 8);
 }
 
 /**

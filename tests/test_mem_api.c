@@ -33,7 +33,7 @@ static void exercise_bad_ctx_at(mem_ctx_t bad, void *p_real, bool check_stat, bo
     static uint8_t heap_before[HEAP_SIZE];
     static fault_recorder_t faults;
     fault_recorder_install(g_ctx, &faults);
-    heap_peek(heap_before, g_heap, sizeof g_heap);
+    raw_read(heap_before, g_heap, sizeof g_heap);
     size_t usable_before = mem_usable_size(g_ctx, p_real);
 
     if (in_metadata) {
@@ -73,7 +73,7 @@ static void exercise_bad_ctx_at(mem_ctx_t bad, void *p_real, bool check_stat, bo
         assert_true(stat_is_zero(&st));
     }
 
-    assert_true(heap_same(heap_before, g_heap, sizeof g_heap));
+    assert_true(raw_equal(heap_before, g_heap, sizeof g_heap));
     assert_int_equal(mem_usable_size(g_ctx, p_real), usable_before);
     assert_true(heap_consistent(g_ctx));
     assert_true(no_fault(&faults));
@@ -98,7 +98,7 @@ static void test_bad_ctx_zeroed_buffer(void **state)
     (void)state;
     void *p = mem_alloc(g_ctx, 40);
     assert_non_null(p);
-    heap_buffer_reset(g_big, sizeof g_big, 0);
+    raw_buffer_reset(g_big, sizeof g_big, 0);
     exercise_bad_ctx(g_big, p, true);
     assert_true(all_bytes(g_big, sizeof g_big, 0));
 }
@@ -108,7 +108,7 @@ static void test_bad_ctx_garbage_buffer(void **state)
     (void)state;
     void *p = mem_alloc(g_ctx, 40);
     assert_non_null(p);
-    heap_buffer_reset(g_big, sizeof g_big, 0);
+    raw_buffer_reset(g_big, sizeof g_big, 0);
     uint64_t seed = 0x9E3779B97F4A7C15u;
     for (size_t i = 0; i < sizeof g_big / 8u; i++) {
         g_big[i] = xorshift64(&seed);
@@ -152,11 +152,11 @@ static void test_bad_ctx_address_of_variable(void **state)
 static void test_bad_ctx_wiped_heap(void **state)
 {
     (void)state;
-    heap_buffer_reset(g_big, sizeof g_big, 0);
+    raw_buffer_reset(g_big, sizeof g_big, 0);
     mem_ctx_t other = mem_init(g_big, 4096);
     assert_non_null(other);
     assert_true(mem_check(other));
-    heap_buffer_reset(g_big, 4096, 0);
+    raw_buffer_reset(g_big, 4096, 0);
     void *p = mem_alloc(g_ctx, 40);
     assert_non_null(p);
     exercise_bad_ctx(other, p, true);
@@ -182,7 +182,7 @@ static void test_init_too_small(void **state)
     uint8_t *base = (uint8_t *)g_big + 64;
     for (size_t m = 0; m < 8; m++) {
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-            heap_buffer_reset(g_big, 1024, 0x5C);
+            raw_buffer_reset(g_big, 1024, 0x5C);
             assert_null(mem_init(base + m, sizes[i]));
         }
     }
@@ -195,7 +195,7 @@ static void test_init_min_size_every_misalignment(void **state)
     (void)state;
     uint8_t *base = (uint8_t *)g_big + 256;
     for (size_t m = 0; m < 8; m++) {
-        heap_buffer_reset(g_big, 2048, 0xCC);
+        raw_buffer_reset(g_big, 2048, 0xCC);
         uint8_t *start = base + m;
         uintptr_t lo = addr_of(start);
         uintptr_t hi = lo + MEM_MIN_HEAP_SIZE;
@@ -558,11 +558,11 @@ static void test_alloc_sizes_1_to_600_all_live(void **state)
 static void expect_usable_fault(fault_recorder_t *faults, const void *ptr, mem_fault_t code)
 {
     static uint8_t before[HEAP_SIZE];
-    heap_peek(before, g_heap, sizeof g_heap);
+    raw_read(before, g_heap, sizeof g_heap);
     mem_stat_t st = get_stat(g_ctx);
     assert_int_equal(mem_usable_size(g_ctx, ptr), 0);
     assert_true(fault_seen(faults, g_ctx, code, ptr));
-    assert_true(heap_same(before, g_heap, sizeof g_heap));
+    assert_true(raw_equal(before, g_heap, sizeof g_heap));
     mem_stat_t after = get_stat(g_ctx);
     assert_true(stat_equal(&st, &after));
     assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);

@@ -26,9 +26,9 @@ static void test_free_null_is_noop(void **state)
     static uint8_t before[HEAP_SIZE];
     static fault_recorder_t faults;
     fault_recorder_install(g_ctx, &faults);
-    heap_peek(before, g_heap, sizeof g_heap);
+    raw_read(before, g_heap, sizeof g_heap);
     mem_free(g_ctx, NULL);
-    assert_true(heap_same(before, g_heap, sizeof g_heap));
+    assert_true(raw_equal(before, g_heap, sizeof g_heap));
     assert_true(no_fault(&faults));
     assert_true(heap_consistent(g_ctx));
 }
@@ -40,11 +40,11 @@ static void assert_free_fault(void *p, mem_fault_t code)
     static uint8_t before[HEAP_SIZE];
     static fault_recorder_t faults;
     fault_recorder_install(g_ctx, &faults);
-    heap_peek(before, g_heap, sizeof g_heap);
+    raw_read(before, g_heap, sizeof g_heap);
     mem_stat_t st = get_stat(g_ctx);
     mem_free(g_ctx, p);
     assert_true(fault_seen(&faults, g_ctx, code, p));
-    assert_true(heap_same(before, g_heap, sizeof g_heap));
+    assert_true(raw_equal(before, g_heap, sizeof g_heap));
     mem_stat_t after = get_stat(g_ctx);
     assert_true(stat_equal(&st, &after));
     assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
@@ -132,7 +132,7 @@ static void test_free_bad_pointers(void **state)
 {
     (void)state;
     /* the heap covers the first half of g_big; the rest is "outside" */
-    heap_buffer_reset(g_big, sizeof g_big, 0);
+    raw_buffer_reset(g_big, sizeof g_big, 0);
     mem_ctx_t ctx = mem_init(g_big, sizeof g_big / 2u);
     assert_non_null(ctx);
     static fault_recorder_t faults;
@@ -175,15 +175,14 @@ static void test_free_bad_pointers(void **state)
     };
     static uint8_t before[sizeof g_big];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        heap_peek(before, g_big, sizeof g_big);
+        raw_read(before, g_big, sizeof g_big);
         mem_stat_t st = get_stat(ctx);
         mem_free(ctx, bad[i].p);
         if (faults.calls != 1u || faults.last != bad[i].code) {
-            print_message("mem_free of bad pointer #%zu (%p) reported %u fault(s), last %s\n", i,
-                          bad[i].p, faults.calls, mem_fault_name(faults.last));
+            print_message("mem_free of bad pointer #%zu:\n", i); /* fault_seen says what came */
         }
         assert_true(fault_seen(&faults, ctx, bad[i].code, bad[i].p));
-        bool same = heap_same(before, g_big, sizeof g_big);
+        bool same = raw_equal(before, g_big, sizeof g_big);
         if (!same) {
             print_message("mem_free of bad pointer #%zu (%p) wrote to the buffer\n", i, bad[i].p);
         }
@@ -226,7 +225,7 @@ static void test_coalesce_neither_free(void **state)
     assert_true(is_allocated_chunk(g_ctx, r[3], C64));
     assert_int_equal(header_of(r[2]) & HDR_FREE, HDR_FREE);
     assert_int_equal(header_of(r[3]) & (HDR_FREE | HDR_PREV_FREE), HDR_PREV_FREE);
-    assert_int_equal(read_u32(boundary_tag_before(r[3])), C64);
+    assert_int_equal(raw_get32(boundary_tag_before(r[3])), C64);
     assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
 }
 
@@ -245,7 +244,7 @@ static void test_coalesce_prev_free(void **state)
     assert_false(find_chunk(g_ctx, r[2], NULL, NULL));
     assert_true(is_allocated_chunk(g_ctx, r[3], C64));
     assert_int_equal(header_of(r[3]) & (HDR_FREE | HDR_PREV_FREE), HDR_PREV_FREE);
-    assert_int_equal(read_u32(boundary_tag_before(r[3])), 2u * C64);
+    assert_int_equal(raw_get32(boundary_tag_before(r[3])), 2u * C64);
     assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
 }
 
@@ -263,7 +262,7 @@ static void test_coalesce_next_free(void **state)
     assert_true(is_free_chunk(g_ctx, r[2], 2u * C64));
     assert_false(find_chunk(g_ctx, r[3], NULL, NULL));
     assert_true(is_allocated_chunk(g_ctx, r[4], C64));
-    assert_int_equal(read_u32(boundary_tag_before(r[4])), 2u * C64);
+    assert_int_equal(raw_get32(boundary_tag_before(r[4])), 2u * C64);
     assert_true(heap_consistent_sum(g_ctx, g_fresh.free_size));
 }
 

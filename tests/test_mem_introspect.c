@@ -176,10 +176,10 @@ static void test_parse_null_callback_is_noop(void **state)
 {
     (void)state;
     assert_non_null(mem_alloc(g_ctx, 10));
-    heap_peek(g_saved, g_heap, sizeof g_heap);
+    raw_read(g_saved, g_heap, sizeof g_heap);
     mem_parse(g_ctx, NULL, NULL);
     mem_parse(g_ctx, NULL, g_saved);
-    assert_true(heap_same(g_saved, g_heap, sizeof g_heap));
+    assert_true(raw_equal(g_saved, g_heap, sizeof g_heap));
     assert_true(heap_consistent(g_ctx));
 }
 
@@ -214,7 +214,7 @@ static void test_stat_ctx_or_address_of_variable(void **state)
 static void test_stat_bad_ctx_is_zeroed(void **state)
 {
     (void)state;
-    heap_buffer_reset(g_other, sizeof g_other, 0);
+    raw_buffer_reset(g_other, sizeof g_other, 0);
     mem_ctx_t null_var = NULL;
     mem_ctx_t zero_var = g_other;
     mem_ctx_t misaligned_var = (uint8_t *)g_ctx + 1;
@@ -251,11 +251,11 @@ static void test_stat_null_stat_is_noop(void **state)
     (void)state;
     assert_non_null(mem_alloc(g_ctx, 100));
     mem_ctx_t var = g_ctx;
-    heap_peek(g_saved, g_heap, sizeof g_heap);
+    raw_read(g_saved, g_heap, sizeof g_heap);
     mem_stat(g_ctx, NULL);
     mem_stat(&var, NULL);
     mem_stat(NULL, NULL);
-    assert_true(heap_same(g_saved, g_heap, sizeof g_heap));
+    assert_true(raw_equal(g_saved, g_heap, sizeof g_heap));
     assert_ptr_equal(var, g_ctx);
     assert_true(heap_consistent(g_ctx));
 }
@@ -326,7 +326,7 @@ static void test_check_bad_ctx(void **state)
 {
     (void)state;
     fault_recorder_install(g_ctx, &g_faults);
-    heap_buffer_reset(g_other, sizeof g_other, 0);
+    raw_buffer_reset(g_other, sizeof g_other, 0);
     assert_false(mem_check(NULL));
     assert_false(mem_check(g_other));
     /* inside the heap's metadata: memcheck rightly reports the allocator
@@ -350,9 +350,9 @@ static void test_check_never_writes(void **state)
     assert_non_null(a);
     assert_non_null(mem_alloc(g_ctx, 70));
     mem_free(g_ctx, a);
-    heap_peek(g_saved, g_heap, sizeof g_heap);
+    raw_read(g_saved, g_heap, sizeof g_heap);
     assert_true(mem_check(g_ctx));
-    assert_true(heap_same(g_saved, g_heap, sizeof g_heap));
+    assert_true(raw_equal(g_saved, g_heap, sizeof g_heap));
 }
 
 /* Bytes from the context to the first chunk (which starts 8 bytes before
@@ -379,9 +379,9 @@ static void expect_detected(const char *what, void *where, const void *bytes, si
     static uint8_t after[HEAP_SIZE];
     const size_t context_bytes = context_bytes_of(g_ctx);
     fault_recorder_install(g_ctx, &g_faults);
-    heap_peek(g_saved, g_heap, sizeof g_heap);
-    heap_poke(where, bytes, len);
-    heap_peek(corrupted, g_heap, sizeof g_heap);
+    raw_read(g_saved, g_heap, sizeof g_heap);
+    raw_write(where, bytes, len);
+    raw_read(corrupted, g_heap, sizeof g_heap);
     bool ok = mem_check(g_ctx);
     if (ok) {
         print_message("corruption not detected: %s\n", what);
@@ -391,7 +391,7 @@ static void expect_detected(const char *what, void *where, const void *bytes, si
         print_message("%s: %u fault(s), last %s; expected %s\n", what, g_faults.calls,
                       mem_fault_name(g_faults.last), mem_fault_name(code));
     }
-    heap_peek(after, g_heap, sizeof g_heap);
+    raw_read(after, g_heap, sizeof g_heap);
     size_t changed = 0;
     size_t changed_end = 0;   /* one past the last changed word */
     bool code_written = false; /* a changed word holds the code */
@@ -399,7 +399,7 @@ static void expect_detected(const char *what, void *where, const void *bytes, si
         if (memcmp(after + i, corrupted + i, 4u) != 0) {
             changed++;
             changed_end = i + 4u;
-            code_written = code_written || read_u32(after + i) == (uint32_t)code;
+            code_written = code_written || raw_get32(after + i) == (uint32_t)code;
         }
     }
     if (code == MEM_FAULT_NONE) {
@@ -421,7 +421,7 @@ static void expect_detected(const char *what, void *where, const void *bytes, si
         assert_false(mem_check(g_ctx));
         assert_true(fault_seen(&g_faults, g_ctx, code, NULL));
     }
-    heap_poke(g_heap, g_saved, sizeof g_heap);
+    raw_write(g_heap, g_saved, sizeof g_heap);
     assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
     assert_true(mem_check(g_ctx));
     assert_true(no_fault(&g_faults));
@@ -469,7 +469,7 @@ static void test_check_detects_corruption(void **state)
     assert_int_equal(h2 & (HDR_FREE | ~(uint32_t)HDR_FLAGS), c | HDR_FREE);
     assert_int_equal(h3 & (HDR_FREE | HDR_PREV_FREE), HDR_PREV_FREE);
     assert_int_equal(h4 & (HDR_FREE | HDR_PREV_FREE), 0);
-    assert_int_equal(read_u32(boundary_tag_before(r[3])), c);
+    assert_int_equal(raw_get32(boundary_tag_before(r[3])), c);
 
     const mem_fault_t header = MEM_FAULT_CORRUPT_HEADER;
     expect_word_detected("allocated length 0", r[1] - 4, 0u | f1, header);
@@ -499,7 +499,7 @@ static void test_check_detects_corruption(void **state)
      * one already there (1 in 256), its complement never is */
     uint8_t *canary = r[1] + usable_for(64);
     uint8_t one;
-    heap_peek(&one, canary, 1);
+    raw_read(&one, canary, 1);
     one = (uint8_t)~one;
     expect_detected("one byte past the payload (tail canary)", canary, &one, 1, MEM_FAULT_OVERFLOW);
 #endif
@@ -515,7 +515,7 @@ static void test_check_detects_corruption(void **state)
 
     /* the end of the heap */
     uint8_t *end = end_of_chunks(g_ctx);
-    uint32_t hend = read_u32(end - 4);
+    uint32_t hend = raw_get32(end - 4);
     expect_word_detected("end sentinel claims a free chunk", end - 4,
                          (hend & ~(uint32_t)HDR_FLAGS) + MEM_MIN_CHUNK + HDR_FREE, header);
 
@@ -543,7 +543,7 @@ static void test_check_detects_stale_context(void **state)
     fault_recorder_install(g_ctx, &g_faults);
     size_t context_bytes = context_bytes_of(g_ctx);
     static uint8_t old_context[HEAP_SIZE];
-    heap_peek(old_context, g_ctx, context_bytes);
+    raw_read(old_context, g_ctx, context_bytes);
     mem_free(g_ctx, p[1]);
     assert_true(mem_check(g_ctx));
     /* the freed chunk's links point at a list head that does not point back */
@@ -551,7 +551,7 @@ static void test_check_detects_stale_context(void **state)
                     MEM_FAULT_CORRUPT_LINK);
 
     /* and the other way round: a context that lists a chunk since allocated */
-    heap_peek(old_context, g_ctx, context_bytes);
+    raw_read(old_context, g_ctx, context_bytes);
     assert_non_null(mem_alloc(g_ctx, 100));
     assert_true(mem_check(g_ctx));
     expect_detected("context from before an allocation", g_ctx, old_context, context_bytes,

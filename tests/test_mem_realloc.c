@@ -19,12 +19,12 @@ static uint8_t g_snapshot[HEAP_SIZE];
 
 static void snapshot(void)
 {
-    heap_peek(g_snapshot, g_heap, sizeof g_heap);
+    raw_read(g_snapshot, g_heap, sizeof g_heap);
 }
 
 static bool unchanged_since_snapshot(void)
 {
-    return heap_same(g_snapshot, g_heap, sizeof g_heap);
+    return raw_equal(g_snapshot, g_heap, sizeof g_heap);
 }
 
 /* The last call reported exactly this misuse of ptr, and the heap did not fail. */

@@ -1,6 +1,7 @@
 /*
  * Shared by the attack matrix and the fault-API tests: a guarded arena.
- * Raw access to metadata that neither ASan nor memcheck sees (raw_read,
+ * Running a call in a child with stderr captured (run_captured) comes from
+ * child_capture.h, raw access to metadata that neither ASan nor memcheck sees (raw_read,
  * raw_write, raw_get32, raw_put32, raw_flip) comes from raw_access.h, and
  * the recording fault handler (record_fault, into g_faults) from
  * fault_recorder.h, both in tests/.
@@ -26,11 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "child_capture.h"
 #include "fault_recorder.h"
 #include "heap_internal.h"
 #include "mem_alloc.h"
@@ -118,8 +118,9 @@ static inline uint8_t *region_snapshot(const region_t *r)
     return s;
 }
 
-/* Offset of the first byte that differs from the snapshot, skipping the
- * 4-byte word at skip_word (SIZE_MAX: none), or SIZE_MAX when equal. */
+/* Offset of the first byte that differs from the snapshot, or SIZE_MAX when
+ * equal; with skip_failed_state, the two context words that failing the heap
+ * writes are not compared. */
 static inline size_t region_diff(const region_t *r, const uint8_t *snap, bool skip_failed_state)
 {
     /* Failing a heap writes its state word and the context checksum that
@@ -145,37 +146,11 @@ static inline uint8_t *ctx_word(mem_ctx_t ctx, unsigned i)
     return (uint8_t *)ctx + 4u * i;
 }
 
-/* Runs fn() in a child process whose stderr is captured into out (cap
- * bytes, NUL-terminated); the child forgets the heap ctx before it exits
- * (no leak report from its exit). Returns the child's wait status: the
- * default fault handler's line and abort are checked this way. */
-static inline int run_captured(void (*fn)(void), void *ctx, char *out, size_t cap)
+/* A block of n bytes of the heap at ctx, filled with fill. */
+static inline uint8_t *alloc_filled(mem_ctx_t ctx, size_t n, uint8_t fill)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        fn();
-        heap_forget(ctx);
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = read(fds[0], out + n, cap - 1u - n);
-        if (r <= 0) {
-            break;
-        }
-        n += (size_t)r;
-    }
-    out[n] = '\0';
-    close(fds[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return status;
+    uint8_t *p = mem_alloc(ctx, n);
+    assert_non_null(p);
+    memset(p, fill, n);
+    return p;
 }

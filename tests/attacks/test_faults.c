@@ -11,8 +11,6 @@
 #include "attack_util.h"
 
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define ARENA_SIZE 4096u
 #define BLOCK 40u
@@ -26,14 +24,6 @@ typedef struct {
 
 static heap_t H;
 static int cookie; /* the handler's user pointer */
-
-static uint8_t *alloc_filled(mem_ctx_t ctx, size_t n, uint8_t fill)
-{
-    uint8_t *p = mem_alloc(ctx, n);
-    assert_non_null(p);
-    memset(p, fill, n);
-    return p;
-}
 
 /* A heap with four blocks a..d and the recording handler (unless bare). */
 static void heap_open(heap_t *h, bool bare)
@@ -67,18 +57,25 @@ static int teardown(void **state)
     return 0;
 }
 
+/* mem_check finds the damage done: false, one fault with this code about
+ * addr, and the heap remembers it. */
+static void expect_mem_check(mem_fault_t code, const void *addr)
+{
+    fault_recorder_clear(&g_faults);
+    assert_false(mem_check(H.ctx));
+    assert_int_equal(g_faults.calls, 1);
+    assert_int_equal(g_faults.fault[0], code);
+    assert_ptr_equal(g_faults.addr[0], addr);
+    assert_int_equal(mem_last_fault(H.ctx), code);
+}
+
 /* Corruption every level finds: bit 2 of d's length word is always zero.
  * mem_check reports it (CORRUPT_HEADER at d) and fails the heap. */
 static void fail_heap(void)
 {
     uint8_t *lf = H.d - 4;
     raw_put32(lf, raw_get32(lf) | 4u);
-    fault_recorder_clear(&g_faults);
-    assert_false(mem_check(H.ctx));
-    assert_int_equal(g_faults.calls, 1);
-    assert_int_equal(g_faults.fault[0], MEM_FAULT_CORRUPT_HEADER);
-    assert_ptr_equal(g_faults.addr[0], H.d);
-    assert_int_equal(mem_last_fault(H.ctx), MEM_FAULT_CORRUPT_HEADER);
+    expect_mem_check(MEM_FAULT_CORRUPT_HEADER, H.d);
 }
 
 /* ---- running a call in a child ----------------------------------------- */
@@ -105,9 +102,13 @@ static int own_lines(const char *out, char *line, size_t cap)
     return n;
 }
 
-static void expect_default_line(int status, const char *out, mem_fault_t code, const void *addr,
-                                const void *heap)
+/* Runs child(NULL) in a child process: it must abort after the default
+ * handler's one line, naming the fault, addr and the heap H. */
+static void expect_default_abort(void (*child)(void *), mem_fault_t code, const void *addr)
 {
+    char out[4096];
+    int status = run_captured(child, NULL, out, sizeof out);
+    const void *heap = H.ctx;
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
     char line[512];
@@ -154,8 +155,9 @@ static void test_handler_receives_ctx_code_addr_user(void **state)
 #endif
 }
 
-static void child_double_free(void)
+static void child_double_free(void *unused)
 {
+    (void)unused;
     mem_free(H.ctx, H.b);
     mem_free(H.ctx, H.b);
 }
@@ -165,24 +167,21 @@ static void test_default_handler_prints_one_line_and_aborts(void **state)
     (void)state;
     region_close(&H.r);
     heap_open(&H, true);
-    char out[4096];
-    int status = run_captured(child_double_free, H.ctx, out, sizeof out);
-    expect_default_line(status, out, MEM_FAULT_DOUBLE_FREE, H.b, H.ctx);
+    expect_default_abort(child_double_free, MEM_FAULT_DOUBLE_FREE, H.b);
 }
 
 static void test_null_handler_restores_default(void **state)
 {
     (void)state;
     assert_true(mem_set_fault_handler(H.ctx, NULL, NULL));
-    char out[4096];
-    int status = run_captured(child_double_free, H.ctx, out, sizeof out);
-    expect_default_line(status, out, MEM_FAULT_DOUBLE_FREE, H.b, H.ctx);
+    expect_default_abort(child_double_free, MEM_FAULT_DOUBLE_FREE, H.b);
     assert_int_equal(g_faults.calls, 0);
 }
 
 #if MEM_HARDENING > 0
-static void child_overflow_free(void)
+static void child_overflow_free(void *unused)
 {
+    (void)unused;
     raw_flip(H.a + H.usable, 1);
     mem_free(H.ctx, H.a);
 }
@@ -191,9 +190,7 @@ static void test_default_handler_on_corruption(void **state)
 {
     (void)state;
     assert_true(mem_set_fault_handler(H.ctx, NULL, NULL));
-    char out[4096];
-    int status = run_captured(child_overflow_free, H.ctx, out, sizeof out);
-    expect_default_line(status, out, MEM_FAULT_OVERFLOW, H.a, H.ctx);
+    expect_default_abort(child_overflow_free, MEM_FAULT_OVERFLOW, H.a);
 }
 #endif
 
@@ -297,6 +294,22 @@ static void test_fail_closed_every_call(void **state)
     free(snap);
 }
 
+/* A walk that meets a damaged header reports it before any callback: the
+ * call that finds a fault does nothing, so the app never sees half a walk
+ * (a and b lie before c and were visited first before this was fixed). */
+static void test_parse_reports_before_any_callback(void **state)
+{
+    (void)state;
+    raw_put32(H.c - 4, raw_get32(H.c - 4) | 0x7FFFFF00u); /* c's length runs past the heap, at every level */
+    int visited = 0;
+    mem_parse(H.ctx, parse_cb, &visited);
+    assert_int_equal(visited, 0);
+    assert_int_equal(g_faults.calls, 1);
+    assert_int_equal(g_faults.last, MEM_FAULT_CORRUPT_HEADER);
+    assert_ptr_equal(g_faults.last_addr, H.c);
+    assert_int_equal(mem_last_fault(H.ctx), MEM_FAULT_CORRUPT_HEADER);
+}
+
 static void test_misuse_does_not_fail_the_heap(void **state)
 {
     (void)state;
@@ -318,16 +331,6 @@ static void test_misuse_does_not_fail_the_heap(void **state)
 }
 
 /* ---- mem_check ---------------------------------------------------------- */
-
-static void expect_mem_check(mem_fault_t code, const void *addr)
-{
-    fault_recorder_clear(&g_faults);
-    assert_false(mem_check(H.ctx));
-    assert_int_equal(g_faults.calls, 1);
-    assert_int_equal(g_faults.fault[0], code);
-    assert_ptr_equal(g_faults.addr[0], addr);
-    assert_int_equal(mem_last_fault(H.ctx), code);
-}
 
 static void test_check_healthy(void **state)
 {
@@ -482,6 +485,18 @@ static void test_check_interval_off(void **state)
 /* ---- keyed checksums ---------------------------------------------------- */
 
 #if MEM_HARDENING > 0
+/* The 8-byte header hdr, written over the header of block p of the heap at
+ * ctx, is rejected by the next free of p: CORRUPT_HEADER about p. */
+static void expect_header_rejected(mem_ctx_t ctx, uint8_t *p, const uint8_t *hdr)
+{
+    fault_recorder_clear(&g_faults);
+    raw_write(p - 8, hdr, 8);
+    mem_free(ctx, p);
+    assert_int_equal(g_faults.calls, 1);
+    assert_int_equal(g_faults.fault[0], MEM_FAULT_CORRUPT_HEADER);
+    assert_ptr_equal(g_faults.addr[0], p);
+}
+
 static void test_secure_seeds(void **state)
 {
     (void)state;
@@ -503,12 +518,7 @@ static void test_secure_seeds(void **state)
     assert_memory_not_equal(h1, h2, 4);         /* different checksum */
 
     /* A header copied from the seed-1 heap is rejected by the seed-2 heap. */
-    fault_recorder_clear(&g_faults);
-    raw_write(q - 8, h1, 8);
-    mem_free(ctx, q);
-    assert_int_equal(g_faults.calls, 1);
-    assert_int_equal(g_faults.fault[0], MEM_FAULT_CORRUPT_HEADER);
-    assert_ptr_equal(g_faults.addr[0], q);
+    expect_header_rejected(ctx, q, h1);
 
     /* mem_init is mem_init_secure with MEM_DEFAULT_SEED. */
     ctx = mem_init(H.r.arena, ARENA_SIZE);
@@ -529,12 +539,7 @@ static void test_secure_seeds(void **state)
     assert_true(p2 - (uint8_t *)ctx2 == p - (uint8_t *)ctx);
     raw_read(h2, p2 - 8, 8);
     assert_memory_not_equal(h1, h2, 4);
-    fault_recorder_clear(&g_faults);
-    raw_write(p2 - 8, h1, 8);
-    mem_free(ctx2, p2);
-    assert_int_equal(g_faults.calls, 1);
-    assert_int_equal(g_faults.fault[0], MEM_FAULT_CORRUPT_HEADER);
-    assert_ptr_equal(g_faults.addr[0], p2);
+    expect_header_rejected(ctx2, p2, h1);
     assert_true(region_guards_intact(&r2));
     region_close(&r2);
     assert_true(region_guards_intact(&H.r));
@@ -606,6 +611,7 @@ int main(void)
 #endif
         cmocka_unit_test_setup_teardown(test_returning_handler_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_closed_every_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_reports_before_any_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misuse_does_not_fail_the_heap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_healthy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_header, setup, teardown),

@@ -253,6 +253,14 @@ def check_valgrind(demo, valgrind, lines, c):
                 return desc, stack
         return None, []
 
+    def check_address(mode, sections, pattern, what, out):
+        """The access's "Address ... is ..." line matches pattern; returns
+        whether it does and the stack that follows it."""
+        desc, stack = stack_after(sections, r'^Address 0x[0-9A-Fa-f]+ is ')
+        ok = desc is not None and re.match(pattern, desc) is not None
+        c.check(ok, '%s: address is %s (got: %s)' % (mode, what, desc), out)
+        return ok, stack
+
     def check_stack(mode, what, stack, marker, out):
         line = lines[marker]
         c.check(any(names_line(f, line) for f in stack), '%s: %s stack names %s:%d (got: %s)'
@@ -262,21 +270,19 @@ def check_valgrind(demo, valgrind, lines, c):
     # allocation stack (a mempool chunk is "client-defined").
     sections, out = access_error('overflow', 'Invalid write of size 1', 'overflow')
     if sections is not None:
-        desc, stack = stack_after(sections, r'^Address 0x[0-9A-Fa-f]+ is ')
         after = r"^Address 0x[0-9A-Fa-f]+ is 0 bytes after a block of size %d (client-defined|alloc'd)$" % BLOCK
-        c.check(desc is not None and re.match(after, desc) is not None,
-                'overflow: address is "0 bytes after a block of size %d" (got: %s)' % (BLOCK, desc), out)
-        if desc is not None and re.match(after, desc) and not stack:
+        ok, stack = check_address('overflow', sections, after,
+                                  '"0 bytes after a block of size %d"' % BLOCK, out)
+        if ok and not stack:
             desc, stack = stack_after(sections, r"^Block was alloc'd at$")
         check_stack('overflow', 'allocation', stack, 'overflow-alloc', out)
 
     # use after free: inside a freed block, with its free and alloc stacks.
     sections, out = access_error('use-after-free', 'Invalid read of size 1', 'use-after-free')
     if sections is not None:
-        desc, stack = stack_after(sections, r'^Address 0x[0-9A-Fa-f]+ is ')
         inside = r"^Address 0x[0-9A-Fa-f]+ is \d+ bytes inside a block of size %d free'd$" % BLOCK
-        c.check(desc is not None and re.match(inside, desc) is not None,
-                'use-after-free: address is inside a block of size %d free\'d (got: %s)' % (BLOCK, desc), out)
+        _, stack = check_address('use-after-free', sections, inside,
+                                 "inside a block of size %d free'd" % BLOCK, out)
         check_stack('use-after-free', 'free', stack, 'uaf-free', out)
         desc, stack = stack_after(sections, r"^Block was alloc'd at$")
         check_stack('use-after-free', 'allocation', stack, 'uaf-alloc', out)
