@@ -122,6 +122,19 @@ class FastMatchesReference(unittest.TestCase):
             with self.subTest(case=case, input="lines"):
                 self.assertEqual(run(text, 333, lines=True), want)
 
+    def test_a_log_that_shouts(self):
+        # upper-case E and X on most lines: scan.StatusLines gives up on its
+        # letters and finds the status lines with its regex
+        rnd = random.Random(5)
+        for case in range(10):
+            text, statuses = random_log(rnd, tests=rnd.randrange(1, 8), events=rnd.randrange(100, 400))
+            text = text.replace("\n", "\nEXIT CODE X\n")
+            want = run(text, reference=True)
+            self.assertEqual([seg["status"] for seg in want[0]["segments"]], statuses)
+            for block_size in (64, None):
+                with self.subTest(case=case, block_size=block_size):
+                    self.assertEqual(run(text, block_size), want)
+
     def test_a_log_of_only_well_formed_lines_has_no_warning(self):
         rnd = random.Random(3)
         lines = ["==MP init;0x1000;65536"]

@@ -106,12 +106,18 @@ class FindingTests(unittest.TestCase):
         self.assertEqual(a.exit_status(), 0)
 
     def test_double_and_invalid_free(self):
-        a = analyze("==MP init;0x1000;1000\n==MP alloc;4;0x1010;a.c:1\n==MP free;0x1010;a.c:2\n"
-                    "==MP free;0x1010;a.c:3\n==MP free;0x1200;a.c:4\n")
-        s = a.segments[0]
-        self.assertEqual([(f["ptr"], f["line"]) for f in s.double_frees], [(0x1010, 4)])
-        self.assertEqual([(f["ptr"], f["line"]) for f in s.invalid_frees], [(0x1200, 5)])
-        self.assertEqual(a.exit_status(), 1)
+        # the fast path reads a free's site again only when the free is bad:
+        # the whole site, separators and all, on both paths
+        text = ("==MP init;0x1000;1000\n==MP alloc;4;0x1010;a.c:1\n==MP free;0x1010;a.c:2\n"
+                "==MP free;0x1010;C:\\x;y:b.c:3\n==MP free;0x1200;a.c:4\n")
+        for plot in (False, True):
+            a = analyze(text, plot)
+            s = a.segments[0]
+            self.assertEqual([(f["ptr"], f["line"], f["site"]) for f in s.double_frees],
+                             [(0x1010, 4, "C:\\x;y:b.c:3")])
+            self.assertEqual([(f["ptr"], f["line"], f["site"]) for f in s.invalid_frees],
+                             [(0x1200, 5, "a.c:4")])
+            self.assertEqual(a.exit_status(), 1)
 
     def test_overlap_and_outside_heap(self):
         a = analyze("==MP init;0x1000;256\n==MP alloc;64;0x1010;a.c:1\n==MP alloc;8;0x1020;a.c:2\n"
