@@ -312,7 +312,10 @@ def main(argv=None):
     bad = set(args.faults) - {"double-free", "invalid-free", "malformed"}
     if bad:
         ap.error("unknown fault kind: %s" % ", ".join(sorted(bad)))
-    out = open(args.output, "w", encoding="ascii", newline="\n") if args.output else sys.stdout
+    try:
+        out = open(args.output, "w", encoding="ascii", newline="\n") if args.output else sys.stdout
+    except OSError as err:
+        ap.error("cannot write %s: %s" % (args.output, err.strerror))
     try:
         g = Gen(args, out)
         g.run()

@@ -81,7 +81,11 @@ def main(argv=None, stdin=None, stdout=None, stderr=None):
         return 2
     if args.plot:
         from . import plot
-        message = plot.plot(analyzer, args.plot)
+        try:
+            message = plot.plot(analyzer, args.plot)
+        except plot.CannotWrite as err:
+            print(err, file=stderr)
+            return 2
         if message:
             print(message, file=stderr)
     return analyzer.exit_status(args.strict)

@@ -13,8 +13,11 @@ MARK = b"==MP "
 # (the status is there with -v and no -s; with -s it comes on a later line,
 # alone, possibly after the test's own output).
 COLLECTED_RE = re.compile(rb"\bcollected (\d+) items?\b")
-TEST_RE = re.compile(rb"^(\S+?\.py)::(\S+)(?:\s+(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b)?")
-STATUS_RE = re.compile(rb"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)(?:\s*\[\s*\d+%\])?\s*$")
+# The one list of status words (scan.py finds status lines with it too).
+STATUS_WORDS = (b"PASSED", b"FAILED", b"ERROR", b"SKIPPED", b"XFAIL", b"XPASS")
+STATUS_ALTERNATIVES = b"|".join(STATUS_WORDS)
+TEST_RE = re.compile(rb"^(\S+?\.py)::(\S+)(?:\s+(%s)\b)?" % STATUS_ALTERNATIVES)
+STATUS_RE = re.compile(rb"^(%s)(?:\s*\[\s*\d+%%\])?\s*$" % STATUS_ALTERNATIVES)
 
 
 class ParseError(ValueError):
@@ -31,20 +34,29 @@ def split_event(line):
     return line[:i], line[i + len(MARK):].rstrip(b"\r\n")
 
 
+# A size or address wider than a 64-bit size_t cannot come from a writer
+# (and would break model.END_SENTINEL's guarantee): a bad number.
+NUMBER_LIMIT = 1 << 64
+HEX_DIGITS_RE = re.compile(rb"[0-9a-fA-F]+\Z")
+
 
 def _hex(field, what):
-    if not field.startswith(b"0x") or len(field) < 3:
+    # int(x, 16) alone would take a sign, blanks and underscores (`0x-10`, `0x 1_0`)
+    if not field.startswith(b"0x") or not HEX_DIGITS_RE.match(field, 2):
         raise ParseError(f"{what} is not a 0x<hex> address: {field[:40]!r}")
-    try:
-        return int(field[2:], 16)
-    except ValueError:
-        raise ParseError(f"{what} is not a 0x<hex> address: {field[:40]!r}") from None
+    value = int(field[2:], 16)
+    if value >= NUMBER_LIMIT:
+        raise ParseError(f"{what} is wider than 64 bits: {field[:40]!r}")
+    return value
 
 
 def _dec(field, what):
     if not field.isdigit():
         raise ParseError(f"{what} is not a decimal number: {field[:40]!r}")
-    return int(field)
+    value = int(field)
+    if value >= NUMBER_LIMIT:
+        raise ParseError(f"{what} is wider than 64 bits: {field[:40]!r}")
+    return value
 
 
 def _site(field):

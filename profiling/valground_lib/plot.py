@@ -2,12 +2,19 @@
 each peak marked, the heap size drawn. Needs python3-matplotlib (imported here
 only, lazily); without it, plot() returns the one line to print."""
 
+
+class CannotWrite(Exception):
+    """The image could not be written (path or format): a usage error, as
+    for --json and --junit."""
+
+
 MISSING = ("valground: --plot needs python3-matplotlib (Debian: apt-get install "
            "python3-matplotlib; run under /usr/bin/python3)")
 
 
 def plot(analyzer, path):
-    """Writes the image (format from the extension); returns None, or a message."""
+    """Writes the image (format from the extension); returns None, or the
+    message that matplotlib is missing. Raises CannotWrite."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -39,7 +46,7 @@ def plot(analyzer, path):
     try:
         fig.savefig(path)
     except (OSError, ValueError) as err:
+        raise CannotWrite(f"valground: cannot write the plot {path}: {err}") from None
+    finally:
         plt.close(fig)
-        return f"valground: cannot write the plot {path}: {err}"
-    plt.close(fig)
     return None

@@ -1,6 +1,15 @@
 """The --junit XML: one test case per segment, a failure for leaks and bad frees."""
 
+import re
 import xml.etree.ElementTree as ET
+
+# Characters XML 1.0 forbids, which ElementTree writes as they are (an
+# unparseable file): a test name or site from a corrupted log may hold them.
+NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(text):
+    return NOT_XML_RE.sub("\ufffd", text)
 
 
 def _failure_text(seg):
@@ -11,7 +20,7 @@ def _failure_text(seg):
         lines.append(f"double free: 0x{f['ptr']:x} at {f['site']} (log line {f['line']})")
     for f in seg.invalid_frees:
         lines.append(f"invalid free: 0x{f['ptr']:x} at {f['site']} (log line {f['line']})")
-    return "\n".join(lines)
+    return _xml("\n".join(lines))
 
 
 def tree(analyzer):
@@ -19,7 +28,7 @@ def tree(analyzer):
     suite = ET.Element("testsuite", name="valground", tests=str(len(analyzer.segments)),
                        failures=str(failures), errors="0", skipped="0")
     for seg in analyzer.segments:
-        case = ET.SubElement(suite, "testcase", classname="valground", name=seg.name)
+        case = ET.SubElement(suite, "testcase", classname="valground", name=_xml(seg.name))
         if seg.failed:
             msg = f"{len(seg.leaks)} leak(s), {seg.bad_frees} bad free(s)"
             fail = ET.SubElement(case, "failure", message=msg, type="memory")

@@ -8,8 +8,9 @@ tests/analyzer/test_scan.py checks each against the plain call.
 
 import re
 
-STATUS_WORDS = (b"PASSED", b"FAILED", b"ERROR", b"SKIPPED", b"XFAIL", b"XPASS")
-STATUS_AFTER_NEWLINE = re.compile(rb"\n(?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)")
+from .parse import STATUS_ALTERNATIVES, STATUS_WORDS
+
+STATUS_AFTER_NEWLINE = re.compile(rb"\n(?:%s)" % STATUS_ALTERNATIVES)
 
 
 def blocks(stream, size):
@@ -19,10 +20,9 @@ def blocks(stream, size):
     read = getattr(stream, "read", None)
     if read is None:
         yield from _blocks_of_lines(stream, size)
-    elif getattr(stream, "readinto", None) is None:
-        yield from _blocks_by_read(read, size)
     else:
-        yield from _blocks_by_readinto(stream.readinto, size)
+        readinto = getattr(stream, "readinto", None) or _readinto_of(read)
+        yield from _blocks_by_readinto(readinto, size)
 
 
 def _blocks_of_lines(lines, size):
@@ -71,21 +71,13 @@ def _blocks_by_readinto(readinto, size):
         view.release()
 
 
-def _blocks_by_read(read, size):
-    carry = b""
-    while True:
-        chunk = read(size)
-        if not chunk:
-            break
-        text = carry + chunk if carry else chunk
-        cut = text.rfind(b"\n") + 1
-        if cut == 0:
-            carry = text
-            continue
-        carry = text[cut:]
-        yield text[:cut] if carry else text
-    if carry:
-        yield carry + b"\n"
+def _readinto_of(read):
+    """readinto() for a stream that has only read()."""
+    def readinto(view):
+        data = read(len(view))
+        view[:len(data)] = data
+        return len(data)
+    return readinto
 
 
 NEWLINE_PIECE = 1 << 18

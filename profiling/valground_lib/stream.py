@@ -39,11 +39,13 @@ BLOCK_SIZE = 8 << 20
 # Reader.match_of); anything else after `==MP ` (init, persist, a malformed
 # line): group 5, for the reference parser. A fast form must end the line
 # (`\n`), so a line with CR LF, a field too many or a site without `:<line>`
-# is "anything else", and the parser names the problem. The same regex finds
-# an event back (Reader.match_of).
+# is "anything else", and the parser names the problem. So is a number that
+# may not fit 64 bits (over 19 digits, 16 hex digits): the parser checks the
+# limit, so the fast path needs no check. The same regex finds an event back
+# (Reader.match_of).
 EVENT_RE = re.compile(
-    rb"==MP (?:alloc;([1-9][0-9]*);0x([0-9a-f]+);([^\n]*:[0-9]+)\n"
-    rb"|free;0x([0-9a-f]+);(?:[^\n]*:[0-9]+)\n|([^\n]*))")
+    rb"==MP (?:alloc;([1-9][0-9]{0,18});0x([0-9a-f]{1,16});([^\n]*:[0-9]+)\n"
+    rb"|free;0x([0-9a-f]{1,16});(?:[^\n]*:[0-9]+)\n|([^\n]*))")
 TABLE_MAX = 1 << 16         # numbers remembered per table (Reader.learn)
 
 

@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 FIXTURES = os.path.join(HERE, "fixtures")
 ANALYZER = os.environ.get("VALGROUND") or os.path.join(ROOT, "profiling", "valground")
+GEN = os.path.join(ROOT, "profiling", "gen_transcript.py")
 
 COUNTS = ("leaks", "double_frees", "invalid_frees", "persistent", "overlaps", "outside_heap",
           "reinit_warnings")
@@ -247,10 +248,9 @@ class GeneratorCase(unittest.TestCase):
     corruption and no bad free (only the app's deliberate leaks); injected faults are found."""
 
     def analyze(self, *gen_args):
-        gen = os.path.join(ROOT, "profiling", "gen_transcript.py")
         with tempfile.TemporaryDirectory() as d:
             log, out = os.path.join(d, "t.log"), os.path.join(d, "t.json")
-            subprocess.run([sys.executable, gen, "--lines", "20000", "-o", log] + list(gen_args), check=True)
+            subprocess.run([sys.executable, GEN, "--lines", "20000", "-o", log] + list(gen_args), check=True)
             p = run(["-q", "--json", out, log])
             with open(out) as f:
                 return p.returncode, json.load(f)
@@ -268,6 +268,13 @@ class GeneratorCase(unittest.TestCase):
             self.assertEqual(s["outside_heap"], [], s["name"])
             self.assertGreater(s["allocations"], 0, s["name"])
         self.assertEqual(rc, 1 if g["leaks"] else 0)
+
+    def test_unwritable_output_is_2(self):
+        p = subprocess.run([sys.executable, GEN, "--lines", "10", "-o", "/nonexistent/dir/t.log"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"cannot write /nonexistent/dir/t.log", p.stderr)
+        self.assertNotIn(b"Traceback", p.stderr)
 
     def test_injected_faults(self):
         rc, d = self.analyze("--seed", "3", "--faults", "double-free,invalid-free,malformed", "--fault-rate", "1")

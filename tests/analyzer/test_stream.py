@@ -82,7 +82,9 @@ def random_log(rnd, tests=6, events=300):
                     "alloc;12", "alloc;0;0x10;a.c:1", "alloc;012;0x1010;a.c:1", "free;0x;a.c:1",
                     "free;0x1010;a.c", "free;0X1010;a.c:3", "bogus;1", "init;0x10", "",
                     "alloc;5;0x1010;a.c:1;extra:x", "free;0x1010;a.c:7\r",
-                    "alloc;4;0x1010;a.c:1 ==MP free;0x1010;b.c:2"]))
+                    "alloc;4;0x1010;a.c:1 ==MP free;0x1010;b.c:2",
+                    "alloc;4;0x1ffffffffffffffff0;a.c:1",       # wider than 64 bits
+                    f"free;0x{live[-1] if live else base:021x};a.c:2"]))   # padded: parser's path
             elif r < 0.87:
                 out.append(f"{name} {p}==MP free;0x{base:x};{site}")   # test name and event on one line
                 statuses.append(None)
@@ -134,6 +136,26 @@ class FastMatchesReference(unittest.TestCase):
             for block_size in (64, None):
                 with self.subTest(case=case, block_size=block_size):
                     self.assertEqual(run(text, block_size), want)
+
+    def test_fast_and_slow_paths_agree(self):
+        # (moved from test_valground.py) three tests of 2000 random allocs and frees
+        rnd = random.Random(7)
+        lines = ["collected 3 items"]
+        for t in range(3):
+            lines.append(f"t.py::test_{t} seproxyhal: printf: ==MP init;0x10000;65536")
+            live, nxt = [], 0x10000
+            for k in range(2000):
+                if live and rnd.random() < 0.5:
+                    p = live.pop(rnd.randrange(len(live)))
+                    lines.append(f"==MP free;0x{p:x};f.c:{k % 7}")
+                elif nxt < 0x10000 + 65000:
+                    lines.append(f"==MP alloc;{1 + k % 30};0x{nxt:x};a.c:{k % 5}")
+                    live.append(nxt)
+                    nxt += 32
+        text = "\n".join(lines) + "\n"
+        fast, slow = run(text), run(text, reference=True)
+        self.assertEqual(fast[0], slow[0])
+        self.assertTrue(fast[0]["global"]["leaks"] > 0)
 
     def test_a_log_of_only_well_formed_lines_has_no_warning(self):
         rnd = random.Random(3)

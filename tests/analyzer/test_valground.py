@@ -17,7 +17,7 @@ PROFILING = os.path.join(ROOT, "profiling")
 VALGROUND = os.path.join(PROFILING, "valground")
 sys.path.insert(0, PROFILING)
 
-from valground_lib import parse, layout, report_json, report_junit, report_text  # noqa: E402
+from valground_lib import parse, layout  # noqa: E402
 from valground_lib.cli import main  # noqa: E402
 from valground_lib.model import Analyzer  # noqa: E402
 from valground_lib.plot import MISSING  # noqa: E402
@@ -57,9 +57,15 @@ class ParseTests(unittest.TestCase):
     def test_malformed(self):
         for bad in (b"alloc;12", b"alloc;x;0x10;a.c:1", b"alloc;1;10;a.c:1", b"alloc;1;0xzz;a.c:1",
                     b"free;0x10", b"free;0x10;a.c", b"free;0x10;a.c:x", b"init;0x10", b"bogus;1",
-                    b"init;0x10;-5", b""):
+                    b"init;0x10;-5", b"", b"alloc;1;0x-10;a.c:1", b"free;0x+1_0;a.c:1", b"free;0x 10;a.c:1",
+                    b"alloc;18446744073709551616;0x10;a.c:1", b"init;0x10000000000000000;64"):
             with self.assertRaises(parse.ParseError, msg=bad):
                 parse.parse_event(bad)
+
+    def test_numbers_up_to_64_bits(self):
+        top = (1 << 64) - 1
+        self.assertEqual(parse.parse_event(b"alloc;%d;0x%x;a.c:1" % (top, top)), ("alloc", top, top, b"a.c:1"))
+        self.assertEqual(parse.parse_event(b"free;0x%020x;a.c:1" % top)[1], top)   # leading zeros
 
     def test_split_event(self):
         self.assertEqual(parse.split_event(b"seproxyhal: printf: ==MP free;0x1;a:1\n"),
@@ -151,25 +157,15 @@ class FindingTests(unittest.TestCase):
         self.assertEqual(a.exit_status(), 0)
         self.assertEqual(a.exit_status(strict=True), 1)
 
-    def test_fast_and_slow_paths_agree(self):
-        import random
-        rnd = random.Random(7)
-        lines = ["collected 3 items"]
-        for t in range(3):
-            lines.append(f"t.py::test_{t} seproxyhal: printf: ==MP init;0x10000;65536")
-            live, nxt = [], 0x10000
-            for k in range(2000):
-                if live and rnd.random() < 0.5:
-                    p = live.pop(rnd.randrange(len(live)))
-                    lines.append(f"==MP free;0x{p:x};f.c:{k % 7}")
-                elif nxt < 0x10000 + 65000:
-                    lines.append(f"==MP alloc;{1 + k % 30};0x{nxt:x};a.c:{k % 5}")
-                    live.append(nxt)
-                    nxt += 32
-        text = "\n".join(lines) + "\n"
-        fast, slow = analyze(text), analyze(text, plot=True)
-        self.assertEqual(report_json.document(fast), report_json.document(slow))
-        self.assertTrue(fast.total_leaks > 0)
+    def test_addresses_beyond_64_bits_are_malformed(self):
+        # They used to reach the overlap check past model.END_SENTINEL: a traceback.
+        huge = "0x" + "f" * 70
+        text = (f"==MP init;0x1000;100\n==MP alloc;10;{huge};a.c:1\n==MP free;{huge};a.c:2\n"
+                f"==MP init;{huge};100\n==MP alloc;99999999999999999999999999;0x1010;a.c:3\n")
+        for plot in (False, True):
+            a = analyze(text, plot)
+            self.assertEqual([w[1] for w in a.warnings], [2, 3, 4, 5])
+            self.assertEqual(a.segments[0].allocations, 0)
 
     def test_largest_gap(self):
         blocks = {0x10: (16,), 0x40: (16,)}
@@ -233,6 +229,16 @@ class OutputTests(unittest.TestCase):
         self.assertIn("double free", cases[1].find("failure").text)
         self.assertIn("leak: 16 bytes", cases[1].find("failure").text)
 
+    def test_junit_parses_back_with_control_characters(self):
+        # XML 1.0 has no NUL nor ESC, even escaped: they become U+FFFD
+        log = "t.py::test_\x01[\x00] \n==MP init;0x1000;256\n==MP alloc;4;0x1010;\x1b[1ma.c:1\n"
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "r.xml")
+            self.assertEqual(run_cli(["--junit", path], log)[0], 1)
+            case = ET.parse(path).getroot().find("testsuite/testcase")
+        self.assertEqual(case.get("name"), "test_\ufffd[\ufffd]")
+        self.assertIn("allocated at \ufffd[1ma.c:1", case.find("failure").text)
+
     def test_exit_statuses(self):
         self.assertEqual(run_cli([], CLEAN)[0], 0)
         self.assertEqual(run_cli([], self.LOG)[0], 1)
@@ -285,6 +291,13 @@ class OutputTests(unittest.TestCase):
             status, _, err = run_cli(["--plot", path], self.LOG)
             self.assertEqual((status, err), (1, ""))
             self.assertTrue(ET.parse(path).getroot().tag.endswith("svg"))
+            # an image it cannot write is a usage error, as for --json and --junit
+            for bad in ("/nonexistent/dir/p.svg", os.path.join(d, "p.nosuchformat")):
+                status, out, err = run_cli(["--plot", bad], CLEAN)
+                self.assertEqual(status, 2, bad)
+                self.assertTrue(err.startswith(f"valground: cannot write the plot {bad}: "), err)
+                self.assertEqual(len(err.splitlines()), 1, err)
+                self.assertIn("congrats", out)
 
 
 if __name__ == "__main__":
