@@ -1,8 +1,8 @@
 /**
  * @file bench_driver.h
  * @brief What the two C drivers, quick.c and steady.c, share: the steady-state
- *        workload (its pre-generated sequence and its replay) and the parsing
- *        of their numeric arguments.
+ *        workload: its pre-generated sequence and its replay (their numeric
+ *        arguments: bench_parse.h).
  *
  * The workload: `live` blocks of random sizes in [min, max], then per
  * operation a random live block is freed and a block of a new random size
@@ -14,7 +14,6 @@
 
 #pragma once
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,21 +85,4 @@ static inline void bench_replay(bench_workload_t *w)
         }
     }
     w->failures = failures;
-}
-
-/* An unsigned number in `base` (strtoull's: 0 also takes 0x and 0 prefixes),
- * at most max, with nothing after it and no sign. */
-static inline bool bench_parse_uint(const char *text, int base, uint64_t max, uint64_t *out)
-{
-    char *end = NULL;
-    if (text == NULL || text[0] < '0' || text[0] > '9') {
-        return false;
-    }
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, base);
-    if (errno != 0 || *end != '\0' || v > max) {
-        return false;
-    }
-    *out = (uint64_t)v;
-    return true;
 }

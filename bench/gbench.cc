@@ -52,6 +52,7 @@
 #endif
 
 extern "C" {
+#include "bench_parse.h"
 #include "bench_rng.h"
 #include "gbench_levels.h"
 }
@@ -992,10 +993,19 @@ int main(int argc, char **argv)
     // Our own flags first; the rest go to Google Benchmark.
     for (int i = 1; i < argc;) {
         const char *arg = argv[i];
+        uint64_t v = 0;
         if (std::strncmp(arg, "--gbench_ops=", 13) == 0) {
-            opt.ops = std::max<int64_t>(1, std::atoll(arg + 13));
+            if (!bench_parse_uint(arg + 13, 10, INT64_MAX, &v) || v == 0u) {
+                std::fprintf(stderr, "gbench: %s: expected a positive number of operations\n", arg);
+                return 2;
+            }
+            opt.ops = static_cast<int64_t>(v);
         } else if (std::strncmp(arg, "--gbench_util_max=", 18) == 0) {
-            opt.util_max = static_cast<uint64_t>(std::max<long long>(0, std::atoll(arg + 18)));
+            if (!bench_parse_uint(arg + 18, 10, UINT64_MAX, &v)) {
+                std::fprintf(stderr, "gbench: %s: expected a number of blocks (0: no cap)\n", arg);
+                return 2;
+            }
+            opt.util_max = v;
         } else if (std::strcmp(arg, "--gbench_smoke") == 0) {
             opt.smoke = true;
             opt.ops = 64;

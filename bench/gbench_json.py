@@ -33,8 +33,10 @@ class LoadError(Exception):
     pass
 
 
-def load(path):
-    """(context, benchmarks) of a Google Benchmark JSON file; LoadError with one line."""
+def read(path):
+    """The document of a Google Benchmark JSON file, its "benchmarks" list cut
+    down to the entries with a name (dicts whose "name" is a string);
+    LoadError with one line when there is none or the file is no such JSON."""
     try:
         with open(path) as f:
             data = json.load(f)
@@ -46,11 +48,18 @@ def load(path):
         raise LoadError("%s: not JSON: %s" % (path, str(e).splitlines()[0]))
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise LoadError("%s: not Google Benchmark JSON (no \"benchmarks\" list)" % path)
-    benches = [b for b in data["benchmarks"] if isinstance(b, dict) and isinstance(b.get("name"), str)]
-    if not benches:
+    data["benchmarks"] = [b for b in data["benchmarks"]
+                          if isinstance(b, dict) and isinstance(b.get("name"), str)]
+    if not data["benchmarks"]:
         raise LoadError("%s: no benchmark in the file" % path)
+    return data
+
+
+def load(path):
+    """(context, benchmarks) of a Google Benchmark JSON file; LoadError with one line."""
+    data = read(path)
     ctx = data.get("context") if isinstance(data.get("context"), dict) else {}
-    return ctx, benches
+    return ctx, data["benchmarks"]
 
 
 def parse_name(name):

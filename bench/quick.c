@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "bench_driver.h"
+#include "bench_parse.h"
 #include "mem_alloc.h"
 
 #define LIVE 64u

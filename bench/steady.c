@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "bench_driver.h"
+#include "bench_parse.h"
 #include "mem_alloc.h"
 
 #define MIN_SIZE 8u

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """Tests of the benchmark scripts on the committed samples (meson suite 'scripts').
 
-usage: bench/test_scripts.py report|report_nompl|compare|run_table|bad_input|size|all
+usage: bench/test_scripts.py report|report_nompl|compare|run_table|bad_input|pinning|
+                             driver_args|run_smoke|size|all
 
 The samples bench/testdata/sample-{before,after}.json are hand-written
 Google Benchmark JSON following bench/gbench's naming contract (all seven
 allocators, tail counters, util, a family and a name outside the contract).
 Each case runs a script as a user would and checks its output; exit 0 on
 success, 1 with the reason otherwise, 77 (skipped) when a case cannot run here.
+driver_args takes the C/C++ drivers from the environment (bench/meson.build
+sets them): BENCH_STEADY, BENCH_QUICK and, when it is built, BENCH_GBENCH,
+which run_smoke runs through bench/run (its build directory, --no-build).
 """
 
 import json
@@ -15,6 +19,9 @@ import os
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pinning  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "testdata")
@@ -27,7 +34,12 @@ class Fail(Exception):
     pass
 
 
+class Skip(Exception):
+    pass
+
+
 def run(args, env=None, code=0):
+    """Runs bench/<args[0]> (an absolute args[0] as it is) with args[1:]."""
     e = dict(os.environ)
     if env:
         e.update(env)
@@ -149,10 +161,65 @@ def case_bad_input():
                 raise Fail("%s on fields of the wrong type:\n%s" % (script, r.stderr))
         # The build-driven scripts on a build directory that is not there.
         nowhere = os.path.join(tmp, "no-build")
-        for args, code in ((["run", nowhere, "--no-build"], 1), (["instructions", nowhere], 2),
+        for args, code in ((["run", nowhere, "--no-build"], 1),
+                           (["run", nowhere, "--no-build", "--cpu", str(1 << 20)], 2),
+                           (["instructions", nowhere], 2),
                            (["levels", nowhere, "--rounds", "1"], 2), (["levels", "--rounds", "0"], 2),
                            (["size", "--arch", "thumb", "--arm-cc", os.path.join(nowhere, "gcc")], 2)):
             one_line(run(args, code=code), " ".join(args), code)
+        # An output directory that cannot be made (a file stands in its way).
+        r = run(["report", BEFORE, "-o", os.path.join(bad, "out")], code=2)
+        one_line(r, "report -o under a file", 2)
+        expect(r.stderr, "cannot create the output directory", "report -o under a file")
+        r = run(["instructions", nowhere], env={"HARDALLOC_BENCH_OPS": "many"}, code=2)
+        one_line(r, "HARDALLOC_BENCH_OPS=many", 2)
+        expect(r.stderr, "HARDALLOC_BENCH_OPS=many: not an integer", "bad environment number")
+
+
+def case_pinning():
+    """bench/pinning: a prefix that runs, or none with the reason; a CPU not allowed refused."""
+    prefix, note = pinning.pin_prefix()
+    if prefix:
+        expect(note, "pinned to CPU %s" % prefix[-1], "note of a pinned run")
+        if subprocess.run(prefix + ["true"]).returncode != 0:
+            raise Fail("%s true failed" % " ".join(prefix))
+    else:
+        expect(note, "unpinned (", "note of an unpinned run")
+    allowed = pinning.allowed_cpus()
+    if not allowed:
+        raise Skip("no CPU affinity information here")
+    p, n = pinning.pin_prefix(allowed[0])
+    if p and p[-1] != str(allowed[0]):
+        raise Fail("asked for CPU %d, got %s (%s)" % (allowed[0], p, n))
+    try:
+        pinning.pin_prefix(max(allowed) + 1)
+    except pinning.PinError as e:
+        expect(str(e), "CPU %d is not one of the CPUs allowed here" % (max(allowed) + 1),
+               "PinError message")
+    else:
+        raise Fail("a CPU outside the affinity mask was accepted")
+
+
+# Malformed arguments of the C/C++ drivers: usage on one line, exit 2.
+DRIVER_BAD_ARGS = {
+    "BENCH_STEADY": [["abc", "64", "1", "1"], ["32768", "0", "1", "1"], ["32768", "64", "1", "-1"],
+                     ["32768", "64", "1", "1", "--max-size", "4"],
+                     ["32768", "64", "1", "1", "--max-size"], ["32768", "64", "1x", "1"]],
+    "BENCH_QUICK": [["--rounds", "0"], ["--rounds", "1001"], ["--pairs", "x"], ["--pairs"],
+                    ["1", "2"], ["--density-seeds", "-1"]],
+    "BENCH_GBENCH": [["--gbench_ops=abc"], ["--gbench_ops=0"], ["--gbench_ops=-5"],
+                     ["--gbench_ops="], ["--gbench_util_max=-1"], ["--gbench_util_max=1k"]],
+}
+
+
+def case_driver_args():
+    exes = {k: os.environ[k] for k in DRIVER_BAD_ARGS if os.environ.get(k)}
+    if not exes:
+        raise Skip("no driver given (BENCH_STEADY, BENCH_QUICK, BENCH_GBENCH)")
+    for var, exe in exes.items():
+        for args in DRIVER_BAD_ARGS[var]:
+            r = run([exe] + args, code=2)
+            one_line(r, "%s %s" % (os.path.basename(exe), " ".join(args)), 2)
 
 
 def case_compare():
@@ -176,6 +243,22 @@ def case_compare():
         raise Fail("--filter ^util/ kept pair benchmarks:\n" + r.stdout)
     r = run(["compare", "--between", "off", "standard", BEFORE])
     expect(r.stdout, "pair[/off/ vs. /standard/]dist=u8-512", "--between row")
+    # Entries without a name (not a dict, a name of the wrong type) are left
+    # out of what compare.py reads, with or without --filter.
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(BEFORE) as f:
+            data = json.load(f)
+        data["benchmarks"][:0] = [5, {"name": 3}, "pair/off"]
+        mixed = os.path.join(tmp, "mixed.json")
+        with open(mixed, "w") as f:
+            json.dump(data, f)
+        for extra in ([], ["--filter", "^pair/"]):
+            r = run(["compare", mixed, AFTER] + extra, code=None)
+            if r.returncode != 0 or "Traceback" in r.stderr:
+                raise Fail("compare %s on unnamed entries: exit %d\n%s" % (
+                    " ".join(extra), r.returncode, r.stderr))
+            expect(r.stdout, "pair/off/dist=u8-512/order=random/live=64/heap=32KiB_median",
+                   "benchmark row with unnamed entries")
 
 
 def case_run_table():
@@ -197,6 +280,36 @@ def case_run_table():
         expect(r.stdout, "missing: pair 8..8192 B, 1 MiB, 64 live -- expected a benchmark named "
                          "pair/<allocator>/dist=u8-8192/order=random/live=64/heap=1MiB",
                "missing key workload named")
+
+
+def case_run_smoke():
+    """bench/run end to end on the built gbench (--no-build, two benchmarks on
+    --gbench_smoke's budget): pinning note, JSON with the added context, table."""
+    gbench = os.environ.get("BENCH_GBENCH")
+    if not gbench:
+        raise Skip("no BENCH_GBENCH (bench/gbench not built)")
+    build = os.path.dirname(os.path.dirname(gbench))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "run.json")
+        r = run(["run", build, "--no-build", "--reps", "2", "--out", out, "--filter",
+                 "^pair/(off|glibc)/dist=u8-512/order=random/live=64/heap=32KiB/",
+                 "--", "--gbench_smoke"])
+        expect(r.stdout, "run: wrote " + out, "JSON path printed")
+        expect(r.stderr, "run: pinned to CPU " if "pinned to CPU" in r.stderr else "run: unpinned (",
+               "pinning note")
+        with open(out) as f:
+            ctx = json.load(f)["context"]
+        for key in ("command", "pinned", "commit", "compiler"):
+            if not isinstance(ctx.get(key), str) or not ctx[key]:
+                raise Fail("context %s missing: %s" % (key, ctx))
+        expect(r.stdout, "* pair 8..512 B, 32 KiB, 64 live", "key workload title")
+        r2 = run(["run", build, "--no-build", "--out", os.path.join(out, "sub", "x.json")], code=2)
+        one_line(r2, "run --out under a file", 2)
+        expect(r2.stderr, "cannot create the output directory", "run --out under a file")
+        line = [l for l in r.stdout.splitlines()
+                if l.strip().startswith("pair/dist=u8-512/order=random/live=64/heap=32KiB")]
+        if len(line) != 2 or line[1].split()[1] == "-" or line[1].split()[2:] != ["-"] * 4:
+            raise Fail("expected off/glibc and no other ratio:\n" + "\n".join(line))
 
 
 def case_size():
@@ -221,14 +334,15 @@ def case_size():
 
 
 CASES = {"report": case_report, "report_nompl": case_report_nompl, "compare": case_compare,
-         "run_table": case_run_table, "bad_input": case_bad_input, "size": case_size}
+         "run_table": case_run_table, "bad_input": case_bad_input, "pinning": case_pinning,
+         "driver_args": case_driver_args, "run_smoke": case_run_smoke, "size": case_size}
 
 
 def main():
     names = sys.argv[1:] or ["all"]
     if names == ["all"]:
         names = list(CASES)
-    failed = 0
+    failed = skipped = 0
     for n in names:
         if n not in CASES:
             print("unknown case %s (known: %s)" % (n, ", ".join(CASES)))
@@ -236,10 +350,13 @@ def main():
         try:
             CASES[n]()
             print("ok: " + n)
+        except Skip as e:
+            skipped += 1
+            print("skip: %s: %s" % (n, e))
         except Fail as e:
             failed += 1
             print("FAIL: %s: %s" % (n, e))
-    return 1 if failed else 0
+    return 1 if failed else 77 if skipped == len(names) else 0
 
 
 if __name__ == "__main__":
