@@ -3,7 +3,8 @@
 # $CC, $CFLAGS, $LIB_FUZZING_ENGINE, $OUT (and $SRC, $WORK) come from the environment.
 #   - the allocator, the wrappers (with HAVE_MEMORY_PROFILING: fuzz_wrappers checks the log)
 #     and the fuzz core are compiled with $CC $CFLAGS;
-#   - every fuzz/fuzz_<name>.c is linked with them and $LIB_FUZZING_ENGINE into $OUT/fuzz_<name>;
+#   - every target of fuzz/targets.list gets fuzz/entry.c (its main, naming the target) linked
+#     with them and $LIB_FUZZING_ENGINE into $OUT/<target>;
 #   - corpus/<target>/*.bin (and fuzz/regressions/<target>/ inputs) become
 #     $OUT/<target>_seed_corpus.zip, corpus/<target>.dict becomes $OUT/<target>.dict, and
 #     $OUT/<target>.options silences UBSan's unsigned-overflow reports (wraparound is intended).
@@ -60,15 +61,13 @@ done
 core=("${objs[@]}")
 
 shopt -s nullglob
-targets=()
-for main in "$repo"/fuzz/fuzz_*.c; do
-    targets+=("$(basename "$main" .c)")
-done
-[ ${#targets[@]} -gt 0 ] || fail "no fuzz/fuzz_*.c target in $repo"
+[ -f "$repo/fuzz/targets.list" ] || fail "fuzz/targets.list is missing in $repo"
+mapfile -t targets < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$repo/fuzz/targets.list")
+[ ${#targets[@]} -gt 0 ] || fail "fuzz/targets.list names no target"
 
 for t in "${targets[@]}"; do
     objs=()
-    compile "fuzz/$t.c" -DHAVE_MEMORY_PROFILING
+    compile fuzz/entry.c -DHAVE_MEMORY_PROFILING "-DFUZZ_TARGET=\"$t\""
     "$CC" "${cflags[@]}" "${objs[@]}" "${core[@]}" "${engine[@]}" -o "$OUT/$t" || fail "cannot link $t"
 
     # Seed corpus: the inputs only (the readable .txt programs beside them are notes).

@@ -77,4 +77,7 @@ bool fuzz_alloc_zeroed(mem_ctx_t ctx, void **held, size_t size, bool persistent)
 extern const fuzz_target_t fuzz_target_alloc;
 extern const fuzz_target_t fuzz_target_wrappers;
 extern const fuzz_target_t fuzz_target_corrupt;
+/** The target called name (its table.name), NULL when there is none. */
 const fuzz_target_t *fuzz_find_target(const char *name);
+/** The i-th registered target, NULL from the count on (to list them). */
+const fuzz_target_t *fuzz_target_at(size_t i);

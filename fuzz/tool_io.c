@@ -40,7 +40,11 @@ const fuzz_target_t *tool_target_for(const char *target_name, const char *path)
     if (target_name != NULL) {
         const fuzz_target_t *t = fuzz_find_target(target_name);
         if (t == NULL) {
-            fprintf(stderr, "unknown target '%s' (known: fuzz_alloc, fuzz_wrappers)\n", target_name);
+            fprintf(stderr, "unknown target '%s' (known:", target_name);
+            for (size_t i = 0; fuzz_target_at(i) != NULL; i++) {
+                fprintf(stderr, "%s %s", i > 0u ? "," : "", fuzz_target_at(i)->table.name);
+            }
+            fputs(")\n", stderr);
         }
         return t;
     }
