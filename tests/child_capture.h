@@ -12,6 +12,7 @@
 #pragma once
 
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,4 +60,19 @@ static inline int run_captured(void (*fn)(void *), void *arg, char *out, size_t 
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     return status;
+}
+
+/**
+ * Runs fn(arg) in a child that must abort (SIGABRT) having written exactly
+ * want on stderr: how the default fault handler's one line is checked.
+ * Under valgrind too: memcheck writes to a descriptor of its own, never
+ * into the captured stderr.
+ */
+static inline void expect_child_abort(void (*fn)(void *), void *arg, const char *want)
+{
+    char got[512];
+    int status = run_captured(fn, arg, got, sizeof got);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_string_equal(got, want);
 }

@@ -874,17 +874,6 @@ static void test_handler_may_longjmp(void **state)
     assert_true(app_stat_is(&g_fresh));
 }
 
-/* Runs fn(arg) in a child process with the default handler: the child must
- * abort, having written exactly want on stderr. */
-static void expect_default_abort(void (*fn)(void *), void *arg, const char *want)
-{
-    char got[512];
-    int status = run_captured(fn, arg, got, sizeof got);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGABRT);
-    assert_string_equal(got, want);
-}
-
 /* In the child: the default handler, then the misuse. */
 static void free_it(void *p)
 {
@@ -908,14 +897,14 @@ static void test_default_handler_aborts(void **state)
     char want[256];
     (void)snprintf(want, sizeof want, "hardalloc: invalid pointer at %p in heap %p\n",
                    (void *)&local, mem_utils_context());
-    expect_default_abort(free_it, &local, want);
-    expect_default_abort(realloc_it, &local, want);
+    expect_child_abort(free_it, &local, want);
+    expect_child_abort(realloc_it, &local, want);
     void *p = APP_MEM_ALLOC(16);
     assert_non_null(p);
     APP_MEM_FREE(p);
     (void)snprintf(want, sizeof want, "hardalloc: double free at %p in heap %p\n", p,
                    mem_utils_context());
-    expect_default_abort(free_it, p, want);
+    expect_child_abort(free_it, p, want);
     /* the parent's heap saw none of it */
     expect_faults(0);
     assert_true(app_stat_is(&g_fresh));
