@@ -55,6 +55,14 @@ static inline bool free_neighbour_ok(const uint8_t *b, uint64_t key, uint32_t po
     return (lf & FLAG_FREE) != 0u && header_ok(b, key, pos, lf);
 }
 
+/* Hardened: a list successor (link `next` of the chunk or pseudo chunk at
+ * back) is none, or a free chunk of this heap that points back at it. */
+static inline bool successor_ok(const uint8_t *b, uint64_t key, uint32_t next, uint32_t back, uint32_t first,
+                                uint32_t end)
+{
+    return next == 0u || (free_neighbour_ok(b, key, next, first, end) && ld(b, next + 12u) == back);
+}
+
 /* Hardened: the free chunk at off may be unlinked. Its links lead to free
  * chunks of this heap (prev may be a list head: a pseudo chunk 8 bytes
  * before the head) that point back at it, so unlinking writes only into
@@ -71,20 +79,18 @@ HOT bool links_ok(const uint8_t *b, uint32_t off)
     uint32_t prev = ld(b, off + 12u);
     bool prev_in = (prev - (HEADS_AT - 8u) < first - HEADS_AT && (prev & 3u) == 0u) ||
                    free_neighbour_ok(b, key, prev, first, end);
-    return prev_in && ld(b, prev + 8u) == off &&
-           (next == 0u || (free_neighbour_ok(b, key, next, first, end) && ld(b, next + 12u) == off));
+    return prev_in && ld(b, prev + 8u) == off && successor_ok(b, key, next, off, first, end);
 }
 
 /* Links the free chunk at off at the head of its class. Hardened, false
  * (nothing written) when the list's first chunk is no free chunk pointing
  * back at the head: the head or that chunk is damaged. */
-HOT bool list_insert(uint8_t *b, uint32_t off, uint32_t len)
+HOT bool list_insert(uint8_t *b, uint64_t key, uint32_t off, uint32_t len)
 {
     uint32_t cls = class_of(len);
     uint32_t head = head_at(cls);
     uint32_t h = ld(b, head);
-    if (HARDENED && h != 0u &&
-        (!free_neighbour_ok(b, secret_of(b), h, first_of(b), end_of(b)) || ld(b, h + 12u) != head - 8u)) {
+    if (HARDENED && !successor_ok(b, key, h, head - 8u, first_of(b), end_of(b))) {
         return false;
     }
     st(b, off + 8u, h);
@@ -219,7 +225,7 @@ HOT bool make_free(uint8_t *b, uint64_t key, uint32_t off, uint32_t len, bool te
         uint32_t next = off + len;
         st(b, next + 4u, ld(b, next + 4u) | FLAG_PREV_FREE);
     }
-    return list_insert(b, off, len);
+    return list_insert(b, key, off, len);
 }
 
 /* Turns the unlinked region [off, off+have) into an allocated chunk of need

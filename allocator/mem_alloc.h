@@ -176,7 +176,8 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed);
  * only abort()). The handler and user pointer are stored in the context
  * under a keyed checksum: if the context is damaged, the default handler
  * runs instead of a pointer that may have been overwritten.
- * @return false (and nothing changes) for a bad ctx or a heap that failed.
+ * @return false (and nothing changes) for a bad ctx or a heap that failed
+ *         (or whose context fails its checksum: every later call refuses).
  */
 bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *user);
 
@@ -194,8 +195,9 @@ const char *mem_fault_name(mem_fault_t fault);
 /**
  * paranoid only: runs the full mem_check every `every` calls on this heap
  * (0 turns it off), so corruption is found near the call that caused it.
- * @return true when set; false for a bad ctx, a failed heap, or a library
- *         built at a lower level (which has no such counter).
+ * @return true when set; false for a bad ctx, a failed heap (or one whose
+ *         context fails its checksum, as for mem_set_fault_handler), or a
+ *         library built at a lower level (which has no such counter).
  */
 bool mem_set_check_interval(mem_ctx_t ctx, uint32_t every);
 

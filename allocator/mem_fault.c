@@ -70,11 +70,20 @@ static uint32_t handler_check(uint64_t key, uint64_t handler, uint64_t user)
     return keyed_mix(~key, handler ^ (user << 17 | user >> 47));
 }
 
+/* The heap behind ctx when a setting may be changed on it: neither failed
+ * nor with a context that fails its checksum (which every later call would
+ * refuse). No handler is called: the setters only answer false. */
+static uint8_t *heap_open_healthy(mem_ctx_t ctx, bool *vg)
+{
+    uint8_t *b = heap_open(ctx, vg);
+    return b != NULL && ld(b, W_STATE * 4u) == 0u && ctx_intact(b) ? b : NULL;
+}
+
 bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *user)
 {
     bool vg;
-    uint8_t *b = heap_open(ctx, &vg);
-    bool ok = b != NULL && ld(b, W_STATE * 4u) == 0u && ctx_intact(b);
+    uint8_t *b = heap_open_healthy(ctx, &vg);
+    bool ok = b != NULL;
     if (ok) {
         uint64_t h = 0u;
         uint64_t u = 0u;
@@ -159,8 +168,8 @@ bool mem_set_check_interval(mem_ctx_t ctx, uint32_t every)
         return false;
     }
     bool vg;
-    uint8_t *b = heap_open(ctx, &vg);
-    bool ok = b != NULL && ld(b, W_STATE * 4u) == 0u;
+    uint8_t *b = heap_open_healthy(ctx, &vg);
+    bool ok = b != NULL;
     if (ok) {
         st(b, W_CHECK_EVERY * 4u, every);
         st(b, W_OPS * 4u, 0u);

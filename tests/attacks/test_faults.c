@@ -458,6 +458,23 @@ static void test_check_interval_off(void **state)
     assert_int_equal(g_faults.calls, 0);
     expect_mem_check(MEM_FAULT_OVERFLOW, H.d);
 }
+
+/* A context that fails its checksum while its state still says healthy
+ * takes no setting (as for mem_set_fault_handler) and reports nothing; the
+ * next call refuses it. */
+static void test_check_interval_damaged_context(void **state)
+{
+    (void)state;
+    uint8_t *w = ctx_word(H.ctx, W_END);
+    raw_put32(w, raw_get32(w) - 8u);
+    assert_false(mem_set_check_interval(H.ctx, 1));
+    assert_false(mem_set_fault_handler(H.ctx, NULL, NULL));
+    assert_int_equal(raw_get32(ctx_word(H.ctx, W_CHECK_EVERY)), 0u);
+    assert_int_equal(g_faults.calls, 0);
+    assert_null(mem_alloc(H.ctx, 1));
+    assert_int_equal(g_faults.calls, 1);
+    assert_int_equal(g_faults.fault[0], MEM_FAULT_CORRUPT_CONTEXT);
+}
 #endif
 
 /* ---- keyed checksums ---------------------------------------------------- */
@@ -599,6 +616,7 @@ int main(void)
 #if MEM_HARDENING > 1
         cmocka_unit_test_setup_teardown(test_check_write_after_free, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_interval_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_interval_damaged_context, setup, teardown),
 #endif
         cmocka_unit_test_setup_teardown(test_fault_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_ctx, setup, teardown),
