@@ -171,6 +171,12 @@ def case_bad_input():
         r = run(["report", BEFORE, "-o", os.path.join(bad, "out")], code=2)
         one_line(r, "report -o under a file", 2)
         expect(r.stderr, "cannot create the output directory", "report -o under a file")
+        # a --json path that cannot be written: refused before the run
+        for args in (["size", "--json", os.path.join(bad, "x.json")],
+                     ["instructions", nowhere, "--json", os.path.join(bad, "x.json")]):
+            r = run(args, code=2)
+            one_line(r, " ".join(args), 2)
+            expect(r.stderr, "--json", " ".join(args))
         r = run(["instructions", nowhere], env={"HARDALLOC_BENCH_OPS": "many"}, code=2)
         one_line(r, "HARDALLOC_BENCH_OPS=many", 2)
         expect(r.stderr, "HARDALLOC_BENCH_OPS=many: not an integer", "bad environment number")
