@@ -214,6 +214,7 @@ DRIVER_BAD_ARGS = {
     "BENCH_QUICK": [["--rounds", "0"], ["--rounds", "1001"], ["--pairs", "x"], ["--pairs"],
                     ["1", "2"], ["--density-seeds", "-1"]],
     "BENCH_GBENCH": [["--gbench_ops=abc"], ["--gbench_ops=0"], ["--gbench_ops=-5"],
+                     ["--gbench_ops=100000001"],
                      ["--gbench_ops="], ["--gbench_util_max=-1"], ["--gbench_util_max=1k"]],
 }
 
@@ -249,12 +250,13 @@ def case_compare():
         raise Fail("--filter ^util/ kept pair benchmarks:\n" + r.stdout)
     r = run(["compare", "--between", "off", "standard", BEFORE])
     expect(r.stdout, "pair[/off/ vs. /standard/]dist=u8-512", "--between row")
-    # Entries without a name (not a dict, a name of the wrong type) are left
-    # out of what compare.py reads, with or without --filter.
+    # Entries without a name (not a dict, a name of the wrong type) or with
+    # fields of the wrong type are left out of what compare.py reads, with or
+    # without --filter.
     with tempfile.TemporaryDirectory() as tmp:
         with open(BEFORE) as f:
             data = json.load(f)
-        data["benchmarks"][:0] = [5, {"name": 3}, "pair/off"]
+        data["benchmarks"][:0] = [5, {"name": 3}, "pair/off"] + ODD_FIELDS["benchmarks"]
         mixed = os.path.join(tmp, "mixed.json")
         with open(mixed, "w") as f:
             json.dump(data, f)
@@ -265,6 +267,12 @@ def case_compare():
                     " ".join(extra), r.returncode, r.stderr))
             expect(r.stdout, "pair/off/dist=u8-512/order=random/live=64/heap=32KiB_median",
                    "benchmark row with unnamed entries")
+        odd = os.path.join(tmp, "odd.json")
+        with open(odd, "w") as f:
+            json.dump(ODD_FIELDS, f)
+        r = run(["compare", odd, AFTER], code=2)
+        one_line(r, "compare on nothing it can read", 2)
+        expect(r.stderr, "no benchmark compare.py can read", "compare on nothing it can read")
 
 
 def case_run_table():
