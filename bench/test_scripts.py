@@ -2,7 +2,7 @@
 """Tests of the benchmark scripts on the committed samples (meson suite 'scripts').
 
 usage: bench/test_scripts.py report|report_nompl|compare|run_table|bad_input|pinning|
-                             driver_args|run_smoke|size|all
+                             instructions_smoke|driver_args|run_smoke|size|all
 
 The samples bench/testdata/sample-{before,after}.json are hand-written
 Google Benchmark JSON following bench/gbench's naming contract (all seven
@@ -296,6 +296,37 @@ def case_run_table():
                "missing key workload named")
 
 
+def case_instructions_smoke():
+    """bench/instructions on a tiny budget (the O(1) verdict itself is `meson
+    test --benchmark`'s): the callgrind counts of every level are read, and
+    read right: each pair holds its alloc and its free, and the levels come
+    in their order of cost."""
+    steady = os.environ.get("BENCH_STEADY")
+    if not steady:
+        raise Skip("no BENCH_STEADY (bench/steady not built)")
+    build = os.path.dirname(os.path.dirname(steady))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "instructions.json")
+        r = run(["instructions", build, "--workload", "small", "--ops", "200", "--no-glibc",
+                 "--json", out], code=None)
+        if r.returncode not in (0, 1) or "Traceback" in r.stderr:
+            raise Fail("instructions exited %d:\n%s" % (r.returncode, r.stderr[-3000:]))
+        with open(out) as f:
+            levels = json.load(f)["workloads"]["small"]["levels"]
+    pairs = []
+    for lv in ("off", "standard", "paranoid"):
+        if lv not in levels:
+            raise Fail("level %s not counted: %s" % (lv, sorted(levels)))
+        ops = {op: levels[lv][op]["per_point"] for op in ("pair", "alloc", "free")}
+        for i in range(3):
+            pair, alloc, free = (ops[op][i] for op in ("pair", "alloc", "free"))
+            if not (0 < alloc and 0 < free and alloc + free <= pair):
+                raise Fail("%s point %d: pair %s, alloc %s, free %s" % (lv, i, pair, alloc, free))
+        pairs.append(ops["pair"][0])
+    if not pairs[0] < pairs[1] < pairs[2]:
+        raise Fail("pairs off, standard, paranoid not in order of cost: %s" % pairs)
+
+
 def case_run_smoke():
     """bench/run end to end on the built gbench (--no-build, two benchmarks on
     --gbench_smoke's budget): pinning note, JSON with the added context, table."""
@@ -349,6 +380,7 @@ def case_size():
 
 CASES = {"report": case_report, "report_nompl": case_report_nompl, "compare": case_compare,
          "run_table": case_run_table, "bad_input": case_bad_input, "pinning": case_pinning,
+         "instructions_smoke": case_instructions_smoke,
          "driver_args": case_driver_args, "run_smoke": case_run_smoke, "size": case_size}
 
 
