@@ -38,6 +38,11 @@ def site_str(site):
     return site.decode("utf-8", "replace")
 
 
+def finding(ptr, size, site, line):
+    """A block in a finding list (leaks, warnings, overlaps, ...)."""
+    return {"ptr": ptr, "size": size, "site": site_str(site), "line": line}
+
+
 class Segment:
     """One test (or the whole log when there is no pytest output)."""
 
@@ -202,7 +207,7 @@ class Analyzer:
         for ptr, rec in self._live_in_log_order():
             if rec[PERSIST]:
                 continue
-            entry = {"ptr": ptr, "size": rec[SIZE], "site": site_str(rec[SITE]), "line": rec[LINE]}
+            entry = finding(ptr, rec[SIZE], rec[SITE], rec[LINE])
             if rec[SEG] is seg:
                 seg.reinit_warnings.append(entry)
             else:
@@ -231,7 +236,7 @@ class Analyzer:
         layout.add_site(seg.sites, site, size)
         base = self.heap_base
         if ptr < base or ptr + size > base + self.heap_size:
-            seg.outside_heap.append({"ptr": ptr, "size": size, "site": site_str(site), "line": lineno})
+            seg.outside_heap.append(finding(ptr, size, site, lineno))
         starts = self.starts
         live = self.live
         k = bisect_left(starts, ptr)
@@ -243,8 +248,7 @@ class Analyzer:
         if other is None and starts[k] < ptr + max(size, 1):
             other = starts[k]
         if other is not None:
-            seg.overlaps.append({"ptr": ptr, "size": size, "site": site_str(site), "line": lineno,
-                                 "with": other})
+            seg.overlaps.append(dict(finding(ptr, size, site, lineno), **{"with": other}))
         old = live.get(ptr)
         if old is not None:
             # Replaced without a free: gone from the live blocks as if freed.
@@ -254,7 +258,7 @@ class Analyzer:
             starts.insert(k, ptr)
         live[ptr] = (size, site, lineno, seg, persist, ptr, self.seq)
         if persist:
-            seg.persistent.append({"ptr": ptr, "size": size, "site": site_str(site), "line": lineno})
+            seg.persistent.append(finding(ptr, size, site, lineno))
         self.live_bytes += size
         if self.live_bytes > seg.max_live:
             self._new_peak()
@@ -338,8 +342,7 @@ class Analyzer:
         self._close_segment()
         for ptr, rec in self._live_in_log_order():
             if not rec[PERSIST]:
-                rec[SEG].leaks.append({"ptr": ptr, "size": rec[SIZE], "site": site_str(rec[SITE]),
-                                       "line": rec[LINE]})
+                rec[SEG].leaks.append(finding(ptr, rec[SIZE], rec[SITE], rec[LINE]))
         return self
 
     # -- results ----------------------------------------------------------------
