@@ -40,6 +40,7 @@
 
 #pragma once
 
+#include "heap_secret.h"
 #include "mem_alloc.h"
 
 #include <string.h>
@@ -76,29 +77,32 @@
 /* Context words (u32 index). A list link of 0 means "none" and every list
  * head acts as a pseudo chunk whose next_free field is the head itself (at
  * head - 8), so link updates never branch on list ends: writes through link
- * 0 land in W_SCRATCH (offset 12, the prev_free field of "chunk 0"). */
+ * 0 land in W_SCRATCH (offset 12, the prev_free field of "chunk 0"), which
+ * every list operation sets back to 0 so that the context checksum can
+ * cover it too. Every word the allocator reads is covered (ctx_intact):
+ * no word of the context can change unreported. No code pointer and no
+ * secret is kept here (heap_secret.h, heap_registry.h). */
 enum {
-    W_KEY,        /* base address folded with HEAP_MAGIC: "this is a heap" */
-    W_END,        /* offset of the sentinel */
-    W_TOTAL,      /* heap_size reported by mem_stat */
-    W_SCRATCH,    /* sink of writes through a 0 link; never read */
-    W_FIRST,      /* offset of the first chunk */
-    W_FL_COUNT,   /* number of first-level classes */
-    W_WORDS,      /* bitmap words this heap's classes span */
-    W_CTX_CHECK,  /* keyed checksum of END, FIRST, FL_COUNT, WORDS */
-    W_SECRET,     /* u64 (2 words): key of every checksum */
-    W_STATE = 10, /* 0 healthy, else the mem_fault_t that failed the heap */
+    W_ID,          /* identity: heap_id(base), bit 0 = made under valgrind */
+    W_ID2,         /* W_ID ^ ID2_XOR: the heap is still known when W_ID is hit */
+    W_END,         /* offset of the sentinel */
+    W_SCRATCH,     /* sink of writes through a 0 link; 0 between calls */
+    W_TOTAL,       /* heap_size reported by mem_stat */
+    W_FIRST,       /* offset of the first chunk */
+    W_FL_COUNT,    /* number of first-level classes */
+    W_WORDS,       /* bitmap words this heap's classes span */
+    W_NONCE,       /* u64 (2 words): drawn by mem_init, public; keys the heap */
+    W_STATE = 10,  /* 0 healthy, else the mem_fault_t that failed the heap */
     W_CHECK_EVERY, /* paranoid: full check every this many calls (0: never) */
-    W_OPS,        /* paranoid: calls since the last full check */
-    W_PAD,
-    W_HANDLER,    /* u64 (2 words): bytes of the fault handler, 0 = default */
-    W_USER = 16,  /* u64 (2 words): bytes of the handler's user pointer */
-    W_HCHECK = 18, /* keyed checksum of HANDLER and USER */
-    W_PAD2,
+    W_OPS,         /* paranoid: calls since the last full check */
+    W_CTX_CHECK,   /* keyed checksum of every other word (ctx_check) */
+    W_PAD,         /* 0 */
+    W_PAD2,        /* 0 */
     CTX_WORDS
 };
 #define BITMAP_AT (CTX_WORDS * 4u)
 #define HEADS_AT (BITMAP_AT + 8u * BITMAP_WORDS)
+#define ID2_XOR 0x5A5A5A5Au
 
 #define HEAP_MAGIC 0x48415244u /* "HARD" */
 
@@ -220,23 +224,26 @@ static inline unsigned ffs64(uint64_t x) /* x != 0 */
 #endif
 }
 
-static inline uint32_t heap_key(const void *base)
+/* The identity a heap's context carries: its own address folded with a
+ * magic. Public on purpose: it says "this is a heap", it signs nothing. */
+static inline uint32_t heap_id(const void *base)
 {
     uint64_t a = (uint64_t)(uintptr_t)base;
     return (uint32_t)(a ^ (a >> 32)) ^ HEAP_MAGIC;
 }
 
-/* The context behind ctx, or NULL when ctx designates no heap. Bit 0 of the
- * key word's difference from heap_key says the heap was made under valgrind
- * (heap_sanitizer.h): the key is the one context word memcheck lets the
- * allocator read before it has turned error reporting off. */
+/* The context behind ctx, or NULL when its first word does not say "heap"
+ * (heap_call.h then asks the second identity word and the registry). Bit 0
+ * of the word's difference from heap_id says the heap was made under
+ * valgrind (heap_sanitizer.h): the identity words are the only context
+ * words memcheck lets the allocator read before it turns reporting off. */
 static inline uint8_t *heap_of(mem_ctx_t ctx)
 {
     if (ctx == NULL || ((uintptr_t)ctx & (GRANULE - 1u)) != 0u) {
         return NULL;
     }
     uint8_t *b = ctx;
-    return (ld(b, W_KEY * 4u) ^ heap_key(b)) <= 1u ? b : NULL;
+    return (ld(b, W_ID * 4u) ^ heap_id(b)) <= 1u ? b : NULL;
 }
 
 static inline uint32_t first_of(const uint8_t *b)
@@ -266,67 +273,127 @@ static inline bool chunk_pos_ok(uint32_t pos, uint32_t first, uint32_t end)
     return pos - first < end - first && (pos & (GRANULE - 1u)) == 0u;
 }
 
+/* A chunk at pos may be len bytes long: at least a minimal chunk, whole
+ * granules, and ending at or before the sentinel. Every length read from a
+ * header passes this before anything is read or written through it. */
+static inline bool len_fits(uint32_t pos, uint32_t len, uint32_t end)
+{
+    return len >= MIN_CHUNK && len <= end - pos && (len & FLAG_MASK) == 0u;
+}
+
 /* ---- checksums ---------------------------------------------------------- */
 
 /* A keyed 64 -> 32 bit mix: the input xor the key, times an odd multiplier
  * also drawn from the key, high half. Every input bit reaches the output
- * through carries that depend on both secrets, so changing a header's
- * length or offset changes its checksum in a way an attacker who does not
- * know the key cannot predict; one multiply, because it runs several times
- * per alloc+free pair (two fixed-constant rounds cost 40 instructions more
- * per pair). It is not a MAC: it stops blind overwrites and forged headers
- * from an attacker who cannot read the heap, not one who can. */
+ * through carries that depend on the key, so changing a header's length or
+ * offset changes its checksum in a way nobody without the key can predict;
+ * one multiply, because it runs several times per alloc+free pair. It is
+ * fast, not a MAC: README "Threat model" says what an attacker who reads
+ * many headers and does the algebra can still do. */
 static inline uint32_t keyed_mix(uint64_t key, uint64_t m)
 {
     uint64_t x = (m ^ key) * ((key >> 17 | key << 47) | 1u);
     return (uint32_t)(x >> 32);
 }
 
-static inline uint64_t secret_of(const uint8_t *b)
+/* The heap's key: from the library's secret (static storage), the nonce
+ * this init drew and the heap's address. Recomputed by every call. */
+static inline uint64_t key_of(const uint8_t *b)
 {
-    return ld64(b, W_SECRET * 4u);
+    return heap_key_of(ld64(b, W_NONCE * 4u), (uintptr_t)b);
 }
 
-/* Checksum of the header at off. PREV_FREE is left out: it changes whenever
- * a neighbour is freed or taken, and every use of it is checked against the
- * predecessor's own checksummed header, so a forged bit gains nothing. */
-static inline uint32_t header_check(uint64_t key, uint32_t off, uint32_t len_flags)
+/* Hardened, the low 5 bits of an allocated chunk's check word hold its
+ * slack: the bytes between the request's end plus the canary and the
+ * chunk's end (0..27), from which the exact request size and the canary's
+ * place follow. A free chunk's slack is 0. */
+#define SLACK_MASK 31u
+
+/* Checksum word of the header at off: keyed over the offset, the length,
+ * FREE and the slack (its low 3 bits sit in the offset's zero bits, the
+ * high 2 in the flag bits left out). PREV_FREE is left out: it changes
+ * whenever a neighbour is freed or taken, and every use of it is checked
+ * against the predecessor's own checksummed header. */
+static inline uint32_t header_check(uint64_t key, uint32_t off, uint32_t len_flags, uint32_t slack)
 {
-    return keyed_mix(key, (uint64_t)(len_flags & ~FLAG_PREV_FREE) << 32 | off);
+    uint32_t hi = (len_flags & ~(FLAG_PREV_FREE | 4u)) | (slack >> 3) << 1;
+    uint32_t mix = keyed_mix(key, (uint64_t)hi << 32 | off | (slack & 7u));
+    return (mix & ~SLACK_MASK) | slack;
 }
 
 static inline bool header_ok(const uint8_t *b, uint64_t key, uint32_t off, uint32_t len_flags)
 {
-    return !HARDENED || ld(b, off) == header_check(key, off, len_flags);
+    if (!HARDENED) {
+        return true;
+    }
+    uint32_t check = ld(b, off);
+    return check == header_check(key, off, len_flags, check & SLACK_MASK);
 }
 
-/* The canary of an allocated chunk is the complement of its checksum: as
- * unguessable, and free to compute once the header is verified. */
+/* The canary of an allocated chunk, stored right after the requested bytes:
+ * the complement of its check word, so it depends on the heap's key and
+ * nonce, the chunk's place, length and request size, and is free to compute
+ * once the header is verified. */
 static inline uint32_t canary_of(uint32_t check)
 {
     return ~check;
 }
 
-/* Checksum of the context's free words: END and FL_COUNT (FIRST and WORDS
- * follow from FL_COUNT, see ctx_intact) and the failed state, so that
- * neither the bounds nor a failed heap's state can be changed unnoticed. */
-static inline uint32_t ctx_check(const uint8_t *b, uint64_t key)
+/* Hardened: the exact request size of the allocated chunk at off (len bytes)
+ * whose check word is check, or 0 when the slack it claims does not fit. */
+static inline uint32_t request_of(uint32_t len, uint32_t check)
 {
-    uint64_t m = (uint64_t)end_of(b) << 32 | (uint64_t)ld(b, W_STATE * 4u) << 8 | ld(b, W_FL_COUNT * 4u);
-    return keyed_mix(key, m);
+    uint32_t slack = check & SLACK_MASK;
+    return slack < len - MEM_CHUNK_OVERHEAD ? len - MEM_CHUNK_OVERHEAD - slack : 0u;
 }
 
-/* The context's words agree with each other and with its checksum. The
- * range checks come first: they make the packing in ctx_check injective
- * (FL_COUNT < 256, a valid STATE < 2^24) and keep FIRST below END. */
-static inline bool ctx_intact(const uint8_t *b)
+/* Offset of the canary of an allocated chunk at off serving n bytes. */
+static inline uint32_t canary_at(uint32_t off, uint32_t n)
+{
+    return off + 8u + n;
+}
+
+/* Checksum of the context: END, TOTAL (as its small distance to END), the
+ * failed state and FL_COUNT in one keyed mix (packed injectively once
+ * ctx_intact has range-checked them), and at paranoid a second mix over
+ * the check interval and its counter. The key itself covers the nonce and
+ * the heap's address. */
+static inline uint32_t ctx_check(const uint8_t *b, uint64_t key)
+{
+    uint32_t end = end_of(b);
+    uint32_t hi = (ld(b, W_TOTAL * 4u) - end) | ld(b, W_STATE * 4u) << 5 | ld(b, W_FL_COUNT * 4u) << 8;
+    uint32_t c = keyed_mix(key, (uint64_t)hi << 32 | end);
+    if (PARANOID) {
+        c ^= keyed_mix(~key, (uint64_t)ld(b, W_CHECK_EVERY * 4u) << 32 | ld(b, W_OPS * 4u));
+    }
+    return c;
+}
+
+/* Words that must hold fixed values: the scratch and padding words are 0,
+ * the two identity words agree, and below paranoid the check interval and
+ * its counter are 0. Zero when all hold. */
+static inline uint32_t ctx_fixed_words(const uint8_t *b)
+{
+    uint32_t v = ld(b, W_SCRATCH * 4u) | ld(b, W_PAD * 4u) | ld(b, W_PAD2 * 4u) |
+                 (ld(b, W_ID * 4u) ^ ld(b, W_ID2 * 4u) ^ ID2_XOR);
+    if (!PARANOID) {
+        v |= ld(b, W_CHECK_EVERY * 4u) | ld(b, W_OPS * 4u);
+    }
+    return v;
+}
+
+/* Every context word agrees with the others and with the checksum under
+ * key. The range checks come first: they make the packing in ctx_check
+ * injective (TOTAL - END in [8, 23], STATE <= 7, FL_COUNT <= 32) and tie
+ * FIRST and WORDS to FL_COUNT. */
+static inline bool ctx_intact(const uint8_t *b, uint64_t key)
 {
     uint32_t fl = ld(b, W_FL_COUNT * 4u);
     uint32_t state = ld(b, W_STATE * 4u);
     return fl <= MAX_FL && state <= (uint32_t)MEM_FAULT_CORRUPT_CONTEXT &&
+           ld(b, W_TOTAL * 4u) - end_of(b) - GRANULE < 16u && ctx_fixed_words(b) == 0u &&
            ld(b, W_FIRST * 4u) == HEADS_AT + 4u * SL_COUNT * fl &&
-           ld(b, W_WORDS * 4u) == (fl * SL_COUNT + 63u) / 64u &&
-           ld(b, W_CTX_CHECK * 4u) == ctx_check(b, secret_of(b));
+           ld(b, W_WORDS * 4u) == (fl * SL_COUNT + 63u) / 64u && ld(b, W_CTX_CHECK * 4u) == ctx_check(b, key);
 }
 
 /* ---- size classes ------------------------------------------------------- */
@@ -365,28 +432,38 @@ static inline uint32_t fl_count_for(uint32_t len)
 
 /* ---- faults (mem_fault.c) ----------------------------------------------- */
 
-/* Reports a fault to the heap's handler. A corruption fault first fails the
+/* Reports a fault to the handler registered for the heap (heap_registry.h;
+ * never a pointer read from the arena). A corruption fault first fails the
  * heap closed (W_STATE), so that nothing follows its metadata again. */
 void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr);
 
-/* Refusal of a call on a heap that failed or whose context fails its
- * checksum: reports (again) and lets the caller answer NULL / false. */
+/* Refusal of a call on a heap that failed or whose context is damaged:
+ * reports (again) and lets the caller answer NULL / false. */
 void heap_refuse(uint8_t *b, const void *addr);
 
-/* paranoid: counts a call and runs the full validation every
- * W_CHECK_EVERY calls; false after reporting what it found (mem_check.c). */
-bool heap_tick(uint8_t *b);
+/* Slow path of heap_open (heap_call.h): ctx's first identity word is not
+ * its own. The damaged heap, failed closed (*vg set from the second
+ * identity word), or NULL (*vg false) when ctx is no heap we can tell. */
+uint8_t *heap_recognize(mem_ctx_t ctx, bool *vg);
 
-/* ---- validation (mem_check.c) ------------------------------------------- */
+/* Fails the heap with fault and signs the context again under its key (so
+ * that resetting the state later does not revive it). */
+void heap_fail(uint8_t *b, mem_fault_t fault);
+
+/* ---- validation (heap_validate.c) --------------------------------------- */
 
 /* The first violation of the heap's invariants, and where (payload address
  * of the chunk, or the context); MEM_FAULT_NONE when consistent. Reads only. */
-mem_fault_t heap_validate(const uint8_t *b, const void **where);
+mem_fault_t heap_validate(const uint8_t *b, uint64_t key, const void **where);
+
+/* paranoid: counts a call and runs the full validation every
+ * W_CHECK_EVERY calls; false after reporting what it found. */
+bool heap_tick(uint8_t *b, uint64_t key);
 
 /* Why the in-heap, aligned chunk offset off (whose header fails its check
  * or is not an allocated chunk's) is no live chunk: walks the heap from
  * the first chunk. INVALID_POINTER when off is inside an allocated chunk,
  * DOUBLE_FREE inside or at a free one, CORRUPT_HEADER when the walk meets a
  * damaged header first or reaches off itself. *where gets the chunk that
- * is damaged (for CORRUPT_HEADER). O(chunks): fault paths only. */
-mem_fault_t heap_classify(const uint8_t *b, uint32_t off, const void **where);
+ * is damaged (for CORRUPT_HEADER). O(chunks): fault paths only (mem_walk.c). */
+mem_fault_t heap_classify(const uint8_t *b, uint64_t key, uint32_t off, const void **where);

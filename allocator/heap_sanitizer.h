@@ -7,10 +7,10 @@
  * build without the tool. Not installed.
  *
  * Memcheck cannot be told that the allocator's own metadata reads are
- * legitimate, so each public call runs with error reporting off (heap_enter
- * / heap_leave, below); under ASan the metadata accessors are simply not
+ * legitimate, so each public call runs with error reporting off (heap_call.h
+ * turns it off and on); under ASan the metadata accessors are simply not
  * instrumented (heap_internal.h). Whether a heap was made under valgrind is
- * asked once, by mem_init, and kept in bit 0 of its key word: outside
+ * asked once, by mem_init, and kept in bit 0 of its identity words: outside
  * valgrind a call then pays one predictable branch per request instead of
  * the requests themselves (about 80 instructions per alloc+free pair).
  */
@@ -30,10 +30,11 @@
 
 #ifdef HARDALLOC_VALGRIND
 #include <valgrind/memcheck.h>
-/* The heap at b was made under valgrind. */
+/* The heap at b was made under valgrind (either identity word says so: the
+ * first may be the damage being reported). */
 static inline bool san_vg(const uint8_t *b)
 {
-    return (ld(b, W_KEY * 4u) ^ heap_key(b)) == 1u;
+    return (ld(b, W_ID * 4u) ^ heap_id(b)) == 1u || (ld(b, W_ID2 * 4u) ^ heap_id(b) ^ ID2_XOR) == 1u;
 }
 /* Whether this process runs under valgrind: asked by mem_init only. */
 static inline bool san_running(void)
@@ -117,7 +118,7 @@ static inline void san_heap_ready(uint8_t *b, void *start, size_t size)
          * memcheck name the block an access just past it belongs to. */
         VALGRIND_CREATE_MEMPOOL(b, 4, 0);
         VALGRIND_MAKE_MEM_NOACCESS(start, size);
-        VALGRIND_MAKE_MEM_DEFINED(b + W_KEY * 4u, 4u);
+        VALGRIND_MAKE_MEM_DEFINED(b + W_ID * 4u, 8u);
     }
 #else
     (void)b;
@@ -182,45 +183,4 @@ static inline void san_block_change(uint8_t *b, uint32_t from, uint32_t old_usab
 #else
     (void)from;
 #endif
-}
-
-/* ---- the boundary of every public call ---------------------------------- */
-
-/* The heap behind ctx, or NULL when ctx is no heap, with memcheck's
- * reporting off for the allocator's own accesses. *vg tells heap_leave to
- * turn it back on; it is set whenever a heap made under valgrind was found.
- * The calls that check nothing else (mem_set_fault_handler, ...) start here. */
-static inline uint8_t *heap_open(mem_ctx_t ctx, bool *vg)
-{
-    uint8_t *b = heap_of(ctx);
-    *vg = b != NULL && san_vg(b);
-    if (*vg) {
-        san_reporting(false);
-    }
-    return b;
-}
-
-/* Entry of a public call: heap_open, then NULL (reported; addr is what a
- * refusal reports) when the heap failed or its context fails its checksum. */
-static inline uint8_t *heap_enter(mem_ctx_t ctx, const void *addr, bool *vg)
-{
-    uint8_t *b = heap_open(ctx, vg);
-    if (b == NULL) {
-        return NULL;
-    }
-    if (ld(b, W_STATE * 4u) != 0u || (HARDENED && !ctx_intact(b))) {
-        heap_refuse(b, addr);
-        return NULL;
-    }
-    if (PARANOID && ld(b, W_CHECK_EVERY * 4u) != 0u && !heap_tick(b)) {
-        return NULL;
-    }
-    return b;
-}
-
-static inline void heap_leave(bool vg)
-{
-    if (vg) {
-        san_reporting(true);
-    }
 }

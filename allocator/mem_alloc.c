@@ -10,8 +10,8 @@
  * nothing is written; a corruption is reported and fails the heap closed.
  */
 
-#include "heap_internal.h"
-#include "heap_sanitizer.h"
+#include "heap_call.h"
+#include "heap_registry.h"
 
 #include <string.h>
 
@@ -67,12 +67,11 @@ static inline bool successor_ok(const uint8_t *b, uint64_t key, uint32_t next, u
  * chunks of this heap (prev may be a list head: a pseudo chunk 8 bytes
  * before the head) that point back at it, so unlinking writes only into
  * the link fields of free chunks and list heads. */
-HOT bool links_ok(const uint8_t *b, uint32_t off)
+HOT bool links_ok(const uint8_t *b, uint64_t key, uint32_t off)
 {
     if (!HARDENED) {
         return true;
     }
-    uint64_t key = secret_of(b);
     uint32_t first = first_of(b);
     uint32_t end = end_of(b);
     uint32_t next = ld(b, off + 8u);
@@ -97,6 +96,9 @@ HOT bool list_insert(uint8_t *b, uint64_t key, uint32_t off, uint32_t len)
     st(b, off + 12u, head - 8u);
     st(b, h + 12u, off);
     st(b, head, off);
+    if (HARDENED) {
+        st(b, W_SCRATCH * 4u, 0u); /* h was 0: the write above landed there */
+    }
     st64(b, word_at(cls), ld64(b, word_at(cls)) | (uint64_t)1u << (cls % 64u));
     return true;
 }
@@ -111,6 +113,9 @@ HOT void list_remove(uint8_t *b, uint32_t off)
     uint32_t prev = ld(b, off + 12u);
     st(b, prev + 8u, next);
     st(b, next + 12u, prev);
+    if (HARDENED) {
+        st(b, W_SCRATCH * 4u, 0u); /* next was 0: the write above landed there */
+    }
     uint32_t emptied = (uint32_t)(next == 0u) & (uint32_t)(prev < first_of(b));
     uint32_t cls = ((prev + 8u - HEADS_AT) / 4u) & (0u - emptied);
     st64(b, word_at(cls), ld64(b, word_at(cls)) & ~((uint64_t)emptied << (cls % 64u)));
@@ -182,8 +187,8 @@ static mem_fault_t listed_ok(const uint8_t *b, uint64_t key, uint32_t off, uint3
         return MEM_FAULT_CORRUPT_HEADER;
     }
     uint32_t len = lf & ~FLAG_MASK;
-    if ((lf & FLAG_FREE) != 0u && len >= need && len <= end - off) {
-        return links_ok(b, off) ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_LINK;
+    if ((lf & FLAG_FREE) != 0u && len >= need && len_fits(off, len, end)) {
+        return links_ok(b, key, off) ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_LINK;
     }
     /* No free chunk there: whoever pointed at it is damaged, a list head
      * (the context) or a chunk's link. Fault path only: scan the heads. */
@@ -198,14 +203,17 @@ static mem_fault_t listed_ok(const uint8_t *b, uint64_t key, uint32_t off, uint3
 
 /* ---- chunk surgery ------------------------------------------------------ */
 
-/* Writes the header (and, hardened, checksum and canary) of an allocated chunk. */
-HOT void set_allocated(uint8_t *b, uint64_t key, uint32_t off, uint32_t len_flags)
+/* Writes the header of an allocated chunk serving a request of n bytes
+ * (hardened: its checksum with the slack, and the canary right after the
+ * n bytes). */
+HOT void set_allocated(uint8_t *b, uint64_t key, uint32_t off, uint32_t len_flags, uint32_t n)
 {
     st(b, off + 4u, len_flags);
     if (HARDENED) {
-        uint32_t check = header_check(key, off, len_flags);
+        uint32_t slack = (len_flags & ~FLAG_MASK) - MEM_CHUNK_OVERHEAD - n;
+        uint32_t check = header_check(key, off, len_flags, slack);
         st(b, off, check);
-        st(b, tail_at(off, len_flags & ~FLAG_MASK), canary_of(check));
+        st(b, canary_at(off, n), canary_of(check));
     }
 }
 
@@ -218,7 +226,7 @@ HOT bool make_free(uint8_t *b, uint64_t key, uint32_t off, uint32_t len, bool te
     uint32_t lf = len | FLAG_FREE;
     st(b, off + 4u, lf);
     if (HARDENED) {
-        st(b, off, header_check(key, off, lf));
+        st(b, off, header_check(key, off, lf, 0u));
     }
     st(b, tail_at(off, len), len);
     if (tell_next) {
@@ -229,13 +237,13 @@ HOT bool make_free(uint8_t *b, uint64_t key, uint32_t off, uint32_t len, bool te
 }
 
 /* Turns the unlinked region [off, off+have) into an allocated chunk of need
- * bytes, returning the rest to the free lists when it can hold a chunk; the
+ * bytes serving a request of n, returning the rest to the free lists when it can hold a chunk; the
  * chunk after the region is allocated. tail_free: the region ends with what
  * was a free chunk, so that chunk after it already says its predecessor is
  * free. Paranoid: the rest's payload below dirty_end held live data or
  * headers and is poisoned again. Returns the chunk's length, or 0 when the
  * rest could not be linked. */
-HOT uint32_t take(uint8_t *b, uint64_t key, uint32_t off, uint32_t have, uint32_t need,
+HOT uint32_t take(uint8_t *b, uint64_t key, uint32_t off, uint32_t have, uint32_t need, uint32_t n,
                   uint32_t prev_flag, uint32_t dirty_end, bool tail_free)
 {
     uint32_t len = have;
@@ -253,7 +261,7 @@ HOT uint32_t take(uint8_t *b, uint64_t key, uint32_t off, uint32_t have, uint32_
         uint32_t next = off + have;
         st(b, next + 4u, ld(b, next + 4u) & ~FLAG_PREV_FREE);
     }
-    set_allocated(b, key, off, len | prev_flag);
+    set_allocated(b, key, off, len | prev_flag, n);
     return len;
 }
 
@@ -272,7 +280,7 @@ static bool prev_ok(const uint8_t *b, uint64_t key, uint32_t off, uint32_t prev_
     }
     uint32_t p = off - prev_len;
     uint32_t plf = ld(b, p + 4u);
-    return plf == (prev_len | FLAG_FREE) && header_ok(b, key, p, plf) && links_ok(b, p);
+    return plf == (prev_len | FLAG_FREE) && header_ok(b, key, p, plf) && links_ok(b, key, p);
 }
 
 /* Offset of the allocated chunk whose payload is ptr, or 0 with the reason
@@ -297,15 +305,16 @@ HOT uint32_t chunk_at(const uint8_t *b, uint64_t key, const void *ptr, mem_fault
     uint32_t len = lf & ~FLAG_MASK;
     if (HARDENED) {
         uint32_t check = ld(b, off);
-        if (check != header_check(key, off, lf)) {
-            *why = heap_classify(b, off, where);
+        if (check != header_check(key, off, lf, check & SLACK_MASK)) {
+            *why = heap_classify(b, key, off, where);
             return 0u;
         }
-        /* A verified header can only be wrong with the secret in hand. */
-        *why = (lf & FLAG_FREE) != 0u ? MEM_FAULT_DOUBLE_FREE
-               : ((lf & 4u) != 0u || len < MIN_CHUNK || len > end - off) ? MEM_FAULT_CORRUPT_HEADER
-               : ld(b, tail_at(off, len)) != canary_of(check)           ? MEM_FAULT_OVERFLOW
-                                                                          : MEM_FAULT_NONE;
+        /* A verified header can only be wrong with the secret in hand; its
+         * length and slack are bounded all the same before the canary is read. */
+        *why = (lf & FLAG_FREE) != 0u                                               ? MEM_FAULT_DOUBLE_FREE
+               : ((lf & 4u) != 0u || !len_fits(off, len, end) || request_of(len, check) == 0u) ? MEM_FAULT_CORRUPT_HEADER
+               : ld(b, canary_at(off, request_of(len, check))) != canary_of(check) ? MEM_FAULT_OVERFLOW
+                                                                                    : MEM_FAULT_NONE;
         return *why == MEM_FAULT_NONE ? off : 0u;
     }
     /* Off: O(1) consistency of the header with the next chunk's tags.
@@ -314,7 +323,7 @@ HOT uint32_t chunk_at(const uint8_t *b, uint64_t key, const void *ptr, mem_fault
     uint32_t bad = (uint32_t)((lf & (FLAG_FREE | 4u)) != 0u) | (uint32_t)(len < MIN_CHUNK) |
                    (uint32_t)(len > end - off);
     if (bad != 0u || (ld(b, off + len + 4u) & FLAG_PREV_FREE) != 0u) {
-        *why = heap_classify(b, off, where);
+        *why = heap_classify(b, key, off, where);
         return 0u;
     }
     return off;
@@ -332,25 +341,39 @@ HOT uint32_t live_chunk(uint8_t *b, uint64_t key, const void *ptr)
     return off;
 }
 
+/* The bytes of the block at off (len bytes) the app may use: hardened, the
+ * exact request (from the verified header's slack); off, the usable size. */
+HOT uint32_t block_size(const uint8_t *b, uint32_t off, uint32_t len)
+{
+    return HARDENED ? request_of(len, ld(b, off)) : len - MEM_CHUNK_OVERHEAD;
+}
+
+/* Value a wipe leaves: zero when hardened, the poison pattern when
+ * paranoid (verified on reuse). */
+#define FREE_WORD (0x01010101u * FREE_BYTE)
+
 /* Frees the verified allocated chunk at off, merging it with its free
- * neighbours once their headers and links are verified. The payload is
- * wiped first, so no secret survives even a fault. Returns the fault found
- * in a neighbour (the caller reports it) or MEM_FAULT_NONE. */
+ * neighbours once their headers, lengths and links are verified. The
+ * payload is wiped first, canary included, so no secret survives even a
+ * fault; every header that ends up inside the merged chunk is erased, so
+ * no signed word is left in memory a later block will hand out. Returns the
+ * fault found in a neighbour (the caller reports it) or MEM_FAULT_NONE. */
 HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **where)
 {
     uint32_t lf = ld(b, off + 4u);
     uint32_t len = lf & ~FLAG_MASK;
+    san_block_free(b, off + 8u, block_size(b, off, len));
     if (HARDENED) {
-        wipe(b, off + 8u, tail_at(off, len), FREE_BYTE);
+        wipe(b, off + 8u, off + len, FREE_BYTE);
     }
-    san_block_free(b, off + 8u, len - MEM_CHUNK_OVERHEAD);
     uint32_t next = off + len;
     uint32_t nf = ld(b, next + 4u);
-    if (!header_ok(b, key, next, nf)) {
+    uint32_t next_len = (nf & FLAG_FREE) != 0u ? nf & ~FLAG_MASK : 0u;
+    if (!header_ok(b, key, next, nf) || (next_len != 0u && !len_fits(next, next_len, end_of(b)))) {
         *where = b + next + 8u;
         return MEM_FAULT_CORRUPT_HEADER;
     }
-    if ((nf & FLAG_FREE) != 0u && !links_ok(b, next)) {
+    if (next_len != 0u && !links_ok(b, key, next)) {
         *where = b + next + 8u;
         return MEM_FAULT_CORRUPT_LINK;
     }
@@ -362,22 +385,21 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
             return MEM_FAULT_CORRUPT_HEADER;
         }
     }
-    bool next_free = (nf & FLAG_FREE) != 0u;
-    if (next_free) {
+    if (next_len != 0u) {
         list_remove(b, next);
-        if (PARANOID) {
-            /* The canary, next's header and links become payload. */
-            fill_words(b, tail_at(off, len), next + 16u, POISON_WORD);
+        if (HARDENED) {
+            /* next's header and links become payload. */
+            fill_words(b, next, next + 16u, FREE_WORD);
         }
-        len += nf & ~FLAG_MASK;
+        len += next_len;
     }
     if (prev_len != 0u) {
-        /* The chunk's header becomes the inside of its predecessor: erased,
-         * so that a second free of ptr finds no header to trust (it is then
-         * classified as a double free) instead of a stale valid one. The
-         * poison erases it too (with the predecessor's tail word). */
-        if (PARANOID) {
-            fill_words(b, off - TAIL_BACK, off + 16u, POISON_WORD);
+        /* The chunk's header (and the predecessor's tail word) become the
+         * inside of the predecessor: erased, so that a second free of ptr
+         * finds no header to trust (it is then classified as a double free)
+         * instead of a stale valid one. */
+        if (HARDENED) {
+            fill_words(b, off - TAIL_BACK, off + 16u, FREE_WORD);
         } else {
             st64(b, off, 0u);
         }
@@ -385,7 +407,7 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
         list_remove(b, off);
         len += prev_len;
     }
-    if (!make_free(b, key, off, len, !next_free)) {
+    if (!make_free(b, key, off, len, next_len == 0u)) {
         *where = b + off + 8u;
         return MEM_FAULT_CORRUPT_LINK;
     }
@@ -393,14 +415,6 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
 }
 
 /* ---- public API --------------------------------------------------------- */
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += UINT64_C(0x9E3779B97F4A7C15);
-    x = (x ^ (x >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    x = (x ^ (x >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return x ^ (x >> 31);
-}
 
 mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
 {
@@ -410,6 +424,9 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
     uintptr_t start = (uintptr_t)heap_start;
     if (heap_size - 1u > UINTPTR_MAX - start) {
         return NULL; /* the buffer would wrap the address space */
+    }
+    if (HARDENED && !heap_secret_ready()) {
+        return NULL; /* no entropy: no heap rather than a guessable key */
     }
     bool vg = san_running();
     if (vg) {
@@ -429,16 +446,26 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
     uint8_t *b = (uint8_t *)heap_start + lead;
     san_buffer_open(b, size, vg);
     memset(b, 0, first);
-    uint64_t key = splitmix64(seed ^ (uint64_t)start);
-    st(b, W_KEY * 4u, heap_key(b) ^ (uint32_t)vg);
+    heap_registry_add(b);
+    st(b, W_ID * 4u, heap_id(b) ^ (uint32_t)vg);
+    st(b, W_ID2 * 4u, heap_id(b) ^ ID2_XOR ^ (uint32_t)vg);
     st(b, W_END * 4u, end);
     st(b, W_TOTAL * 4u, (uint32_t)(heap_size < MEM_MAX_HEAP_SIZE ? heap_size : MEM_MAX_HEAP_SIZE));
     st(b, W_FIRST * 4u, first);
     st(b, W_FL_COUNT * 4u, fl_count);
     st(b, W_WORDS * 4u, (fl_count * SL_COUNT + 63u) / 64u);
-    st64(b, W_SECRET * 4u, key);
-    st(b, W_CTX_CHECK * 4u, ctx_check(b, key));
-    set_allocated(b, key, end, 0u); /* sentinel: allocated, zero length */
+    st(b, end + 4u, 0u); /* sentinel: allocated, zero length */
+    uint64_t key = 0u;
+    if (HARDENED) {
+        /* A nonce of its own per init: nothing signed under an earlier init
+         * of this buffer verifies under this one. */
+        st64(b, W_NONCE * 4u, heap_new_nonce((uintptr_t)b, seed));
+        key = key_of(b);
+        st(b, W_CTX_CHECK * 4u, ctx_check(b, key));
+        st(b, end, header_check(key, end, 0u, 0u));
+    } else {
+        (void)seed;
+    }
     uint32_t len = end - first;
     if (PARANOID) {
         fill_words(b, first + 16u, tail_at(first, len), POISON_WORD);
@@ -454,12 +481,12 @@ mem_ctx_t mem_init(void *heap_start, size_t heap_size)
     return mem_init_secure(heap_start, heap_size, MEM_DEFAULT_SEED);
 }
 
-static void *alloc_in(uint8_t *b, size_t nb_bytes)
+static void *alloc_in(uint8_t *b, uint64_t key, size_t nb_bytes)
 {
     if (nb_bytes == 0u || nb_bytes > MAX_REQUEST) {
         return NULL;
     }
-    uint64_t key = HARDENED ? secret_of(b) : 0u;
+    uint32_t n = (uint32_t)nb_bytes;
     uint32_t need = request_len(nb_bytes);
     uint32_t off = find_free(b, need);
     if (off == 0u) {
@@ -478,20 +505,21 @@ static void *alloc_in(uint8_t *b, size_t nb_bytes)
         return NULL;
     }
     list_remove(b, off);
-    uint32_t len = take(b, key, off, have, need, 0u, 0u, true);
+    uint32_t len = take(b, key, off, have, need, n, 0u, 0u, true);
     if (len == 0u) {
         heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + off + need + 8u); /* the rest's list */
         return NULL;
     }
-    san_block_alloc(b, off + 8u, len - MEM_CHUNK_OVERHEAD);
+    san_block_alloc(b, off + 8u, block_size(b, off, len));
     return b + off + 8u;
 }
 
 void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes)
 {
     bool vg;
-    uint8_t *b = heap_enter(ctx, NULL, &vg);
-    void *p = b == NULL ? NULL : alloc_in(b, nb_bytes);
+    uint64_t key;
+    uint8_t *b = heap_enter(ctx, NULL, &vg, &key);
+    void *p = b == NULL ? NULL : alloc_in(b, key, nb_bytes);
     heap_leave(vg);
     return p;
 }
@@ -512,9 +540,9 @@ void mem_free(mem_ctx_t ctx, void *ptr)
         return;
     }
     bool vg;
-    uint8_t *b = heap_enter(ctx, ptr, &vg);
+    uint64_t key;
+    uint8_t *b = heap_enter(ctx, ptr, &vg, &key);
     if (b != NULL) {
-        uint64_t key = HARDENED ? secret_of(b) : 0u;
         uint32_t off = live_chunk(b, key, ptr);
         if (off != 0u) {
             free_verified(b, key, off);
@@ -523,16 +551,18 @@ void mem_free(mem_ctx_t ctx, void *ptr)
     heap_leave(vg);
 }
 
-/* mem_realloc growing the verified chunk at off (have bytes, with a next
- * chunk that is free for next_len bytes or allocated for 0) to need bytes,
- * in place or by sliding down into a free predecessor. NULL when neither
- * has room, or after reporting a fault. */
-static void *grow_in_place(uint8_t *b, uint64_t key, uint32_t off, uint32_t need, uint32_t next_len)
+/* mem_realloc growing the verified chunk at off (have bytes, serving old_n,
+ * with a next chunk that is free for next_len bytes or allocated for 0) to
+ * need bytes serving n, in place or by sliding down into a free
+ * predecessor. NULL when neither has room, or after reporting a fault.
+ * Hardened, what becomes payload that held the old canary or a header is
+ * erased first: nothing signed is left where the block's owner reads. */
+static void *grow_in_place(uint8_t *b, uint64_t key, uint32_t off, uint32_t need, uint32_t n, uint32_t next_len)
 {
     uint32_t lf = ld(b, off + 4u);
     uint32_t have = lf & ~FLAG_MASK;
     uint32_t next = off + have;
-    uint32_t usable = have - MEM_CHUNK_OVERHEAD;
+    uint32_t old_n = block_size(b, off, have);
     if (next_len != 0u && have + next_len >= need) {
         uint32_t total = have + next_len;
         uint32_t len = total - need >= MIN_CHUNK ? need : total;
@@ -541,12 +571,17 @@ static void *grow_in_place(uint8_t *b, uint64_t key, uint32_t off, uint32_t need
             return NULL;
         }
         list_remove(b, next);
-        len = take(b, key, off, total, need, lf & FLAG_PREV_FREE, next + 16u, true);
+        if (HARDENED) {
+            /* The old canary and next's header and links become payload. */
+            st(b, canary_at(off, old_n), 0u);
+            fill_words(b, next, next + 16u, FREE_WORD);
+        }
+        len = take(b, key, off, total, need, n, lf & FLAG_PREV_FREE, next + 16u, true);
         if (len == 0u) {
             heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + off + 8u);
             return NULL;
         }
-        san_block_change(b, off + 8u, usable, off + 8u, len - MEM_CHUNK_OVERHEAD);
+        san_block_change(b, off + 8u, old_n, off + 8u, block_size(b, off, len));
         return b + off + 8u;
     }
     if ((lf & FLAG_PREV_FREE) == 0u) {
@@ -574,24 +609,24 @@ static void *grow_in_place(uint8_t *b, uint64_t key, uint32_t off, uint32_t need
     }
     san_range_open(b, start + 8u, off - start);
     st64(b, off, 0u); /* no stale header for a later free of the old pointer */
-    memmove(b + start + 8u, b + off + 8u, usable);
-    /* The old payload's bytes past the copy must not outlive the move. */
-    uint32_t stale = start + 8u + usable > off + 8u ? start + 8u + usable : off + 8u;
+    memmove(b + start + 8u, b + off + 8u, old_n);
+    /* The old block's bytes past the copy, its canary and the headers that
+     * become payload must not outlive the move. */
+    uint32_t stale = start + 8u + old_n > off + 8u ? start + 8u + old_n : off + 8u;
     if (HARDENED) {
-        wipe(b, stale, off + 8u + usable, FREE_BYTE);
+        wipe(b, (stale + 3u) & ~3u, next_len != 0u ? next + 16u : next, FREE_BYTE);
     }
-    len = take(b, key, start, total, need, 0u, next + 16u, next_len != 0u);
+    len = take(b, key, start, total, need, n, 0u, next + 16u, next_len != 0u);
     if (len == 0u) {
         heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + start + 8u);
         return NULL;
     }
-    san_block_change(b, off + 8u, usable, start + 8u, len - MEM_CHUNK_OVERHEAD);
+    san_block_change(b, off + 8u, old_n, start + 8u, block_size(b, start, len));
     return b + start + 8u;
 }
 
-static void *realloc_in(uint8_t *b, void *ptr, size_t size)
+static void *realloc_in(uint8_t *b, uint64_t key, void *ptr, size_t size)
 {
-    uint64_t key = HARDENED ? secret_of(b) : 0u;
     uint32_t off = live_chunk(b, key, ptr);
     if (off == 0u) {
         return NULL;
@@ -603,28 +638,37 @@ static void *realloc_in(uint8_t *b, void *ptr, size_t size)
     if (size > MAX_REQUEST) {
         return NULL;
     }
+    uint32_t n = (uint32_t)size;
     uint32_t need = request_len(size);
     uint32_t lf = ld(b, off + 4u);
     uint32_t have = lf & ~FLAG_MASK;
+    uint32_t old_n = block_size(b, off, have);
     uint32_t next = off + have;
     uint32_t nf = ld(b, next + 4u);
-    if (!header_ok(b, key, next, nf)) {
+    uint32_t next_len = (nf & FLAG_FREE) != 0u ? nf & ~FLAG_MASK : 0u;
+    if (!header_ok(b, key, next, nf) || (next_len != 0u && !len_fits(next, next_len, end_of(b)))) {
         heap_fault(b, MEM_FAULT_CORRUPT_HEADER, b + next + 8u);
         return NULL;
     }
-    uint32_t next_len = (nf & FLAG_FREE) != 0u ? nf & ~FLAG_MASK : 0u;
-    if (next_len != 0u && !links_ok(b, next)) {
+    if (next_len != 0u && !links_ok(b, key, next)) {
         heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + next + 8u);
         return NULL;
     }
     if (need <= have) {
-        if (have - need >= MIN_CHUNK) {
+        bool split = have - need >= MIN_CHUNK;
+        uint32_t len = split ? need : have;
+        if (HARDENED) {
+            /* The old canary is erased before the new one is written: it is
+             * payload now, or slack a later realloc could uncover. */
+            st(b, canary_at(off, old_n), 0u);
+        }
+        set_allocated(b, key, off, len | (lf & FLAG_PREV_FREE), n);
+        san_block_change(b, off + 8u, old_n, off + 8u, block_size(b, off, len));
+        if (split) {
             /* The tail becomes an allocated chunk of its own and is freed
              * like any other: free_chunk wipes it and merges it with a free
              * successor. */
-            set_allocated(b, key, off, need | (lf & FLAG_PREV_FREE));
-            set_allocated(b, key, off + need, have - need);
-            san_block_change(b, off + 8u, have - MEM_CHUNK_OVERHEAD, off + 8u, need - MEM_CHUNK_OVERHEAD);
+            set_allocated(b, key, off + need, have - need, have - need - MEM_CHUNK_OVERHEAD);
             san_block_alloc(b, off + need + 8u, have - need - MEM_CHUNK_OVERHEAD);
             free_verified(b, key, off + need);
             if (ld(b, W_STATE * 4u) != 0u) {
@@ -633,15 +677,15 @@ static void *realloc_in(uint8_t *b, void *ptr, size_t size)
         }
         return ptr;
     }
-    void *grown = grow_in_place(b, key, off, need, next_len);
+    void *grown = grow_in_place(b, key, off, need, n, next_len);
     if (grown != NULL || ld(b, W_STATE * 4u) != 0u) {
         return grown;
     }
-    void *moved = alloc_in(b, size);
+    void *moved = alloc_in(b, key, size);
     if (moved == NULL) {
         return NULL;
     }
-    memcpy(moved, ptr, have - MEM_CHUNK_OVERHEAD);
+    memcpy(moved, ptr, old_n);
     free_verified(b, key, off);
     return ld(b, W_STATE * 4u) == 0u ? moved : NULL;
 }
@@ -649,8 +693,9 @@ static void *realloc_in(uint8_t *b, void *ptr, size_t size)
 void *mem_realloc(mem_ctx_t ctx, void *ptr, size_t size)
 {
     bool vg;
-    uint8_t *b = heap_enter(ctx, ptr, &vg);
-    void *p = b == NULL ? NULL : ptr == NULL ? alloc_in(b, size) : realloc_in(b, ptr, size);
+    uint64_t key;
+    uint8_t *b = heap_enter(ctx, ptr, &vg, &key);
+    void *p = b == NULL ? NULL : ptr == NULL ? alloc_in(b, key, size) : realloc_in(b, key, ptr, size);
     heap_leave(vg);
     return p;
 }
@@ -661,12 +706,13 @@ size_t mem_usable_size(mem_ctx_t ctx, const void *ptr)
         return 0u;
     }
     bool vg;
+    uint64_t key;
     size_t n = 0u;
-    uint8_t *b = heap_enter(ctx, ptr, &vg);
+    uint8_t *b = heap_enter(ctx, ptr, &vg, &key);
     if (b != NULL) {
-        uint32_t off = live_chunk(b, HARDENED ? secret_of(b) : 0u, ptr);
+        uint32_t off = live_chunk(b, key, ptr);
         if (off != 0u) {
-            n = len_of(b, off) - MEM_CHUNK_OVERHEAD;
+            n = block_size(b, off, len_of(b, off));
         }
     }
     heap_leave(vg);

@@ -1,23 +1,21 @@
 /*
- * Fault reporting: the per-heap handler, the default handler, and failing a
- * heap closed. Contract: mem_alloc.h.
+ * Fault reporting: fault names, the default handler, failing a heap closed,
+ * and recognizing a heap whose identity word is damaged. Contract:
+ * mem_alloc.h.
  *
- * The handler lives in the context, which a heap bug may overwrite, so it
- * is stored with a keyed checksum: a handler whose checksum fails is never
- * called (the default one runs), so corrupted metadata cannot redirect
- * control flow.
+ * The handler is looked up in the library's table by the heap's address
+ * (heap_registry.h), never read from the arena: whatever an attacker writes
+ * there, a fault reaches the handler the app registered or the default one.
  */
 
 #include "heap_internal.h"
+#include "heap_registry.h"
 #include "heap_sanitizer.h"
 
 #ifndef HARDALLOC_NO_STDIO
 #include <stdio.h>
 #endif
 #include <stdlib.h>
-
-_Static_assert(sizeof(mem_fault_handler_t) <= 8u && sizeof(void *) <= 8u, "stored in 8 bytes");
-_Static_assert(sizeof(mem_ctx_t) <= 8u, "mem_stat reads at most 8 bytes of a context variable");
 
 const char *mem_fault_name(mem_fault_t fault)
 {
@@ -39,16 +37,6 @@ static bool is_corruption(mem_fault_t fault)
     return fault != MEM_FAULT_NONE && fault != MEM_FAULT_DOUBLE_FREE && fault != MEM_FAULT_INVALID_POINTER;
 }
 
-/* What a heap's state word says when the heap refuses: true when the
- * context itself is damaged (hardened: its checksum fails) or the state (or
- * its reset to 0) is none a corruption fault could have left; false when it
- * names the corruption that failed the heap. */
-static bool context_damaged(const uint8_t *b, uint32_t state)
-{
-    return (HARDENED && !ctx_intact(b)) || !is_corruption((mem_fault_t)state) ||
-           state > (uint32_t)MEM_FAULT_CORRUPT_CONTEXT;
-}
-
 /* HARDALLOC_NO_STDIO (firmware builds): the default handler aborts without
  * printing, so that the library does not pull the C library's stdio in
  * (about 25 KiB of Thumb code with newlib, bench/size). */
@@ -65,94 +53,50 @@ static void default_handler(mem_ctx_t ctx, mem_fault_t fault, const void *addr, 
     abort();
 }
 
-static uint32_t handler_check(uint64_t key, uint64_t handler, uint64_t user)
-{
-    return keyed_mix(~key, handler ^ (user << 17 | user >> 47));
-}
-
-/* The heap behind ctx when a setting may be changed on it: neither failed
- * nor with a context that fails its checksum (which every later call would
- * refuse). No handler is called: the setters only answer false. */
-static uint8_t *heap_open_healthy(mem_ctx_t ctx, bool *vg)
-{
-    uint8_t *b = heap_open(ctx, vg);
-    return b != NULL && ld(b, W_STATE * 4u) == 0u && ctx_intact(b) ? b : NULL;
-}
-
-bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *user)
-{
-    bool vg;
-    uint8_t *b = heap_open_healthy(ctx, &vg);
-    bool ok = b != NULL;
-    if (ok) {
-        uint64_t h = 0u;
-        uint64_t u = 0u;
-        if (handler != NULL) {
-            memcpy(&h, &handler, sizeof handler);
-            memcpy(&u, &user, sizeof user);
-        }
-        st64(b, W_HANDLER * 4u, h);
-        st64(b, W_USER * 4u, u);
-        st(b, W_HCHECK * 4u, handler_check(secret_of(b), h, u));
-    }
-    heap_leave(vg);
-    return ok;
-}
-
-mem_fault_t mem_last_fault(mem_ctx_t ctx)
-{
-    bool vg;
-    const uint8_t *b = heap_open(ctx, &vg);
-    mem_fault_t f = MEM_FAULT_NONE;
-    if (b != NULL && ld(b, W_STATE * 4u) != 0u) {
-        uint32_t state = ld(b, W_STATE * 4u);
-        f = context_damaged(b, state) ? MEM_FAULT_CORRUPT_CONTEXT : (mem_fault_t)state;
-    }
-    heap_leave(vg);
-    return f;
-}
-
 static void call_handler(uint8_t *b, mem_fault_t fault, const void *addr)
 {
-    mem_fault_handler_t handler = default_handler;
     void *user = NULL;
-    uint64_t h = ld64(b, W_HANDLER * 4u);
-    uint64_t u = ld64(b, W_USER * 4u);
-    if (h != 0u && ld(b, W_HCHECK * 4u) == handler_check(secret_of(b), h, u)) {
-        memcpy(&handler, &h, sizeof handler);
-        memcpy(&user, &u, sizeof user);
+    mem_fault_handler_t handler = heap_registry_handler(b, &user);
+    if (handler == NULL) {
+        handler = default_handler;
     }
     /* The handler is the app's code: memcheck reports its errors again. */
     bool vg = san_vg(b);
-    heap_leave(vg);
+    if (vg) {
+        san_reporting(true);
+    }
     handler(b, fault, addr, user);
     if (vg) {
         san_reporting(false);
     }
 }
 
-/* Fails the heap: the state joins the context checksum, so resetting it
- * to 0 later does not revive the heap (heap_enter finds the mismatch). */
-static void fail_heap(uint8_t *b, mem_fault_t fault)
+void heap_fail(uint8_t *b, mem_fault_t fault)
 {
     st(b, W_STATE * 4u, (uint32_t)fault);
-    st(b, W_CTX_CHECK * 4u, ctx_check(b, secret_of(b)));
+    if (HARDENED) {
+        st(b, W_CTX_CHECK * 4u, ctx_check(b, key_of(b)));
+    }
 }
 
 void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr)
 {
     if (is_corruption(fault) && ld(b, W_STATE * 4u) == 0u) {
-        fail_heap(b, fault);
+        heap_fail(b, fault);
     }
     call_handler(b, fault, addr);
 }
 
+/* What a refusing heap reports: the corruption that failed it, unless the
+ * context itself is damaged (a word off, or a state no fault leaves). */
 void heap_refuse(uint8_t *b, const void *addr)
 {
     uint32_t state = ld(b, W_STATE * 4u);
-    if (context_damaged(b, state)) {
+    bool damaged = (HARDENED && !ctx_intact(b, key_of(b))) || (ld(b, W_ID * 4u) ^ heap_id(b)) > 1u ||
+                   state > (uint32_t)MEM_FAULT_CORRUPT_CONTEXT || !is_corruption((mem_fault_t)state);
+    if (damaged) {
         if (state != (uint32_t)MEM_FAULT_CORRUPT_CONTEXT) {
-            fail_heap(b, MEM_FAULT_CORRUPT_CONTEXT);
+            heap_fail(b, MEM_FAULT_CORRUPT_CONTEXT);
         }
         call_handler(b, MEM_FAULT_CORRUPT_CONTEXT, b);
     } else {
@@ -160,20 +104,28 @@ void heap_refuse(uint8_t *b, const void *addr)
     }
 }
 
-bool mem_set_check_interval(mem_ctx_t ctx, uint32_t every)
+uint8_t *heap_recognize(mem_ctx_t ctx, bool *vg)
 {
-    if (!PARANOID) {
-        (void)ctx;
-        (void)every;
-        return false;
+    *vg = false;
+    if (ctx == NULL || ((uintptr_t)ctx & (GRANULE - 1u)) != 0u) {
+        return NULL;
     }
-    bool vg;
-    uint8_t *b = heap_open_healthy(ctx, &vg);
-    bool ok = b != NULL;
-    if (ok) {
-        st(b, W_CHECK_EVERY * 4u, every);
-        st(b, W_OPS * 4u, 0u);
+    uint8_t *b = ctx;
+    /* The second identity word alone is too weak a sign to write through
+     * (it is one word of whatever ctx points at): the context checksum must
+     * verify too, under the key only the library can compute. A heap in the
+     * table is known without reading anything. */
+    uint32_t d = ld(b, W_ID2 * 4u) ^ heap_id(b) ^ ID2_XOR;
+    bool known = heap_registry_has(b) || (d <= 1u && HARDENED && ld(b, W_CTX_CHECK * 4u) == ctx_check(b, key_of(b)));
+    if (!known) {
+        return NULL;
     }
-    heap_leave(vg);
-    return ok;
+    *vg = d == 1u;
+    if (*vg) {
+        san_reporting(false);
+    }
+    if (ld(b, W_STATE * 4u) != (uint32_t)MEM_FAULT_CORRUPT_CONTEXT) {
+        heap_fail(b, MEM_FAULT_CORRUPT_CONTEXT);
+    }
+    return b;
 }

@@ -4,21 +4,20 @@
  * header it steps over, so a damaged heap is reported, never walked out of.
  */
 
-#include "heap_internal.h"
-#include "heap_sanitizer.h"
+#include "heap_call.h"
+#include "heap_registry.h"
 
 typedef bool (*walk_fn)(void *data, uint8_t *b, uint32_t off, uint32_t lf);
 
 /* Calls fn on every chunk until it returns true. Returns the payload
  * address of the first chunk whose header fails, or NULL. */
-static const void *walk(uint8_t *b, walk_fn fn, void *data)
+static const void *walk(uint8_t *b, uint64_t key, walk_fn fn, void *data)
 {
-    uint64_t key = secret_of(b);
     uint32_t end = end_of(b);
     for (uint32_t off = first_of(b); off < end;) {
         uint32_t lf = ld(b, off + 4u);
         uint32_t len = lf & ~FLAG_MASK;
-        if (!header_ok(b, key, off, lf) || len < MIN_CHUNK || len > end - off) {
+        if (!header_ok(b, key, off, lf) || !len_fits(off, len, end)) {
             return b + off + 8u;
         }
         if (fn(data, b, off, lf)) {
@@ -30,9 +29,9 @@ static const void *walk(uint8_t *b, walk_fn fn, void *data)
 }
 
 /* Walks the heap and reports a damaged header; false when it found one. */
-static bool walk_checked(uint8_t *b, walk_fn fn, void *data)
+static bool walk_checked(uint8_t *b, uint64_t key, walk_fn fn, void *data)
 {
-    const void *bad = walk(b, fn, data);
+    const void *bad = walk(b, key, fn, data);
     if (bad != NULL) {
         heap_fault(b, MEM_FAULT_CORRUPT_HEADER, bad);
         return false;
@@ -61,10 +60,10 @@ static bool classify_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
     return true;
 }
 
-mem_fault_t heap_classify(const uint8_t *b, uint32_t off, const void **where)
+mem_fault_t heap_classify(const uint8_t *b, uint64_t key, uint32_t off, const void **where)
 {
     classify_t c = {off, MEM_FAULT_INVALID_POINTER};
-    const void *bad = walk((uint8_t *)(uintptr_t)b, classify_one, &c);
+    const void *bad = walk((uint8_t *)(uintptr_t)b, key, classify_one, &c);
     if (bad != NULL) {
         *where = bad;
         return MEM_FAULT_CORRUPT_HEADER;
@@ -109,13 +108,14 @@ void mem_parse(mem_ctx_t ctx, mem_parse_callback_t callback, void *data)
         return;
     }
     bool vg;
-    uint8_t *b = heap_enter(ctx, ctx, &vg);
+    uint64_t key;
+    uint8_t *b = heap_enter(ctx, ctx, &vg, &key);
     /* The headers are verified before the first callback: a call that finds
      * a fault does nothing, so the app never sees half a walk. The second
      * walk checks again, in case the callback broke its contract. */
-    if (b != NULL && walk_checked(b, visit_nothing, NULL)) {
+    if (b != NULL && walk_checked(b, key, visit_nothing, NULL)) {
         parse_ctx_t p = {callback, data};
-        (void)walk_checked(b, parse_one, &p);
+        (void)walk_checked(b, key, parse_one, &p);
     }
     heap_leave(vg);
 }
@@ -139,6 +139,29 @@ static bool stat_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
     return false;
 }
 
+/* The heap mem_stat's argument designates. Either it is a context (its
+ * identity words or the table of heaps say so, damaged or not), or it is
+ * the SDK's &ctx form: then its first pointer-sized word is a candidate
+ * that is followed only when the library's table (static storage) knows it
+ * as a heap. Nothing read from an arena is ever followed unverified. */
+static mem_ctx_t stat_target(mem_ctx_t *ctx)
+{
+    const uint8_t *p = (const uint8_t *)ctx;
+    if (((uintptr_t)p & (GRANULE - 1u)) == 0u &&
+        ((ld(p, W_ID * 4u) ^ heap_id(p)) <= 1u || (ld(p, W_ID2 * 4u) ^ heap_id(p) ^ ID2_XOR) <= 1u ||
+         heap_registry_has(p))) {
+        return (mem_ctx_t)ctx;
+    }
+    /* Read uninstrumented: under ASan a damaged heap's context is poisoned. */
+    mem_ctx_t inner;
+    uint32_t words[2] = {ld(p, 0u), 0u};
+    if (sizeof inner > 4u) {
+        words[1] = ld(p, 4u);
+    }
+    memcpy(&inner, words, sizeof inner);
+    return heap_registry_has(inner) ? inner : NULL;
+}
+
 void mem_stat(mem_ctx_t *ctx, mem_stat_t *stat)
 {
     if (stat == NULL) {
@@ -148,24 +171,12 @@ void mem_stat(mem_ctx_t *ctx, mem_stat_t *stat)
     if (ctx == NULL) {
         return;
     }
-    uint8_t *b = heap_of((mem_ctx_t)ctx);
-    if (b == NULL) {
-        /* The SDK's &ctx form. A heap whose key word was overwritten is no
-         * heap any more and lands here too: its first bytes are then taken
-         * for a pointer (mem_alloc.h). Read uninstrumented: under ASan such
-         * a heap is poisoned. */
-        mem_ctx_t inner;
-        uint32_t words[2] = {ld((const uint8_t *)ctx, 0u), 0u};
-        if (sizeof inner > 4u) {
-            words[1] = ld((const uint8_t *)ctx, 4u);
-        }
-        memcpy(&inner, words, sizeof inner);
-        b = heap_of(inner);
-    }
     bool vg;
-    if (heap_enter(b, b, &vg) != NULL) {
+    uint64_t key;
+    uint8_t *b = heap_enter(stat_target(ctx), NULL, &vg, &key);
+    if (b != NULL) {
         stat->total_size = ld(b, W_TOTAL * 4u);
-        if (!walk_checked(b, stat_one, stat)) {
+        if (!walk_checked(b, key, stat_one, stat)) {
             memset(stat, 0, sizeof *stat);
         }
     }

@@ -20,7 +20,8 @@
 #define GBENCH_CAT(a, b) GBENCH_CAT2(a, b)
 #define GBENCH_SYM(name) GBENCH_CAT(GBENCH_PREFIX, name)
 
-/* allocator/mem_alloc.c, mem_check.c, mem_fault.c, mem_walk.c */
+/* allocator/: mem_alloc.c, mem_check.c, heap_validate.c, mem_fault.c,
+ * mem_settings.c, mem_walk.c, heap_secret.c, heap_registry.c */
 #define mem_init GBENCH_SYM(mem_init)
 #define mem_init_secure GBENCH_SYM(mem_init_secure)
 #define mem_alloc GBENCH_SYM(mem_alloc)
@@ -39,6 +40,16 @@
 #define heap_validate GBENCH_SYM(heap_validate)
 #define heap_classify GBENCH_SYM(heap_classify)
 #define heap_tick GBENCH_SYM(heap_tick)
+#define heap_fail GBENCH_SYM(heap_fail)
+#define heap_recognize GBENCH_SYM(heap_recognize)
+#define heap_lib_secret GBENCH_SYM(heap_lib_secret)
+#define heap_secret_ready GBENCH_SYM(heap_secret_ready)
+#define heap_new_nonce GBENCH_SYM(heap_new_nonce)
+#define heap_registry_add GBENCH_SYM(heap_registry_add)
+#define heap_registry_has GBENCH_SYM(heap_registry_has)
+#define heap_registry_set_handler GBENCH_SYM(heap_registry_set_handler)
+#define heap_registry_handler GBENCH_SYM(heap_registry_handler)
+#define mem_testing_pin_secret GBENCH_SYM(mem_testing_pin_secret)
 
 /* wrappers/app_mem_utils.c (mp_log.c defines nothing without profiling;
  * mp_log.h then makes its functions macros, so they are renamed only in a

@@ -325,7 +325,11 @@ MODEL_CODE static void check_model(run_t *r)
             k--;
         }
         order[k] = i;
-        chunk_bytes += usable + MEM_CHUNK_OVERHEAD;
+        /* The chunk's length, from its header (len | flags, just before the
+         * payload): usable is the exact request at the hardened levels. */
+        uint32_t len_flags;
+        memcpy(&len_flags, s->ptr - 4, sizeof len_flags);
+        chunk_bytes += len_flags & ~(uint32_t)7u;
     }
     for (unsigned k = 1; k < live; k++) {
         const slot_t *a = &r->slots[order[k - 1]], *b = &r->slots[order[k]];

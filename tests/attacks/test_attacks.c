@@ -280,9 +280,9 @@ static void prep_ctx_end(scene_t *s)
     s->want = s->ctx;
 }
 
-static void prep_ctx_secret(scene_t *s)
+static void prep_ctx_nonce(scene_t *s)
 {
-    raw_flip(ctx_word(s->ctx, W_SECRET), 1);
+    raw_flip(ctx_word(s->ctx, W_NONCE), 1);
     s->want = s->ctx;
 }
 
@@ -400,7 +400,7 @@ static attack_t attacks[] = {
     {"forged next link, in heap, not pointing back", LNK, 1, CORRUPTS, prep_next_no_back, trig_alloc},
     {"forged prev link, in heap, not pointing back", LNK, 1, CORRUPTS, prep_prev_no_back, trig_alloc},
     {"context: W_END overwritten", CTX, 1, CORRUPTS, prep_ctx_end, trig_alloc},
-    {"context: secret overwritten", CTX, 1, CORRUPTS | ABORTS, prep_ctx_secret, trig_alloc},
+    {"context: secret overwritten", CTX, 1, CORRUPTS | ABORTS, prep_ctx_nonce, trig_alloc},
     {"context: free-list head zeroed", CTX, 1, CORRUPTS, prep_head_zeroed, trig_alloc},
     {"context: bitmap bit of an empty list", CTX, 1, CORRUPTS, prep_bitmap_forged, trig_alloc},
     /* A head aimed outside the heap or at an allocated block: nothing free

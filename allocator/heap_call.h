@@ -1,0 +1,69 @@
+/*
+ * The boundary of every public call: which heap ctx designates, whether it
+ * may be used, and memcheck's reporting off while the allocator reads its
+ * own metadata (heap_sanitizer.h). Not installed.
+ *
+ * A ctx is a heap when its first identity word says so (the fast path), or,
+ * when that word is damaged, when its second identity word and the context
+ * checksum still say so or the library's table of heaps (heap_registry.h)
+ * knows its address. A heap recognized that way is damaged: it fails closed
+ * and every call on it reports MEM_FAULT_CORRUPT_CONTEXT. Anything else is
+ * no heap, and calls on it answer NULL / false without a report (there is
+ * no heap whose handler to call).
+ */
+
+#pragma once
+
+#include "heap_internal.h"
+#include "heap_sanitizer.h"
+
+/* The heap behind ctx, or NULL when ctx is no heap, with memcheck's
+ * reporting off for the allocator's own accesses. *vg tells heap_leave to
+ * turn it back on; it is set whenever a heap made under valgrind was found.
+ * The calls that check nothing else (mem_set_fault_handler, ...) start here. */
+static inline uint8_t *heap_open(mem_ctx_t ctx, bool *vg)
+{
+    uint8_t *b = heap_of(ctx);
+    if (b == NULL) {
+        return heap_recognize(ctx, vg);
+    }
+    *vg = san_vg(b);
+    if (*vg) {
+        san_reporting(false);
+    }
+    return b;
+}
+
+/* The heap's context may be followed: not failed, and (hardened) every word
+ * agrees with the checksum under key. */
+static inline bool heap_usable(const uint8_t *b, uint64_t key)
+{
+    return ld(b, W_STATE * 4u) == 0u && (!HARDENED || ctx_intact(b, key));
+}
+
+/* Entry of a public call: heap_open, then NULL (reported; addr is what a
+ * refusal reports) when the heap failed or its context is damaged. *key gets
+ * the heap's key (0 at hardening=off, which keys nothing). */
+static inline uint8_t *heap_enter(mem_ctx_t ctx, const void *addr, bool *vg, uint64_t *key)
+{
+    uint8_t *b = heap_open(ctx, vg);
+    if (b == NULL) {
+        return NULL;
+    }
+    *key = HARDENED ? key_of(b) : 0u;
+    if (!heap_usable(b, *key)) {
+        heap_refuse(b, addr);
+        return NULL;
+    }
+    if (PARANOID && ld(b, W_CHECK_EVERY * 4u) != 0u && !heap_tick(b, *key)) {
+        return NULL;
+    }
+    return b;
+}
+
+static inline void heap_leave(bool vg)
+{
+    if (vg) {
+        san_reporting(true);
+    }
+}

@@ -1,0 +1,83 @@
+/*
+ * The library's secret: drawn once from the platform's entropy source into
+ * static storage, where an attacker who owns an arena cannot read it
+ * (heap_secret.h). There is deliberately no fallback to a constant: a
+ * platform without getrandom/getentropy must provide hardalloc_entropy()
+ * (mem_alloc.h) and build with HARDALLOC_ENTROPY_HOOK, or the build fails.
+ */
+
+#include "heap_secret.h"
+
+#include "mem_alloc.h"
+#include "mem_testing.h"
+
+#include <stddef.h>
+
+#if defined(HARDALLOC_ENTROPY_HOOK)
+static bool draw(void *buf, size_t len)
+{
+    return hardalloc_entropy(buf, len);
+}
+#elif defined(__linux__)
+#include <sys/random.h>
+static bool draw(void *buf, size_t len)
+{
+    /* 16 bytes never come back short from getrandom (<= 256 bytes are
+     * atomic); it blocks only until the kernel's pool is first seeded. */
+    return getrandom(buf, len, 0) == (ssize_t)len;
+}
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
+#include <unistd.h>
+static bool draw(void *buf, size_t len)
+{
+    return getentropy(buf, len) == 0;
+}
+#else
+#error "hardalloc: no entropy source known for this platform. Build with -DHARDALLOC_ENTROPY_HOOK and define bool hardalloc_entropy(void *buf, size_t len) (mem_alloc.h), e.g. from the TRNG."
+#endif
+
+uint64_t heap_lib_secret[2];
+static bool g_ready;
+/* Inits so far: mixed into every nonce, so that no two inits of a process
+ * share one, even at the same address with the same seed. */
+static uint64_t g_inits;
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += UINT64_C(0x9E3779B97F4A7C15);
+    x = (x ^ (x >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return x ^ (x >> 31);
+}
+
+bool heap_secret_ready(void)
+{
+    if (!g_ready) {
+        uint64_t s[2] = {0u, 0u};
+        if (!draw(s, sizeof s) || (s[0] | s[1]) == 0u) {
+            return false;
+        }
+        heap_lib_secret[0] = s[0];
+        heap_lib_secret[1] = s[1];
+        g_ready = true;
+    }
+    return true;
+}
+
+uint64_t heap_new_nonce(uintptr_t base, uint64_t seed)
+{
+    g_inits++;
+    uint64_t x = splitmix64(heap_lib_secret[1] ^ g_inits);
+    x = splitmix64(x ^ seed);
+    return splitmix64(x ^ (uint64_t)base ^ heap_lib_secret[0]);
+}
+
+#ifdef HARDALLOC_TESTING
+void mem_testing_pin_secret(uint64_t secret)
+{
+    heap_lib_secret[0] = splitmix64(secret);
+    heap_lib_secret[1] = splitmix64(secret ^ UINT64_C(0x5EC2E7));
+    g_inits = 0u;
+    g_ready = true;
+}
+#endif
