@@ -77,27 +77,24 @@
 /* Context words (u32 index). A list link of 0 means "none" and every list
  * head acts as a pseudo chunk whose next_free field is the head itself (at
  * head - 8), so link updates never branch on list ends: writes through link
- * 0 land in W_SCRATCH (offset 12, the prev_free field of "chunk 0"), which
- * every list operation sets back to 0 so that the context checksum can
- * cover it too. Every word the allocator reads is covered (ctx_intact):
- * no word of the context can change unreported. No code pointer and no
- * secret is kept here (heap_secret.h, heap_registry.h). */
+ * 0 land in W_SCRATCH (offset 12, the prev_free field of "chunk 0"), a sink
+ * no call reads. Every other word is covered (ctx_sealed on every call for
+ * the words a call reads, ctx_intact on the paths that read the rest): no
+ * word can change unreported. No code pointer and no secret is kept here
+ * (heap_secret.h, heap_registry.h). The number of classes and the
+ * bitmap's length follow from FIRST (classes_of, words_of). */
 enum {
     W_ID,          /* identity: heap_id(base), bit 0 = made under valgrind */
     W_ID2,         /* W_ID ^ ID2_XOR: the heap is still known when W_ID is hit */
     W_END,         /* offset of the sentinel */
-    W_SCRATCH,     /* sink of writes through a 0 link; 0 between calls */
+    W_SCRATCH,     /* sink of writes through a 0 link; never read */
     W_TOTAL,       /* heap_size reported by mem_stat */
-    W_FIRST,       /* offset of the first chunk */
-    W_FL_COUNT,    /* number of first-level classes */
-    W_WORDS,       /* bitmap words this heap's classes span */
+    W_FIRST,       /* offset of the first chunk: HEADS_AT + 32 x first-level classes */
     W_NONCE,       /* u64 (2 words): drawn by mem_init, public; keys the heap */
-    W_STATE = 10,  /* 0 healthy, else the mem_fault_t that failed the heap */
+    W_STATE = 8,   /* 0 healthy, else the mem_fault_t that failed the heap */
     W_CHECK_EVERY, /* paranoid: full check every this many calls (0: never) */
     W_OPS,         /* paranoid: calls since the last full check */
-    W_CTX_CHECK,   /* keyed checksum of every other word (ctx_check) */
-    W_PAD,         /* 0 */
-    W_PAD2,        /* 0 */
+    W_CTX_CHECK,   /* keyed checksum of END, TOTAL, FIRST, STATE (paranoid: and the two above) */
     CTX_WORDS
 };
 #define BITMAP_AT (CTX_WORDS * 4u)
@@ -251,6 +248,18 @@ static inline uint32_t first_of(const uint8_t *b)
     return ld(b, W_FIRST * 4u);
 }
 
+/* Number of size classes of the heap: one list head (4 bytes) each. */
+static inline uint32_t classes_of(const uint8_t *b)
+{
+    return (first_of(b) - HEADS_AT) / 4u;
+}
+
+/* Bitmap words this heap's classes span. */
+static inline uint32_t words_of(const uint8_t *b)
+{
+    return (classes_of(b) + 63u) / 64u;
+}
+
 static inline uint32_t end_of(const uint8_t *b)
 {
     return ld(b, W_END * 4u);
@@ -290,11 +299,20 @@ static inline bool len_fits(uint32_t pos, uint32_t len, uint32_t end)
  * one multiply, because it runs several times per alloc+free pair. It is
  * fast, not a MAC: README "Threat model" says what an attacker who reads
  * many headers and does the algebra can still do. */
-static inline uint32_t keyed_mix(uint64_t key, uint64_t m)
+static inline uint32_t keyed_mix_inline(uint64_t key, uint64_t m)
 {
     uint64_t x = (m ^ key) * ((key >> 17 | key << 47) | 1u);
     return (uint32_t)(x >> 32);
 }
+
+/* A 64-bit multiply is a dozen instructions on a 32-bit core: a build for
+ * size keeps one copy of the mix (heap_secret.c) instead of one per use. */
+#ifdef __OPTIMIZE_SIZE__
+uint32_t heap_keyed_mix(uint64_t key, uint64_t m);
+#define keyed_mix heap_keyed_mix
+#else
+#define keyed_mix keyed_mix_inline
+#endif
 
 /* The heap's key: from the library's secret (static storage), the nonce
  * this init drew and the heap's address. Recomputed by every call. */
@@ -316,9 +334,17 @@ static inline uint64_t key_of(const uint8_t *b)
  * against the predecessor's own checksummed header. */
 static inline uint32_t header_check(uint64_t key, uint32_t off, uint32_t len_flags, uint32_t slack)
 {
-    uint32_t hi = (len_flags & ~(FLAG_PREV_FREE | 4u)) | (slack >> 3) << 1;
+    uint32_t hi = (len_flags & ~(FLAG_PREV_FREE | 4u)) | ((slack >> 2) & 6u);
     uint32_t mix = keyed_mix(key, (uint64_t)hi << 32 | off | (slack & 7u));
     return (mix & ~SLACK_MASK) | slack;
+}
+
+/* The header at off, of a chunk that should be free: a free chunk's slack
+ * is 0, so its check word is compared whole (the cheaper checksum of the
+ * safe unlink's many neighbour checks). */
+static inline bool free_header_ok(const uint8_t *b, uint64_t key, uint32_t off, uint32_t len_flags)
+{
+    return !HARDENED || ld(b, off) == header_check(key, off, len_flags, 0u);
 }
 
 static inline bool header_ok(const uint8_t *b, uint64_t key, uint32_t off, uint32_t len_flags)
@@ -353,47 +379,44 @@ static inline uint32_t canary_at(uint32_t off, uint32_t n)
     return off + 8u + n;
 }
 
-/* Checksum of the context: END, TOTAL (as its small distance to END), the
- * failed state and FL_COUNT in one keyed mix (packed injectively once
- * ctx_intact has range-checked them), and at paranoid a second mix over
- * the check interval and its counter. The key itself covers the nonce and
- * the heap's address. */
+/* Checksum of the context: END and TOTAL are the mixed word, FIRST and the
+ * failed state tweak the key (so that no packing needs a range check to be
+ * injective: the tweak never touches bit 17, the one bit of a key whose
+ * change would leave the multiplier alone), and at paranoid a second mix
+ * covers the check interval and its counter. The key itself covers the
+ * nonce and the heap's address. */
 static inline uint32_t ctx_check(const uint8_t *b, uint64_t key)
 {
-    uint32_t end = end_of(b);
-    uint32_t hi = (ld(b, W_TOTAL * 4u) - end) | ld(b, W_STATE * 4u) << 5 | ld(b, W_FL_COUNT * 4u) << 8;
-    uint32_t c = keyed_mix(key, (uint64_t)hi << 32 | end);
+    uint64_t tweak = (uint64_t)first_of(b) << 32 | (uint64_t)ld(b, W_STATE * 4u) << 18;
+    uint32_t c = keyed_mix(key ^ tweak, (uint64_t)ld(b, W_TOTAL * 4u) << 32 | end_of(b));
     if (PARANOID) {
         c ^= keyed_mix(~key, (uint64_t)ld(b, W_CHECK_EVERY * 4u) << 32 | ld(b, W_OPS * 4u));
     }
     return c;
 }
 
-/* Words that must hold fixed values: the scratch and padding words are 0,
- * the two identity words agree, and below paranoid the check interval and
- * its counter are 0. Zero when all hold. */
-static inline uint32_t ctx_fixed_words(const uint8_t *b)
+/* The words every call reads agree with the checksum under key: END,
+ * TOTAL, FIRST and STATE (and at paranoid the check interval and its
+ * counter), the nonce and the heap's address through the key. Verified
+ * words are the ones mem_init wrote, so no range check is needed; an
+ * attacker with the secret could forge any of them (README "Threat
+ * model"). */
+static inline bool ctx_sealed(const uint8_t *b, uint64_t key)
 {
-    uint32_t v = ld(b, W_SCRATCH * 4u) | ld(b, W_PAD * 4u) | ld(b, W_PAD2 * 4u) |
-                 (ld(b, W_ID * 4u) ^ ld(b, W_ID2 * 4u) ^ ID2_XOR);
-    if (!PARANOID) {
-        v |= ld(b, W_CHECK_EVERY * 4u) | ld(b, W_OPS * 4u);
-    }
-    return v;
+    return ld(b, W_CTX_CHECK * 4u) == ctx_check(b, key);
 }
 
-/* Every context word agrees with the others and with the checksum under
- * key. The range checks come first: they make the packing in ctx_check
- * injective (TOTAL - END in [8, 23], STATE <= 7, FL_COUNT <= 32) and tie
- * FIRST and WORDS to FL_COUNT. */
+/* ctx_sealed plus the words no alloc, free or realloc reads: the second
+ * identity word agrees with the first, and below paranoid the check
+ * interval and its counter are 0. mem_check, mem_stat and every fault path
+ * ask this, so a change to any of them is reported there. */
 static inline bool ctx_intact(const uint8_t *b, uint64_t key)
 {
-    uint32_t fl = ld(b, W_FL_COUNT * 4u);
-    uint32_t state = ld(b, W_STATE * 4u);
-    return fl <= MAX_FL && state <= (uint32_t)MEM_FAULT_CORRUPT_CONTEXT &&
-           ld(b, W_TOTAL * 4u) - end_of(b) - GRANULE < 16u && ctx_fixed_words(b) == 0u &&
-           ld(b, W_FIRST * 4u) == HEADS_AT + 4u * SL_COUNT * fl &&
-           ld(b, W_WORDS * 4u) == (fl * SL_COUNT + 63u) / 64u && ld(b, W_CTX_CHECK * 4u) == ctx_check(b, key);
+    uint32_t fixed = ld(b, W_ID * 4u) ^ ld(b, W_ID2 * 4u) ^ ID2_XOR;
+    if (!PARANOID) {
+        fixed |= ld(b, W_CHECK_EVERY * 4u) | ld(b, W_OPS * 4u);
+    }
+    return fixed == 0u && ctx_sealed(b, key);
 }
 
 /* ---- size classes ------------------------------------------------------- */

@@ -10,11 +10,10 @@ typedef struct {
     const void *base; /* NULL: free slot */
     mem_fault_handler_t handler;
     void *user;
-    uint32_t age; /* order of registration: larger is newer */
 } slot_t;
 
 static slot_t g_slots[HARDALLOC_HEAP_SLOTS];
-static uint32_t g_age;
+static unsigned g_next; /* the slot a new heap takes: round robin, oldest first */
 
 static slot_t *find(const void *base)
 {
@@ -26,43 +25,21 @@ static slot_t *find(const void *base)
     return NULL;
 }
 
-/* A slot for a new base: a free one, else the oldest without a handler,
- * else the oldest. */
-static slot_t *take_slot(void)
-{
-    slot_t *victim = NULL;
-    for (unsigned i = 0; i < HARDALLOC_HEAP_SLOTS; i++) {
-        slot_t *s = &g_slots[i];
-        if (s->base == NULL) {
-            return s;
-        }
-        bool better = victim == NULL || (s->handler == NULL && victim->handler != NULL) ||
-                      ((s->handler == NULL) == (victim->handler == NULL) && s->age < victim->age);
-        if (better) {
-            victim = s;
-        }
-    }
-    return victim;
-}
-
+/* base's slot, taking the oldest one for a heap not in the table. */
 static slot_t *slot_for(const void *base)
 {
     slot_t *s = find(base);
     if (s == NULL) {
-        s = take_slot();
+        s = &g_slots[g_next];
+        g_next = (g_next + 1u) % HARDALLOC_HEAP_SLOTS;
         s->base = base;
-        s->handler = NULL;
-        s->user = NULL;
     }
-    s->age = ++g_age;
     return s;
 }
 
 void heap_registry_add(const void *base)
 {
-    slot_t *s = slot_for(base);
-    s->handler = NULL;
-    s->user = NULL;
+    heap_registry_set_handler(base, NULL, NULL);
 }
 
 bool heap_registry_has(const void *base)

@@ -6,10 +6,10 @@
  * here, and a heap whose identity words are both damaged is still known to
  * be one (and reported) while it is in the table. Not installed.
  *
- * HARDALLOC_HEAP_SLOTS heaps (default 16) are remembered; the next mem_init
- * at a new address takes the slot of the heap made longest ago that has no
- * handler of its own, else of the oldest one (whose faults then go to the
- * default handler: it fails closed). Callers serialize mem_init and
+ * HARDALLOC_HEAP_SLOTS heaps (default 16) are remembered; a heap at a new
+ * address takes the slot of the one that entered the table longest ago
+ * (whose faults then go to the default handler: it fails closed, and a heap
+ * that must keep its handler re-registers it after its re-init). Callers serialize mem_init and
  * mem_set_fault_handler with every other call (mem_alloc.h).
  */
 

@@ -7,6 +7,7 @@
  */
 
 #include "heap_secret.h"
+#include "heap_internal.h"
 
 #include "mem_alloc.h"
 #include "mem_testing.h"
@@ -42,14 +43,6 @@ static bool g_ready;
  * share one, even at the same address with the same seed. */
 static uint64_t g_inits;
 
-static uint64_t splitmix64(uint64_t x)
-{
-    x += UINT64_C(0x9E3779B97F4A7C15);
-    x = (x ^ (x >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    x = (x ^ (x >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return x ^ (x >> 31);
-}
-
 bool heap_secret_ready(void)
 {
     if (!g_ready) {
@@ -66,13 +59,31 @@ bool heap_secret_ready(void)
 
 uint64_t heap_new_nonce(uintptr_t base, uint64_t seed)
 {
-    g_inits++;
-    uint64_t x = splitmix64(heap_lib_secret[1] ^ g_inits);
-    x = splitmix64(x ^ seed);
-    return splitmix64(x ^ (uint64_t)base ^ heap_lib_secret[0]);
+    /* The nonce is public (it sits in the context), so it is made of public
+     * things only: a bijective mix of the secret here would hand the secret
+     * to whoever reads it. It only has to differ
+     * from every earlier init's at this address: the counter sees to that,
+     * and the seed is mixed in. The key's secrecy comes from heap_key_of. */
+    (void)base; /* heap_key_of mixes the address in */
+    return ++g_inits ^ seed;
 }
 
+#ifdef __OPTIMIZE_SIZE__
+uint32_t heap_keyed_mix(uint64_t key, uint64_t m)
+{
+    return keyed_mix_inline(key, m);
+}
+#endif
+
 #ifdef HARDALLOC_TESTING
+static uint64_t splitmix64(uint64_t x)
+{
+    x += UINT64_C(0x9E3779B97F4A7C15);
+    x = (x ^ (x >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return x ^ (x >> 31);
+}
+
 void mem_testing_pin_secret(uint64_t secret)
 {
     heap_lib_secret[0] = splitmix64(secret);

@@ -14,10 +14,10 @@ static bool link_ok(uint32_t link, uint32_t first, uint32_t end)
 }
 
 /* ctx_intact (every word, the checksum) plus what the checksum cannot vouch
- * for: END a sane bound for FL_COUNT. */
+ * for: the number of classes the one a heap ending at END gets. */
 static bool context_ok(const uint8_t *b, uint64_t key)
 {
-    uint32_t fl_count = ld(b, W_FL_COUNT * 4u);
+    uint32_t fl_count = classes_of(b) / SL_COUNT;
     uint32_t first = first_of(b);
     uint32_t end = end_of(b);
     if ((HARDENED && !ctx_intact(b, key)) || fl_count == 0u || end < first || end - first < MIN_CHUNK ||
@@ -64,7 +64,7 @@ static mem_fault_t chunk_ok(const uint8_t *b, uint64_t key, uint32_t off, bool p
     uint32_t next = ld(b, off + 8u);
     uint32_t prev = ld(b, off + 12u);
     uint32_t cls = class_of(len);
-    if (cls >= ld(b, W_FL_COUNT * 4u) * SL_COUNT || !link_ok(next, first, end) ||
+    if (cls >= classes_of(b) || !link_ok(next, first, end) ||
         (prev != head_at(cls) - 8u && (prev == 0u || !link_ok(prev, first, end))) || ld(b, prev + 8u) != off ||
         (next != 0u && ld(b, next + 12u) != off)) {
         return MEM_FAULT_CORRUPT_LINK;
@@ -115,7 +115,7 @@ static mem_fault_t lists_ok(const uint8_t *b, uint32_t nb_free, const void **whe
 {
     uint32_t first = first_of(b);
     uint32_t end = end_of(b);
-    uint32_t classes = ld(b, W_FL_COUNT * 4u) * SL_COUNT;
+    uint32_t classes = classes_of(b);
     uint32_t heads_in_use = 0u;
     for (uint32_t cls = 0; cls < classes; cls++) {
         heads_in_use += (uint32_t)(ld(b, head_at(cls)) != 0u);

@@ -52,7 +52,7 @@ static inline bool free_neighbour_ok(const uint8_t *b, uint64_t key, uint32_t po
         return false;
     }
     uint32_t lf = ld(b, pos + 4u);
-    return (lf & FLAG_FREE) != 0u && header_ok(b, key, pos, lf);
+    return (lf & FLAG_FREE) != 0u && free_header_ok(b, key, pos, lf);
 }
 
 /* Hardened: a list successor (link `next` of the chunk or pseudo chunk at
@@ -96,9 +96,6 @@ HOT bool list_insert(uint8_t *b, uint64_t key, uint32_t off, uint32_t len)
     st(b, off + 12u, head - 8u);
     st(b, h + 12u, off);
     st(b, head, off);
-    if (HARDENED) {
-        st(b, W_SCRATCH * 4u, 0u); /* h was 0: the write above landed there */
-    }
     st64(b, word_at(cls), ld64(b, word_at(cls)) | (uint64_t)1u << (cls % 64u));
     return true;
 }
@@ -113,9 +110,6 @@ HOT void list_remove(uint8_t *b, uint32_t off)
     uint32_t prev = ld(b, off + 12u);
     st(b, prev + 8u, next);
     st(b, next + 12u, prev);
-    if (HARDENED) {
-        st(b, W_SCRATCH * 4u, 0u); /* next was 0: the write above landed there */
-    }
     uint32_t emptied = (uint32_t)(next == 0u) & (uint32_t)(prev < first_of(b));
     uint32_t cls = ((prev + 8u - HEADS_AT) / 4u) & (0u - emptied);
     st64(b, word_at(cls), ld64(b, word_at(cls)) & ~((uint64_t)emptied << (cls % 64u)));
@@ -132,7 +126,7 @@ HOT void list_remove(uint8_t *b, uint32_t off)
 static uint32_t find_exact(const uint8_t *b, uint32_t len)
 {
     uint32_t cls = class_of(len);
-    if (cls >= ld(b, W_FL_COUNT * 4u) * SL_COUNT) {
+    if (cls >= classes_of(b)) {
         return 0u;
     }
     uint32_t first = first_of(b);
@@ -156,7 +150,7 @@ static uint32_t find_exact(const uint8_t *b, uint32_t len)
 HOT uint32_t find_free(const uint8_t *b, uint32_t len)
 {
     uint32_t cls = class_of(len + (GRANULE << class_shift(len)) - 1u);
-    uint32_t words = ld(b, W_WORDS * 4u);
+    uint32_t words = words_of(b);
     uint32_t w = cls / 64u;
     uint64_t bits = w < words ? ld64(b, word_at(cls)) & (~(uint64_t)0u << (cls % 64u)) : 0u;
     while (bits == 0u) {
@@ -166,7 +160,7 @@ HOT uint32_t find_free(const uint8_t *b, uint32_t len)
         bits = ld64(b, BITMAP_AT + 8u * w);
     }
     uint32_t cls_found = 64u * w + ffs64(bits);
-    if (HARDENED && cls_found >= ld(b, W_FL_COUNT * 4u) * SL_COUNT) {
+    if (HARDENED && cls_found >= classes_of(b)) {
         return EMPTY_HEAD; /* a bit past the heap's classes: its head would lie past the heads */
     }
     uint32_t off = ld(b, head_at(cls_found));
@@ -183,7 +177,7 @@ static mem_fault_t listed_ok(const uint8_t *b, uint64_t key, uint32_t off, uint3
         return MEM_FAULT_CORRUPT_CONTEXT;
     }
     uint32_t lf = chunk_pos_ok(off, first, end) ? ld(b, off + 4u) : 0u;
-    if (lf != 0u && !header_ok(b, key, off, lf)) {
+    if (lf != 0u && !((lf & FLAG_FREE) != 0u ? free_header_ok(b, key, off, lf) : header_ok(b, key, off, lf))) {
         return MEM_FAULT_CORRUPT_HEADER;
     }
     uint32_t len = lf & ~FLAG_MASK;
@@ -192,7 +186,7 @@ static mem_fault_t listed_ok(const uint8_t *b, uint64_t key, uint32_t off, uint3
     }
     /* No free chunk there: whoever pointed at it is damaged, a list head
      * (the context) or a chunk's link. Fault path only: scan the heads. */
-    uint32_t classes = ld(b, W_FL_COUNT * 4u) * SL_COUNT;
+    uint32_t classes = classes_of(b);
     for (uint32_t cls = 0; cls < classes && cls < MAX_FL * SL_COUNT; cls++) {
         if (ld(b, head_at(cls)) == off) {
             return MEM_FAULT_CORRUPT_CONTEXT;
@@ -273,14 +267,14 @@ static inline uint32_t request_len(size_t n) /* 0 < n <= MAX_REQUEST */
 
 /* A chunk at off (not first) claims a free predecessor of prev_len bytes:
  * that predecessor must lie in the heap and say so in its own header. */
-static bool prev_ok(const uint8_t *b, uint64_t key, uint32_t off, uint32_t prev_len)
+HOT bool prev_ok(const uint8_t *b, uint64_t key, uint32_t off, uint32_t prev_len)
 {
     if (prev_len < MIN_CHUNK || prev_len > off - first_of(b) || (prev_len & FLAG_MASK) != 0u) {
         return false;
     }
     uint32_t p = off - prev_len;
     uint32_t plf = ld(b, p + 4u);
-    return plf == (prev_len | FLAG_FREE) && header_ok(b, key, p, plf) && links_ok(b, key, p);
+    return plf == (prev_len | FLAG_FREE) && free_header_ok(b, key, p, plf) && links_ok(b, key, p);
 }
 
 /* Offset of the allocated chunk whose payload is ptr, or 0 with the reason
@@ -368,8 +362,11 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
     }
     uint32_t next = off + len;
     uint32_t nf = ld(b, next + 4u);
+    /* Only a free successor is followed (merged): an allocated one only has
+     * its PREV_FREE bit set, which no checksum covers, so a damaged header
+     * there is left for whoever uses that chunk to report. */
     uint32_t next_len = (nf & FLAG_FREE) != 0u ? nf & ~FLAG_MASK : 0u;
-    if (!header_ok(b, key, next, nf) || (next_len != 0u && !len_fits(next, next_len, end_of(b)))) {
+    if (next_len != 0u && !(free_header_ok(b, key, next, nf) && len_fits(next, next_len, end_of(b)))) {
         *where = b + next + 8u;
         return MEM_FAULT_CORRUPT_HEADER;
     }
@@ -452,8 +449,6 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
     st(b, W_END * 4u, end);
     st(b, W_TOTAL * 4u, (uint32_t)(heap_size < MEM_MAX_HEAP_SIZE ? heap_size : MEM_MAX_HEAP_SIZE));
     st(b, W_FIRST * 4u, first);
-    st(b, W_FL_COUNT * 4u, fl_count);
-    st(b, W_WORDS * 4u, (fl_count * SL_COUNT + 63u) / 64u);
     st(b, end + 4u, 0u); /* sentinel: allocated, zero length */
     uint64_t key = 0u;
     if (HARDENED) {

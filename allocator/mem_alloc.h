@@ -166,6 +166,19 @@ mem_ctx_t mem_init(void *heap_start, size_t heap_size);
  */
 mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed);
 
+/**
+ * Entropy hook, for platforms without getrandom()/getentropy() (firmware):
+ * build the library with -DHARDALLOC_ENTROPY_HOOK and define this function
+ * in the app, filling buf with len bytes from a true random source (the
+ * TRNG) and answering true, or false when it cannot (mem_init then answers
+ * NULL: no heap is made with a guessable key). Called once, by the first
+ * mem_init of the process, for the library's secret (README "Threat
+ * model"). Without the define the library uses getrandom() on Linux and
+ * getentropy() on the BSDs and macOS; elsewhere the build stops with an
+ * error naming this hook rather than fall back to a constant.
+ */
+bool hardalloc_entropy(void *buf, size_t len);
+
 /** Seed used by mem_init (documented so that it is known to be public). */
 #define MEM_DEFAULT_SEED UINT64_C(0x68617264616c6c63) /* "hardallc" */
 

@@ -92,8 +92,8 @@ void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr)
 void heap_refuse(uint8_t *b, const void *addr)
 {
     uint32_t state = ld(b, W_STATE * 4u);
-    bool damaged = (HARDENED && !ctx_intact(b, key_of(b))) || (ld(b, W_ID * 4u) ^ heap_id(b)) > 1u ||
-                   state > (uint32_t)MEM_FAULT_CORRUPT_CONTEXT || !is_corruption((mem_fault_t)state);
+    bool damaged = (HARDENED && !ctx_intact(b, key_of(b))) || state > (uint32_t)MEM_FAULT_CORRUPT_CONTEXT ||
+                   !is_corruption((mem_fault_t)state);
     if (damaged) {
         if (state != (uint32_t)MEM_FAULT_CORRUPT_CONTEXT) {
             heap_fail(b, MEM_FAULT_CORRUPT_CONTEXT);

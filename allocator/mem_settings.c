@@ -12,7 +12,7 @@
 static uint8_t *heap_open_healthy(mem_ctx_t ctx, bool *vg)
 {
     uint8_t *b = heap_open(ctx, vg);
-    return b != NULL && heap_usable(b, HARDENED ? key_of(b) : 0u) ? b : NULL;
+    return b != NULL && ld(b, W_STATE * 4u) == 0u && (!HARDENED || ctx_intact(b, key_of(b))) ? b : NULL;
 }
 
 bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *user)
@@ -36,8 +36,6 @@ mem_fault_t mem_last_fault(mem_ctx_t ctx)
         bool damaged = (HARDENED && !ctx_intact(b, key_of(b))) || state > (uint32_t)MEM_FAULT_CORRUPT_CONTEXT ||
                        state == (uint32_t)MEM_FAULT_DOUBLE_FREE || state == (uint32_t)MEM_FAULT_INVALID_POINTER;
         f = damaged ? MEM_FAULT_CORRUPT_CONTEXT : (mem_fault_t)state;
-    } else if (b != NULL && HARDENED && !ctx_intact(b, key_of(b))) {
-        f = MEM_FAULT_CORRUPT_CONTEXT; /* damaged, not yet met by a call */
     }
     heap_leave(vg);
     return f;

@@ -45,6 +45,7 @@
 #define heap_lib_secret GBENCH_SYM(heap_lib_secret)
 #define heap_secret_ready GBENCH_SYM(heap_secret_ready)
 #define heap_new_nonce GBENCH_SYM(heap_new_nonce)
+#define heap_keyed_mix GBENCH_SYM(heap_keyed_mix)
 #define heap_registry_add GBENCH_SYM(heap_registry_add)
 #define heap_registry_has GBENCH_SYM(heap_registry_has)
 #define heap_registry_set_handler GBENCH_SYM(heap_registry_set_handler)
