@@ -316,10 +316,19 @@ uint32_t heap_keyed_mix(uint64_t key, uint64_t m);
 
 /* The heap's key: from the library's secret (static storage), the nonce
  * this init drew and the heap's address. Recomputed by every call. */
-static inline uint64_t key_of(const uint8_t *b)
+static inline uint64_t key_of_inline(const uint8_t *b)
 {
     return heap_key_of(ld64(b, W_NONCE * 4u), (uintptr_t)b);
 }
+
+/* Each checksum has one copy in a build for size (heap_secret.c): a 64-bit
+ * multiply is a dozen instructions on a 32-bit core. Inlined otherwise. */
+#ifdef __OPTIMIZE_SIZE__
+uint64_t heap_key_at(const uint8_t *b);
+#define key_of heap_key_at
+#else
+#define key_of key_of_inline
+#endif
 
 /* Hardened, the low 5 bits of an allocated chunk's check word hold its
  * slack: the bytes between the request's end plus the canary and the
@@ -332,12 +341,19 @@ static inline uint64_t key_of(const uint8_t *b)
  * high 2 in the flag bits left out). PREV_FREE is left out: it changes
  * whenever a neighbour is freed or taken, and every use of it is checked
  * against the predecessor's own checksummed header. */
-static inline uint32_t header_check(uint64_t key, uint32_t off, uint32_t len_flags, uint32_t slack)
+static inline uint32_t header_check_inline(uint64_t key, uint32_t off, uint32_t len_flags, uint32_t slack)
 {
     uint32_t hi = (len_flags & ~(FLAG_PREV_FREE | 4u)) | ((slack >> 2) & 6u);
     uint32_t mix = keyed_mix(key, (uint64_t)hi << 32 | off | (slack & 7u));
     return (mix & ~SLACK_MASK) | slack;
 }
+
+#ifdef __OPTIMIZE_SIZE__
+uint32_t heap_header_check(uint64_t key, uint32_t off, uint32_t len_flags, uint32_t slack);
+#define header_check heap_header_check
+#else
+#define header_check header_check_inline
+#endif
 
 /* The header at off, of a chunk that should be free: a free chunk's slack
  * is 0, so its check word is compared whole (the cheaper checksum of the
@@ -385,7 +401,7 @@ static inline uint32_t canary_at(uint32_t off, uint32_t n)
  * change would leave the multiplier alone), and at paranoid a second mix
  * covers the check interval and its counter. The key itself covers the
  * nonce and the heap's address. */
-static inline uint32_t ctx_check(const uint8_t *b, uint64_t key)
+static inline uint32_t ctx_check_inline(const uint8_t *b, uint64_t key)
 {
     uint64_t tweak = (uint64_t)first_of(b) << 32 | (uint64_t)ld(b, W_STATE * 4u) << 18;
     uint32_t c = keyed_mix(key ^ tweak, (uint64_t)ld(b, W_TOTAL * 4u) << 32 | end_of(b));
@@ -394,6 +410,14 @@ static inline uint32_t ctx_check(const uint8_t *b, uint64_t key)
     }
     return c;
 }
+
+#ifdef __OPTIMIZE_SIZE__
+uint32_t heap_ctx_check(const uint8_t *b, uint64_t key);
+#define ctx_check heap_ctx_check
+#else
+#define ctx_check ctx_check_inline
+#endif
+
 
 /* The words every call reads agree with the checksum under key: END,
  * TOTAL, FIRST and STATE (and at paranoid the check interval and its

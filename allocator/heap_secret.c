@@ -45,16 +45,10 @@ static uint64_t g_inits;
 
 bool heap_secret_ready(void)
 {
-    if (!g_ready) {
-        uint64_t s[2] = {0u, 0u};
-        if (!draw(s, sizeof s) || (s[0] | s[1]) == 0u) {
-            return false;
-        }
-        heap_lib_secret[0] = s[0];
-        heap_lib_secret[1] = s[1];
-        g_ready = true;
-    }
-    return true;
+    /* An all-zero draw is a failed source (a hook that returns without
+     * writing), not a secret. */
+    g_ready = g_ready || (draw(heap_lib_secret, sizeof heap_lib_secret) && (heap_lib_secret[0] | heap_lib_secret[1]) != 0u);
+    return g_ready;
 }
 
 uint64_t heap_new_nonce(uintptr_t base, uint64_t seed)
@@ -72,6 +66,21 @@ uint64_t heap_new_nonce(uintptr_t base, uint64_t seed)
 uint32_t heap_keyed_mix(uint64_t key, uint64_t m)
 {
     return keyed_mix_inline(key, m);
+}
+
+uint64_t heap_key_at(const uint8_t *b)
+{
+    return key_of_inline(b);
+}
+
+uint32_t heap_header_check(uint64_t key, uint32_t off, uint32_t len_flags, uint32_t slack)
+{
+    return header_check_inline(key, off, len_flags, slack);
+}
+
+uint32_t heap_ctx_check(const uint8_t *b, uint64_t key)
+{
+    return ctx_check_inline(b, key);
 }
 #endif
 

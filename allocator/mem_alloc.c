@@ -342,9 +342,6 @@ HOT uint32_t block_size(const uint8_t *b, uint32_t off, uint32_t len)
     return HARDENED ? request_of(len, ld(b, off)) : len - MEM_CHUNK_OVERHEAD;
 }
 
-/* Value a wipe leaves: zero when hardened, the poison pattern when
- * paranoid (verified on reuse). */
-#define FREE_WORD (0x01010101u * FREE_BYTE)
 
 /* Frees the verified allocated chunk at off, merging it with its free
  * neighbours once their headers, lengths and links are verified. The
@@ -386,7 +383,7 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
         list_remove(b, next);
         if (HARDENED) {
             /* next's header and links become payload. */
-            fill_words(b, next, next + 16u, FREE_WORD);
+            wipe(b, next, next + 16u, FREE_BYTE);
         }
         len += next_len;
     }
@@ -396,7 +393,7 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
          * finds no header to trust (it is then classified as a double free)
          * instead of a stale valid one. */
         if (HARDENED) {
-            fill_words(b, off - TAIL_BACK, off + 16u, FREE_WORD);
+            wipe(b, off - TAIL_BACK, off + 16u, FREE_BYTE);
         } else {
             st64(b, off, 0u);
         }
@@ -568,8 +565,8 @@ static void *grow_in_place(uint8_t *b, uint64_t key, uint32_t off, uint32_t need
         list_remove(b, next);
         if (HARDENED) {
             /* The old canary and next's header and links become payload. */
-            st(b, canary_at(off, old_n), 0u);
-            fill_words(b, next, next + 16u, FREE_WORD);
+            wipe(b, canary_at(off, old_n), canary_at(off, old_n) + 4u, FREE_BYTE);
+            wipe(b, next, next + 16u, FREE_BYTE);
         }
         len = take(b, key, off, total, need, n, lf & FLAG_PREV_FREE, next + 16u, true);
         if (len == 0u) {

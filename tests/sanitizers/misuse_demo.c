@@ -22,10 +22,17 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A request whose usable size is exactly what was asked at every hardening
- * level (20 + MEM_CHUNK_OVERHEAD is a multiple of 8 for 12 and for 4), so
- * the byte after it is the first byte the app does not own. */
+/* The request. At the hardened levels the usable size is the request
+ * itself and exactly that many bytes are unpoisoned: 21 (whose chunk keeps
+ * 7 bytes of slack, which the poisoning left addressable before the canary
+ * moved to the request's end) shows the byte after the request is the first
+ * one the app does not own. At off the usable size is the chunk's, so the
+ * request is one with no slack (20 + 4 is a multiple of 8). */
+#if MEM_HARDENING > 0
+#define BLOCK 21u
+#else
 #define BLOCK 20u
+#endif
 
 static _Alignas(8) uint8_t arena[4096];
 static mem_ctx_t heap;
