@@ -57,9 +57,13 @@ uint64_t heap_new_nonce(uintptr_t base, uint64_t seed)
      * things only: a bijective mix of the secret here would hand the secret
      * to whoever reads it. It only has to differ
      * from every earlier init's at this address: the counter sees to that,
-     * and the seed is mixed in. The key's secrecy comes from heap_key_of. */
+     * for any seeds but ones chosen to cancel it, and the seed is mixed in. The key's secrecy comes from heap_key_of. */
     (void)base; /* heap_key_of mixes the address in */
-    return ++g_inits ^ seed;
+    /* The counter is spread over all 64 bits (a bijection, so still unique)
+     * before the seed joins: seeds that differ in a few low bits, like
+     * 1 and 2, would otherwise cancel the counter's step. */
+    uint64_t c = ++g_inits * UINT64_C(0x9E3779B97F4A7C15);
+    return (c ^ (c >> 29)) ^ seed;
 }
 
 #ifdef __OPTIMIZE_SIZE__

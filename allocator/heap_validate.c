@@ -13,14 +13,17 @@ static bool link_ok(uint32_t link, uint32_t first, uint32_t end)
     return link == 0u || (chunk_pos_ok(link, first, end) && end - link >= MIN_CHUNK);
 }
 
-/* ctx_intact (every word, the checksum) plus what the checksum cannot vouch
- * for: the number of classes the one a heap ending at END gets. */
+/* ctx_intact (every word, the checksum) plus what the words must say of
+ * each other, which is all there is to check at off: FIRST is the one a
+ * heap ending at END gets, TOTAL lies within 23 bytes past END, END is
+ * aligned and below the largest heap. */
 static bool context_ok(const uint8_t *b, uint64_t key)
 {
     uint32_t fl_count = classes_of(b) / SL_COUNT;
     uint32_t first = first_of(b);
     uint32_t end = end_of(b);
     if ((HARDENED && !ctx_intact(b, key)) || fl_count == 0u || end < first || end - first < MIN_CHUNK ||
+        ld(b, W_TOTAL * 4u) - end - GRANULE >= 16u || first != HEADS_AT + 4u * SL_COUNT * fl_count ||
         (end & FLAG_MASK) != 0u || end > (uint32_t)MEM_MAX_HEAP_SIZE - GRANULE ||
         fl_count != fl_count_for(end - HEADS_AT)) {
         return false;

@@ -120,7 +120,9 @@ uint8_t *heap_recognize(mem_ctx_t ctx, bool *vg)
     if (!known) {
         return NULL;
     }
-    *vg = d == 1u;
+    /* With both identity words gone, whether the heap was made under
+     * valgrind is whether this process runs under it. */
+    *vg = d == 1u || (d > 1u && san_running());
     if (*vg) {
         san_reporting(false);
     }

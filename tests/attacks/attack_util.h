@@ -154,3 +154,57 @@ static inline uint8_t *alloc_filled(mem_ctx_t ctx, size_t n, uint8_t fill)
     memset(p, fill, n);
     return p;
 }
+
+/* ---- layout of a block and of the context ------------------------------- */
+
+/* Length of the chunk whose payload is p, bookkeeping included: the header's
+ * length word, at every level. */
+static inline uint32_t chunk_len_of(const void *p)
+{
+    return raw_get32((const uint8_t *)p - 4) & ~FLAG_MASK;
+}
+
+/* Bytes of the context of the heap at ctx (up to its first chunk). */
+static inline uint32_t ctx_size_of(mem_ctx_t ctx)
+{
+    return raw_get32(ctx_word(ctx, W_FIRST));
+}
+
+/* Where the fault handler, its user pointer and their checksum sat in the
+ * context before hardening v2 (bytes 56..79), which an attacker who knew the
+ * old layout aims at; other context words and the class bitmap lie there now. */
+#define OLD_HANDLER_AT 56u
+#define OLD_HANDLER_BYTES 24u
+
+/* ---- a function an attacker would like the allocator to call ------------ */
+
+/* Set when hijack_target runs: its address is what attacks plant in the
+ * arena, so it must never be called. */
+__attribute__((unused)) static volatile bool g_hijacked;
+
+static inline void hijack_target(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
+{
+    (void)ctx;
+    (void)fault;
+    (void)addr;
+    (void)user;
+    g_hijacked = true;
+}
+
+/* The bytes of hijack_target's address, as an attacker writes them. */
+static inline uint64_t hijack_bytes(void)
+{
+    mem_fault_handler_t f = hijack_target;
+    uint64_t v = 0u;
+    memcpy(&v, &f, sizeof f);
+    return v;
+}
+
+/* Fills n bytes at dst (heap memory) with the 8-byte pattern v. */
+static inline void raw_fill64(void *dst, uint64_t v, size_t n)
+{
+    uint8_t *d = dst;
+    for (size_t i = 0; i < n; i += 8u) {
+        raw_write(d + i, &v, n - i < 8u ? n - i : 8u);
+    }
+}

@@ -7,22 +7,34 @@
  *  - standard and paranoid: every attack must be detected with its code;
  *    the write-after-free attack only from paranoid on.
  *  - off: nothing is required but "never writes outside the arena" (except
- *    the rows marked OFF_ESCAPES); the table shows what off detects. Off
- *    has only O(1) boundary tags: it reports overflows and underflows as
- *    CORRUPT_HEADER (they hit the next or own length word directly), and
- *    catches double and invalid frees, but misses by design: an overflow
+ *    the rows marked OFF_ESCAPES) and the rows of min_level 0 (a context
+ *    overwritten whole); the table shows what off detects. Off
+ *    has only O(1) boundary tags: it reports overflows past the usable size
+ *    and underflows as CORRUPT_HEADER (they hit the next or own length word
+ *    directly), and catches double and invalid frees, but misses by design:
+ *    an overflow that stays inside the usable size, an overflow
  *    into a free neighbour that is then allocated, a nested heap's block
  *    (its tags look valid), write after free, forged free-list links (the
  *    classic unlink exploit: off writes through them, here into the guard;
- *    rows that would write at an arbitrary address, OFF_SKIP, are not run),
- *    and corrupted context words (off checks the context only in mem_check).
+ *    rows that would follow forged metadata to an arbitrary address,
+ *    OFF_SKIP, are not run),
+ *    and corrupted context words (off checks the context only in mem_check,
+ *    and only its structure), except a context whose identity is gone: the
+ *    library's table of heaps still knows it, at every level.
+ *
+ * Overflows are counted from the end of the request (a + BLOCK): hardened,
+ * the canary sits right there, so +1 is caught; off knows only the usable
+ * size, so the bytes up to it go unseen there.
  *
  * After the run the suite prints the table: attack | expected | detected |
  * writes outside the arena | ok.
  *
  * Heap: a 4 KiB arena between two guard regions (attack_util.h), four
  * blocks a, b, c, d of 40 bytes in address order, then one free chunk.
- * Every fault goes to a recording handler that returns.
+ * Every fault goes to a recording handler that returns; it is registered
+ * outside the arena, so every row also asserts that it is the one called
+ * (its user pointer), never the default handler (an abort) and never a
+ * function whose address an attack planted in the arena.
  */
 
 #define _POSIX_C_SOURCE 200809L
@@ -40,7 +52,7 @@ typedef struct {
     void *nested;   /* a heap nested in a block of the first one */
     mem_ctx_t ctx;
     uint8_t *a, *b, *c, *d;
-    size_t usable;  /* usable size of each block */
+    size_t usable;  /* usable size of each block: BLOCK hardened, the chunk's length - 4 off */
     uint32_t big_len; /* length of the free chunk after d */
     const void *want; /* address the handler must be told */
     bool answer_ok;   /* the triggering call answered NULL / false / 0 */
@@ -55,11 +67,13 @@ enum {
     WRITES = 1u << 1,      /* the trigger may write before the detecting call (else:
                               it writes nothing but the failed state) */
     OFF_ESCAPES = 1u << 2, /* at off, known to write outside the arena */
-    OFF_SKIP = 1u << 3,    /* at off, not run: it writes through forged metadata
-                              at an arbitrary address (a crash, or worse) */
-    ABORTS = 1u << 4,      /* the damage also voids the installed handler (it is
-                              keyed by the secret): the default handler runs, so
-                              the trigger runs in a child that must abort */
+    OFF_SKIP = 1u << 3,    /* at off, not run: it follows forged metadata to an
+                              arbitrary address (a crash, or worse) */
+    CTX_STAYS = 1u << 4,   /* hardened, the context stays damaged after failing
+                              (its identity words disagree): later refusals
+                              report it about the context, not about the
+                              pointer passed (off checks no context word: there
+                              a refusal names the pointer, as for any failed heap) */
 };
 
 typedef struct {
@@ -118,13 +132,17 @@ static int scene_setup(void **state)
     S.c = alloc_filled(S.ctx, BLOCK, 0x33);
     S.d = alloc_filled(S.ctx, BLOCK, 0x44);
     S.usable = mem_usable_size(S.ctx, S.a);
-    assert_true(S.usable >= BLOCK);
+    assert_int_equal(S.usable, HARDENED ? BLOCK : chunk_len_of(S.a) - MEM_CHUNK_OVERHEAD);
+    /* Hardened, b's header starts 8 bytes past a's request (4 canary, 4
+     * slack): the rows below that reach it overflow by 12 and 16. */
+    assert_true(!HARDENED || S.b - 8 == S.a + BLOCK + 8);
     mem_stat_t st;
     mem_stat(S.ctx, &st);
     assert_int_equal(st.nb_chunks, 5);
     S.big_len = (uint32_t)st.largest_free_size;
     assert_true(mem_check(S.ctx));
     fault_recorder_clear(&g_faults);
+    g_hijacked = false;
     return 0;
 }
 
@@ -139,9 +157,10 @@ static int scene_teardown(void **state)
 
 /* ---- prepare: the damage ------------------------------------------------ */
 
+/* n bytes past a's request. */
 static void overflow_a(scene_t *s, size_t n)
 {
-    raw_flip(s->a + s->usable, n);
+    raw_flip(s->a + BLOCK, n);
     s->want = s->a;
 }
 
@@ -151,7 +170,7 @@ static void prep_overflow_4(scene_t *s) { overflow_a(s, 4); }
 static void prep_overflow_8(scene_t *s) { overflow_a(s, 8); }
 static void prep_overflow_16(scene_t *s) { overflow_a(s, 16); }
 
-static void prep_overflow_8_nb(scene_t *s) { overflow_a(s, 8); s->want = s->b; }
+static void prep_overflow_12_nb(scene_t *s) { overflow_a(s, 12); s->want = s->b; }
 static void prep_overflow_16_nb(scene_t *s) { overflow_a(s, 16); s->want = s->b; }
 
 /* The neighbour b is free when the overflow of a reaches its header. */
@@ -162,7 +181,7 @@ static void free_nb_overflow_a(scene_t *s, size_t n)
     s->want = s->b;
 }
 
-static void prep_free_nb_overflow_8(scene_t *s) { free_nb_overflow_a(s, 8); }
+static void prep_free_nb_overflow_12(scene_t *s) { free_nb_overflow_a(s, 12); }
 static void prep_free_nb_overflow_16(scene_t *s) { free_nb_overflow_a(s, 16); }
 
 /* b is free, and its length word damaged (a's canary intact). */
@@ -273,16 +292,34 @@ static void prep_prev_no_back(scene_t *s)
     s->want = s->b;
 }
 
+/* A plausible END (still inside the heap, aligned): only the keyed
+ * checksum can tell it from the one mem_init wrote. */
 static void prep_ctx_end(scene_t *s)
 {
     uint8_t *w = ctx_word(s->ctx, W_END);
-    raw_put32(w, raw_get32(w) + 8u);
+    raw_put32(w, raw_get32(w) - 8u);
     s->want = s->ctx;
 }
 
+/* The nonce keys the heap (with the library's secret, which is not in the
+ * arena): flipping it changes the key, so the context checksum fails. */
 static void prep_ctx_nonce(scene_t *s)
 {
     raw_flip(ctx_word(s->ctx, W_NONCE), 1);
+    s->want = s->ctx;
+}
+
+/* Every byte of the context overwritten, identity words included: the
+ * heap is known through the library's table of heaps alone. */
+static void prep_ctx_zeroed(scene_t *s)
+{
+    raw_fill(s->ctx, 0u, ctx_size_of(s->ctx));
+    s->want = s->ctx;
+}
+
+static void prep_ctx_blasted(scene_t *s)
+{
+    raw_fill64(s->ctx, hijack_bytes(), ctx_size_of(s->ctx));
     s->want = s->ctx;
 }
 
@@ -300,7 +337,7 @@ static void prep_head_zeroed(scene_t *s)
 /* A bit for the (empty) class of a block of BLOCK bytes. */
 static void prep_bitmap_forged(scene_t *s)
 {
-    uint32_t cls = class_of((uint32_t)s->usable + MEM_CHUNK_OVERHEAD);
+    uint32_t cls = class_of(chunk_len_of(s->a));
     uint8_t *w = (uint8_t *)s->ctx + BITMAP_AT + 8u * (cls / 64u);
     uint64_t bits;
     raw_read(&bits, w, sizeof bits);
@@ -373,9 +410,9 @@ static attack_t attacks[] = {
     {"overflow +16, free the block", OVF, 1, CORRUPTS, prep_overflow_16, trig_free_a},
     {"overflow +4, free neighbour, then the block", OVF, 1, CORRUPTS | WRITES, prep_overflow_4, trig_free_b_then_a},
     {"overflow +1, realloc the block", OVF, 1, CORRUPTS, prep_overflow_1, trig_realloc_want},
-    {"overflow +8, free the neighbour first", HDR, 1, CORRUPTS, prep_overflow_8_nb, trig_free_b},
+    {"overflow +12, free the neighbour first", HDR, 1, CORRUPTS, prep_overflow_12_nb, trig_free_b},
     {"overflow +16, free the neighbour first", HDR, 1, CORRUPTS, prep_overflow_16_nb, trig_free_b},
-    {"overflow +8 into free neighbour, alloc it", HDR, 1, CORRUPTS, prep_free_nb_overflow_8, trig_alloc},
+    {"overflow +12 into free neighbour, alloc it", HDR, 1, CORRUPTS, prep_free_nb_overflow_12, trig_alloc},
     {"overflow +16 into free neighbour, alloc it", HDR, 1, CORRUPTS | OFF_ESCAPES | OFF_SKIP, prep_free_nb_overflow_16,
      trig_alloc},
     {"free neighbour's header damaged, grow into it", HDR, 1, CORRUPTS, prep_free_nb_header, trig_realloc_a_grow},
@@ -400,7 +437,9 @@ static attack_t attacks[] = {
     {"forged next link, in heap, not pointing back", LNK, 1, CORRUPTS, prep_next_no_back, trig_alloc},
     {"forged prev link, in heap, not pointing back", LNK, 1, CORRUPTS, prep_prev_no_back, trig_alloc},
     {"context: W_END overwritten", CTX, 1, CORRUPTS, prep_ctx_end, trig_alloc},
-    {"context: secret overwritten", CTX, 1, CORRUPTS | ABORTS, prep_ctx_nonce, trig_alloc},
+    {"context: nonce overwritten", CTX, 1, CORRUPTS, prep_ctx_nonce, trig_alloc},
+    {"context: all of it zeroed", CTX, 0, CORRUPTS | CTX_STAYS, prep_ctx_zeroed, trig_alloc},
+    {"context: all of it overwritten", CTX, 0, CORRUPTS | CTX_STAYS, prep_ctx_blasted, trig_alloc},
     {"context: free-list head zeroed", CTX, 1, CORRUPTS, prep_head_zeroed, trig_alloc},
     {"context: bitmap bit of an empty list", CTX, 1, CORRUPTS, prep_bitmap_forged, trig_alloc},
     /* A head aimed outside the heap or at an allocated block: nothing free
@@ -414,9 +453,22 @@ static attack_t attacks[] = {
 
 /* ---- the verdict -------------------------------------------------------- */
 
+/* Every handler call recorded so far went to the registered handler with
+ * its user pointer, and nothing planted in the arena was called. */
+static bool registered_handler_only(void)
+{
+    bool ok = !g_hijacked;
+    for (unsigned i = 0; i < g_faults.calls && i < FAULT_LOG_MAX; i++) {
+        ok = ok && g_faults.user[i] == &S;
+    }
+    return ok && (g_faults.calls == 0u || g_faults.last_user == &S);
+}
+
 /* After a corruption fault: remembered, and every later call refuses,
- * reports the same code again, and writes nothing. */
-static bool fail_closed(mem_fault_t code)
+ * reports the same code again, and writes nothing. A refused free names
+ * the pointer it was given, unless the context is still damaged: then the
+ * report is about the context (mem_alloc.h, the handler's addr). */
+static bool fail_closed(mem_fault_t code, bool ctx_stays)
 {
     bool ok = mem_last_fault(S.ctx) == code;
     unsigned calls = g_faults.calls;
@@ -424,11 +476,12 @@ static bool fail_closed(mem_fault_t code)
          g_faults.last_addr == S.ctx;
     uint8_t *snap = region_snapshot(&S.r);
     mem_free(S.ctx, S.d);
-    ok = ok && g_faults.calls == calls + 2 && g_faults.last == code && g_faults.last_addr == S.d;
+    ok = ok && g_faults.calls == calls + 2 && g_faults.last == code &&
+         g_faults.last_addr == (ctx_stays ? (const void *)S.ctx : S.d);
     ok = ok && region_diff(&S.r, snap, false) == SIZE_MAX;
     free(snap);
     ok = ok && !mem_check(S.ctx) && g_faults.calls == calls + 3 && g_faults.last == code;
-    return ok && mem_last_fault(S.ctx) == code;
+    return ok && mem_last_fault(S.ctx) == code && registered_handler_only();
 }
 
 /* After a misuse fault: not remembered, the heap checks out and works. */
@@ -438,66 +491,22 @@ static bool still_intact(void)
     void *p = mem_alloc(S.ctx, BLOCK);
     ok = ok && p != NULL;
     mem_free(S.ctx, p);
-    return ok && g_faults.calls == 1 && mem_check(S.ctx);
+    return ok && g_faults.calls == 1 && mem_check(S.ctx) && registered_handler_only();
 }
 
-/* ---- attacks that void the handler: run in a child -------------------- */
-
-/* The attack of the current run_forked and the arena before its trigger,
- * for its child. */
-static const attack_t *forked_attack;
-static const uint8_t *forked_snap;
-
-/* The child's verdict on stderr, when it aborts or returns: its guards, and
- * the first arena byte it wrote (SIZE_MAX: none but the failed state). */
-static void report_child(void)
-{
-    char m[96];
-    int n = snprintf(m, sizeof m, "guards %s, arena diff %zu\n", region_guards_intact(&S.r) ? "intact" : "WRITTEN",
-                     region_diff(&S.r, forked_snap, (forked_attack->flags & CORRUPTS) != 0u));
-    ssize_t w = write(2, m, n > 0 ? (size_t)n : 0u);
-    (void)w;
-}
+/* The default handler aborts: no attack may reach it while a handler is
+ * registered. Say which row did, instead of dying silently. */
+static const attack_t *current_attack;
 
 static void on_abort(int sig)
 {
-    report_child();
+    char m[160];
+    int n = snprintf(m, sizeof m, "\n%s: abort(), the default handler or worse, instead of the registered handler\n",
+                     current_attack != NULL ? current_attack->name : "?");
+    ssize_t w = write(2, m, n > 0 ? (size_t)n : 0u);
+    (void)w;
     signal(sig, SIG_DFL);
     raise(sig);
-}
-
-static void forked_trigger(void *unused)
-{
-    (void)unused;
-    signal(SIGABRT, on_abort);
-    forked_attack->trigger(&S);
-    report_child();
-    heap_forget(S.ctx); /* no leak report from its exit */
-}
-
-/* Runs the trigger in a child whose stderr is captured; the child reports
- * its guards and arena when it aborts or returns. Fills the fault record
- * from the default handler's line when the child aborted with it, and
- * *diff from the child's report. */
-static void run_forked(const attack_t *at, const uint8_t *snap, bool *outside, size_t *diff)
-{
-    char out[4096];
-    forked_attack = at;
-    forked_snap = snap;
-    int status = run_captured(forked_trigger, NULL, out, sizeof out);
-    *outside = strstr(out, "guards intact") == NULL;
-    const char *d = strstr(out, "arena diff ");
-    *diff = d != NULL ? (size_t)strtoull(d + strlen("arena diff "), NULL, 10) : 0u;
-    bool aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-    char want[160];
-    snprintf(want, sizeof want, "hardalloc: %s at %p in heap %p\n", mem_fault_name(at->expected), S.want,
-             (void *)S.ctx);
-    if (aborted && strstr(out, want) != NULL) {
-        record_fault(S.ctx, at->expected, S.want, NULL);
-    } else if (aborted) {
-        print_error("child aborted with: %s", out);
-        record_fault(S.ctx, MEM_FAULT_NONE, NULL, NULL); /* aborted, but not with the expected line */
-    }
 }
 
 static void test_attack(void **state)
@@ -506,24 +515,19 @@ static void test_attack(void **state)
     bool required = MEM_HARDENING >= at->min_level;
     const bool corrupts = (at->flags & CORRUPTS) != 0u;
     const bool pure = (at->flags & WRITES) == 0u;
-    const bool aborts = (at->flags & ABORTS) != 0u;
     if (!HARDENED && (at->flags & OFF_SKIP) != 0u) {
         rows[nrows++] = (row_t){at->name, "(not required)", "(not run)", false, false, false};
         skip();
     }
 
+    current_attack = at;
+    void (*previous)(int) = signal(SIGABRT, on_abort);
     at->prepare(&S);
     uint8_t *snap = region_snapshot(&S.r);
     fault_recorder_clear(&g_faults);
     S.answer_ok = true;
-    bool outside = false;
-    size_t diff;
-    if (aborts) {
-        run_forked(at, snap, &outside, &diff);
-    } else {
-        at->trigger(&S);
-        diff = region_diff(&S.r, snap, corrupts);
-    }
+    at->trigger(&S);
+    size_t diff = region_diff(&S.r, snap, corrupts);
     free(snap);
 
     mem_fault_t got = g_faults.calls > 0 ? g_faults.fault[0] : MEM_FAULT_NONE;
@@ -532,17 +536,26 @@ static void test_attack(void **state)
     mem_ctx_t fctx = g_faults.ctx[0];
     bool code_ok = got == at->expected && calls == 1;
     bool addr_ok = addr == S.want && fctx == S.ctx;
+    bool handler_ok = registered_handler_only();
     bool quiet = diff == SIZE_MAX || !pure;
-    /* A child's heap cannot be examined further: the default handler
-     * would abort this process too. */
-    bool after_ok = code_ok && (aborts || (corrupts ? fail_closed(at->expected) : still_intact()));
-    outside = outside || !region_guards_intact(&S.r) || (S.r2.block != NULL && !region_guards_intact(&S.r2));
-    bool ok = code_ok && addr_ok && S.answer_ok && quiet && after_ok && !outside;
+    bool ctx_stays = HARDENED && (at->flags & CTX_STAYS) != 0u;
+    bool after_ok = code_ok && (corrupts ? fail_closed(at->expected, ctx_stays) : still_intact());
+    (void)signal(SIGABRT, previous);
+    bool outside = !region_guards_intact(&S.r) || (S.r2.block != NULL && !region_guards_intact(&S.r2));
+    bool ok = code_ok && addr_ok && handler_ok && S.answer_ok && quiet && after_ok && !outside;
 
     if (nrows < sizeof rows / sizeof rows[0]) {
         rows[nrows++] = (row_t){at->name, required ? code_name(at->expected) : "(not required)",
                                 code_name(got), required, outside, ok};
     }
+    /* At every level: whatever the arena holds, only the registered
+     * handler is ever called. */
+    if (!handler_ok) {
+        print_error("%s: a call went elsewhere than the registered handler (hijack target %s)\n", at->name,
+                    g_hijacked ? "CALLED" : "not called");
+    }
+    assert_false(g_hijacked);
+    assert_true(handler_ok);
     if (required) {
         if (!code_ok) {
             print_error("%s: expected %s once, got %s (%u calls) at ctx%+td\n", at->name,

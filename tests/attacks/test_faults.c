@@ -2,13 +2,16 @@
  * The fault API (mem_alloc.h): what a handler is told, the default handler,
  * returning handlers, failing closed, misuse that does not fail a heap,
  * mem_check's codes, mem_fault_name, bad contexts, the paranoid check
- * interval, keyed checksums (mem_init_secure) and the wipe of freed
- * payloads. Built once per hardening level; checks that need a level say so.
+ * interval, the handler kept outside the arena, keyed checksums
+ * (mem_init_secure, the per-init nonce, the library's secret) and the wipe
+ * of freed payloads. Built once per hardening level; checks that need a
+ * level say so.
  */
 
 #define _POSIX_C_SOURCE 200809L
 
 #include "attack_util.h"
+#include "mem_testing.h"
 
 #include <signal.h>
 
@@ -19,7 +22,7 @@ typedef struct {
     region_t r;
     mem_ctx_t ctx;
     uint8_t *a, *b, *c, *d;
-    size_t usable;
+    size_t usable; /* BLOCK hardened (the exact request), the chunk's length - 4 off */
 } heap_t;
 
 static heap_t H;
@@ -40,7 +43,9 @@ static void heap_open(heap_t *h, bool bare)
     h->c = alloc_filled(h->ctx, BLOCK, 0x33);
     h->d = alloc_filled(h->ctx, BLOCK, 0x44);
     h->usable = mem_usable_size(h->ctx, h->a);
+    assert_int_equal(h->usable, HARDENED ? BLOCK : chunk_len_of(h->a) - MEM_CHUNK_OVERHEAD);
     fault_recorder_clear(&g_faults);
+    g_hijacked = false;
 }
 
 static int setup(void **state)
@@ -358,7 +363,13 @@ static void test_check_context(void **state)
     (void)state;
     raw_put32(H.c - 4, raw_get32(H.c - 4) ^ 8u); /* a later violation too */
     uint8_t *w = ctx_word(H.ctx, W_END);
+#if MEM_HARDENING > 0
     raw_put32(w, raw_get32(w) - 8u);
+#else
+    /* Off keeps no context checksum (it has no key): mem_check sees only the
+     * context's structure there, and an END off the granule breaks it. */
+    raw_put32(w, raw_get32(w) - 4u);
+#endif
     expect_mem_check(MEM_FAULT_CORRUPT_CONTEXT, H.ctx);
 }
 
@@ -477,6 +488,92 @@ static void test_check_interval_damaged_context(void **state)
 }
 #endif
 
+/* ---- the handler lives outside the arena --------------------------------- */
+
+/* The context was overwritten: the next call reports it to the handler
+ * registered for the heap (the recorder with &cookie), about the context,
+ * never to a function whose address sits in the arena; the heap takes no
+ * new handler and keeps reporting there. */
+static void expect_context_reported(void)
+{
+    fault_recorder_clear(&g_faults);
+    assert_null(mem_alloc(H.ctx, 16));
+    assert_int_equal(g_faults.calls, 1);
+    assert_true(fault_at(&g_faults, 0, H.ctx, MEM_FAULT_CORRUPT_CONTEXT, H.ctx, &cookie));
+    assert_int_equal(mem_last_fault(H.ctx), MEM_FAULT_CORRUPT_CONTEXT);
+    assert_false(mem_set_fault_handler(H.ctx, hijack_target, NULL));
+    /* Hardened, the identity words disagree for good: even a refused free
+     * is about the context. Off checks no context word: the refusal names
+     * the pointer, as for any failed heap. */
+    mem_free(H.ctx, H.a);
+    assert_int_equal(g_faults.calls, 2);
+    assert_true(fault_at(&g_faults, 1, H.ctx, MEM_FAULT_CORRUPT_CONTEXT, HARDENED ? (void *)H.ctx : H.a, &cookie));
+    assert_false(g_hijacked);
+    assert_true(region_guards_intact(&H.r));
+}
+
+/* Every byte of the context, identity words included, overwritten with
+ * each pattern (the last: the address of a function, over and over). */
+static void test_context_overwritten_reaches_registered_handler(void **state)
+{
+    (void)state;
+    const uint64_t fills[] = {0u, ~(uint64_t)0u, UINT64_C(0x4141414141414141), hijack_bytes()};
+    for (size_t i = 0; i < sizeof fills / sizeof fills[0]; i++) {
+        if (i > 0) {
+            region_close(&H.r);
+            heap_open(&H, false);
+        }
+        raw_fill64(H.ctx, fills[i], ctx_size_of(H.ctx));
+        expect_context_reported();
+    }
+}
+
+static void child_blast_context(void *unused)
+{
+    (void)unused;
+    raw_fill64(H.ctx, hijack_bytes(), ctx_size_of(H.ctx));
+    (void)mem_alloc(H.ctx, 16);
+    if (g_hijacked) {
+        (void)fputs("hijacked\n", stderr);
+    }
+}
+
+/* Without a registered handler it is the default one, whatever the arena
+ * holds. */
+static void test_context_overwritten_default_handler(void **state)
+{
+    (void)state;
+    region_close(&H.r);
+    heap_open(&H, true);
+    expect_default_abort(child_blast_context, MEM_FAULT_CORRUPT_CONTEXT, H.ctx);
+}
+
+#if MEM_HARDENING > 0
+/* A function pointer, a user pointer and a check word where the handler
+ * used to be kept (the v1 layout). mem_check reads every byte of the
+ * context, so it is the call that must find them (a call that reads none
+ * of those bytes has nothing to follow there). */
+static void test_old_handler_bytes_forged(void **state)
+{
+    (void)state;
+    uint64_t forged[3] = {hijack_bytes(), 0u, UINT64_C(0x4141414141414141)};
+    void *user = &cookie;
+    memcpy(&forged[1], &user, sizeof user);
+    raw_write((uint8_t *)H.ctx + OLD_HANDLER_AT, forged, OLD_HANDLER_BYTES);
+    fault_recorder_clear(&g_faults);
+    assert_false(mem_check(H.ctx));
+    assert_int_equal(g_faults.calls, 1);
+    assert_true(fault_at(&g_faults, 0, H.ctx, MEM_FAULT_CORRUPT_CONTEXT, H.ctx, &cookie));
+    assert_int_equal(mem_last_fault(H.ctx), MEM_FAULT_CORRUPT_CONTEXT);
+    assert_false(mem_set_fault_handler(H.ctx, hijack_target, NULL));
+    assert_null(mem_alloc(H.ctx, 16));
+    assert_int_equal(g_faults.calls, 2);
+    assert_true(fault_at(&g_faults, 1, H.ctx, MEM_FAULT_CORRUPT_CONTEXT, H.ctx, &cookie));
+    assert_false(g_hijacked);
+    assert_true(region_guards_intact(&H.r));
+}
+#endif
+
 /* ---- keyed checksums ---------------------------------------------------- */
 
 #if MEM_HARDENING > 0
@@ -492,49 +589,113 @@ static void expect_header_rejected(mem_ctx_t ctx, uint8_t *p, const uint8_t *hdr
     assert_ptr_equal(g_faults.addr[0], p);
 }
 
+/* The first block of BLOCK bytes of a heap made on r's buffer: its header
+ * bytes and the heap's nonce. */
+typedef struct {
+    mem_ctx_t ctx;
+    uint8_t *p;
+    uint8_t hdr[8];
+    uint64_t nonce;
+} first_block_t;
+
+static first_block_t first_block(region_t *r, mem_ctx_t ctx)
+{
+    first_block_t f;
+    f.ctx = ctx;
+    assert_ptr_equal(f.ctx, r->arena);
+    assert_true(mem_set_fault_handler(f.ctx, record_fault, &cookie));
+    f.p = mem_alloc(f.ctx, BLOCK);
+    assert_non_null(f.p);
+    raw_read(f.hdr, f.p - 8, 8);
+    raw_read(&f.nonce, ctx_word(f.ctx, W_NONCE), 8);
+    return f;
+}
+
+static first_block_t secure_block(region_t *r, uint64_t seed)
+{
+    return first_block(r, mem_init_secure(r->arena, ARENA_SIZE, seed));
+}
+
+/* Same place, same length word, another check word. */
+static void expect_other_key(const first_block_t *x, const first_block_t *y)
+{
+    assert_true(x->p - (uint8_t *)x->ctx == y->p - (uint8_t *)y->ctx);
+    assert_memory_equal(x->hdr + 4, y->hdr + 4, 4);
+    assert_memory_not_equal(x->hdr, y->hdr, 4);
+}
+
+#define PIN_A UINT64_C(0x0123456789ABCDEF)
+#define PIN_B UINT64_C(0xFEDCBA9876543210)
+
 static void test_secure_seeds(void **state)
 {
     (void)state;
-    uint8_t h1[8], h2[8], h0[8];
-
-    /* Same buffer, same offset, different seeds: different checksums. */
     region_close(&H.r);
     region_open(&H.r, ARENA_SIZE);
-    mem_ctx_t ctx = mem_init_secure(H.r.arena, ARENA_SIZE, 1u);
-    assert_non_null(ctx);
-    uint8_t *p = mem_alloc(ctx, BLOCK);
-    raw_read(h1, p - 8, 8);
-    ctx = mem_init_secure(H.r.arena, ARENA_SIZE, 2u);
-    assert_true(mem_set_fault_handler(ctx, record_fault, &cookie));
-    uint8_t *q = mem_alloc(ctx, BLOCK);
-    assert_ptr_equal(p, q);
-    raw_read(h2, q - 8, 8);
-    assert_memory_equal(h1 + 4, h2 + 4, 4);     /* same length word */
-    assert_memory_not_equal(h1, h2, 4);         /* different checksum */
 
-    /* A header copied from the seed-1 heap is rejected by the seed-2 heap. */
-    expect_header_rejected(ctx, q, h1);
+    /* Every init draws a nonce: the same seed on the same buffer twice gives
+     * other keys, and a header signed under the first init is rejected by
+     * the second (no replay across a re-init). */
+    first_block_t x = secure_block(&H.r, 1u);
+    first_block_t y = secure_block(&H.r, 1u);
+    assert_true(x.nonce != y.nonce);
+    expect_other_key(&x, &y);
+    expect_header_rejected(y.ctx, y.p, x.hdr);
+    x = first_block(&H.r, mem_init(H.r.arena, ARENA_SIZE));
+    y = first_block(&H.r, mem_init(H.r.arena, ARENA_SIZE));
+    expect_other_key(&x, &y);
+    expect_header_rejected(y.ctx, y.p, x.hdr);
 
-    /* mem_init is mem_init_secure with MEM_DEFAULT_SEED. */
-    ctx = mem_init(H.r.arena, ARENA_SIZE);
-    p = mem_alloc(ctx, BLOCK);
-    raw_read(h0, p - 8, 8);
-    ctx = mem_init_secure(H.r.arena, ARENA_SIZE, MEM_DEFAULT_SEED);
-    p = mem_alloc(ctx, BLOCK);
-    raw_read(h1, p - 8, 8);
-    assert_memory_equal(h0, h1, 8);
+    /* Re-inits with seeds a caller might count up (a boot counter, say):
+     * each one still gets keys of its own. */
+    mem_testing_pin_secret(PIN_A);
+    x = secure_block(&H.r, 1u);
+    for (uint64_t seed = 2u; seed <= 4u; seed++) {
+        y = secure_block(&H.r, seed);
+        expect_other_key(&x, &y);
+        expect_header_rejected(y.ctx, y.p, x.hdr);
+        x = y;
+    }
 
-    /* Same seed, another address: the secret differs too; a header copied
-     * from one heap to the same offset of the other is rejected. */
+    /* With the test secret pinned (which restarts the init counter), the
+     * keys are reproducible: the same init gives the same header bytes, and
+     * mem_init is mem_init_secure with MEM_DEFAULT_SEED. */
+    mem_testing_pin_secret(PIN_A);
+    x = first_block(&H.r, mem_init(H.r.arena, ARENA_SIZE));
+    mem_testing_pin_secret(PIN_A);
+    y = secure_block(&H.r, MEM_DEFAULT_SEED);
+    assert_true(x.nonce == y.nonce);
+    assert_memory_equal(x.hdr, y.hdr, 8);
+
+    /* Each input of the key counts alone: the seed, ... */
+    mem_testing_pin_secret(PIN_A);
+    y = secure_block(&H.r, 2u);
+    expect_other_key(&x, &y);
+    expect_header_rejected(y.ctx, y.p, x.hdr);
+
+    /* ... the heap's address, ... */
     region_t r2;
     region_open(&r2, ARENA_SIZE);
-    mem_ctx_t ctx2 = mem_init(r2.arena, ARENA_SIZE);
-    assert_true(mem_set_fault_handler(ctx2, record_fault, &cookie));
-    uint8_t *p2 = mem_alloc(ctx2, BLOCK);
-    assert_true(p2 - (uint8_t *)ctx2 == p - (uint8_t *)ctx);
-    raw_read(h2, p2 - 8, 8);
-    assert_memory_not_equal(h1, h2, 4);
-    expect_header_rejected(ctx2, p2, h1);
+    mem_testing_pin_secret(PIN_A);
+    first_block_t z = first_block(&r2, mem_init(r2.arena, ARENA_SIZE));
+    expect_other_key(&x, &z);
+    expect_header_rejected(z.ctx, z.p, x.hdr);
+
+    /* ... and the library's secret: a header forged with the secret of
+     * PIN_A is rejected once the secret is another one, and so is every
+     * heap made before the secret changed. */
+    mem_testing_pin_secret(PIN_A);
+    x = first_block(&H.r, mem_init(H.r.arena, ARENA_SIZE));
+    z = first_block(&r2, mem_init(r2.arena, ARENA_SIZE));
+    mem_testing_pin_secret(PIN_B);
+    fault_recorder_clear(&g_faults);
+    assert_null(mem_alloc(z.ctx, 8));
+    assert_int_equal(g_faults.calls, 1);
+    assert_true(fault_at(&g_faults, 0, z.ctx, MEM_FAULT_CORRUPT_CONTEXT, z.ctx, &cookie));
+    y = first_block(&H.r, mem_init(H.r.arena, ARENA_SIZE));
+    expect_other_key(&x, &y);
+    expect_header_rejected(y.ctx, y.p, x.hdr);
+
     assert_true(region_guards_intact(&r2));
     region_close(&r2);
     assert_true(region_guards_intact(&H.r));
@@ -563,33 +724,31 @@ static void expect_wiped(const uint8_t *p, size_t from, size_t to)
 static void test_wiped_payloads(void **state)
 {
     (void)state;
-    memset(H.b, 0x5A, H.usable);
-    memset(H.c, 0x5B, H.usable);
+    uint32_t len_b = chunk_len_of(H.b);
+    uint32_t len_c = chunk_len_of(H.c);
+    memset(H.b, 0x5A, BLOCK);
+    memset(H.c, 0x5B, BLOCK);
     mem_free(H.ctx, H.b);
-    /* b's first 8 payload bytes are its free-list links. */
-    expect_wiped(H.b, 8, H.usable);
-    /* c merges into its free predecessor b: all of its payload is wiped,
-     * and so is its old header (bytes now inside b). */
+    /* All of b but its header, its links (its first 8 payload bytes) and
+     * its tail word (its length, the boundary tag): the request, the canary
+     * at b + BLOCK and the slack after it. */
+    expect_wiped(H.b, 8, len_b - 12u);
+    /* c merges into its free predecessor b: c's payload and canary, its
+     * header and b's old tail word are inside b now, all wiped. */
     mem_free(H.ctx, H.c);
-    expect_wiped(H.c, 0, H.usable);
-    uint8_t hdr[8];
-    raw_read(hdr, H.c - 8, 8);
-    for (size_t i = 0; i < 8; i++) {
-        assert_true(hdr[i] == 0u || hdr[i] == 0xA5u);
-    }
-    /* A realloc that shrinks frees the tail: wiped too. */
+    assert_ptr_equal(H.c, H.b + len_b);
+    expect_wiped(H.b, 8, len_b + len_c - 12u);
+    /* A realloc that shrinks frees the tail: wiped too, the old canary
+     * (at big + 200) included. */
     uint8_t *big = mem_alloc(H.ctx, 200);
     assert_non_null(big);
     memset(big, 0x5C, 200);
     assert_ptr_equal(mem_realloc(H.ctx, big, 40), big);
-    size_t u = mem_usable_size(H.ctx, big);
-    /* The tail chunk starts right after the canary; its header and links
-     * (16 bytes) are metadata, the rest up to 200 bytes must be wiped. */
-    uint8_t tail[256];
-    raw_read(tail, big, 200);
-    for (size_t i = u + 4u + 16u; i < 200u; i++) {
-        assert_int_equal(tail[i], WIPED);
-    }
+    assert_int_equal(mem_usable_size(H.ctx, big), 40);
+    /* The tail chunk starts where the shrunk chunk ends; its header and
+     * links (16 bytes) are metadata. */
+    size_t tail = chunk_len_of(big) - 8u;
+    expect_wiped(big, tail + 16u, 200u + 4u);
     assert_true(mem_check(H.ctx));
     assert_int_equal(g_faults.calls, 0);
 }
@@ -621,7 +780,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fault_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_ctx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_interval, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_context_overwritten_reaches_registered_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_context_overwritten_default_handler, setup, teardown),
 #if MEM_HARDENING > 0
+        cmocka_unit_test_setup_teardown(test_old_handler_bytes_forged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secure_seeds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wiped_payloads, setup, teardown),
 #endif
