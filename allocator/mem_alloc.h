@@ -10,14 +10,23 @@
  *
  * Model: mem_init() turns a caller-owned buffer into a heap; the heap's
  * context lives inside that buffer, so any number of independent heaps can
- * coexist and the library holds no global state. A heap is NOT thread-safe:
- * callers serialize access to one context (two contexts are independent).
+ * coexist. What an attacker who owns the arena must not reach lives in the
+ * library's static storage instead (README "Threat model"): the secret that
+ * keys every checksum, and a table of the last HARDALLOC_HEAP_SLOTS (16)
+ * heaps made and their fault handlers. A heap is NOT thread-safe: callers
+ * serialize access to one context; mem_init, mem_init_secure and
+ * mem_set_fault_handler also write that static state, so they are
+ * serialized with every other call (as an app does when it sets its heaps
+ * up before starting threads).
  *
  * Bad input never crashes and never goes unnoticed:
- *  - a NULL or non-heap context makes every call a no-op answering NULL,
- *    false or zeroed statistics (there is no heap whose handler to call);
- *    its first 4 bytes are read to tell (under valgrind, a pointer into a
- *    heap's own metadata is reported there, as the misuse it is);
+ *  - a NULL context, or one that is no heap, makes every call a no-op
+ *    answering NULL, false or zeroed statistics (there is no heap whose
+ *    handler to call); its first 8 bytes are read to tell (under valgrind,
+ *    a pointer into a heap's own metadata is reported there, as the misuse
+ *    it is). A heap whose context was damaged, even its first word, is not
+ *    "no heap": it is recognized (second identity word and checksum, or the
+ *    static table) and reports MEM_FAULT_CORRUPT_CONTEXT;
  *  - a misused pointer (outside the heap, misaligned, interior, another
  *    heap's, already free) and corrupted metadata are faults: the heap's
  *    fault handler is called with a mem_fault_t code (the default handler
@@ -32,12 +41,14 @@
  * MEM_HARDENING of the library and of every user of its dependency):
  *  - 0 `off`: no checksums, canaries or wiping; O(1) boundary-tag checks
  *    catch most bad frees, corrupted metadata is trusted. The fast baseline.
- *  - 1 `standard` (default): keyed header checksums, verified links, a tail
- *    canary per block, freed payloads wiped to zero.
+ *  - 1 `standard` (default): keyed header checksums, verified links, a
+ *    keyed canary right after the requested bytes of every block,
+ *    mem_usable_size equal to the request, freed payloads wiped to zero.
  *  - 2 `paranoid`: standard, plus free payloads filled with a poison pattern
  *    that is verified when the memory is handed out again (write after
  *    free), and an optional full mem_check every N calls.
- * README.md ("Hardening") lists every check, what it catches and costs.
+ * README.md ("Hardening") lists every check, what it catches and costs;
+ * docs/HARDENING.md is the threat model in full.
  */
 
 #pragma once
@@ -72,10 +83,13 @@ extern "C" {
  * Bytes of bookkeeping per allocated chunk: a chunk serving a request of n
  * bytes is max(MEM_MIN_CHUNK, round_up(n + MEM_CHUNK_OVERHEAD, 8)) bytes
  * long, or up to MEM_MIN_CHUNK - 8 bytes more when the free chunk it was cut
- * from would otherwise leave a remainder too small to be a chunk; mem_usable_size() of it is its
- * length minus MEM_CHUNK_OVERHEAD. With hardening the overhead is an 8-byte
- * header (length, flags, keyed checksum) and a 4-byte tail canary; off, a
- * 4-byte header (the next chunk's previous-length word is payload).
+ * from would otherwise leave a remainder too small to be a chunk. With
+ * hardening the overhead is an 8-byte header (length, flags, a keyed
+ * checksum whose low 5 bits hold the slack between the request and the
+ * chunk's end) and a 4-byte keyed canary right after the n requested bytes,
+ * so mem_usable_size() is n; off, a 4-byte header (the next chunk's
+ * previous-length word is payload) and mem_usable_size() is the chunk's
+ * length minus MEM_CHUNK_OVERHEAD.
  */
 #if MEM_HARDENING > 0
 #define MEM_CHUNK_OVERHEAD 12u
@@ -108,7 +122,7 @@ typedef enum {
     MEM_FAULT_CORRUPT_LINK,        ///< a free-list link points outside the heap or not back
     MEM_FAULT_DOUBLE_FREE,         ///< the pointer's chunk is already free
     MEM_FAULT_INVALID_POINTER,     ///< outside the heap, misaligned, interior, or another heap's
-    MEM_FAULT_OVERFLOW,            ///< the tail canary after the payload was overwritten
+    MEM_FAULT_OVERFLOW,            ///< the canary right after the requested bytes was overwritten
     MEM_FAULT_WRITE_AFTER_FREE,    ///< a free payload lost its poison (paranoid)
     MEM_FAULT_CORRUPT_CONTEXT,     ///< the heap context fails its checksum or its lists
 } mem_fault_t;
@@ -150,19 +164,24 @@ typedef struct {
  *         address space. The buffer must stay valid and otherwise untouched
  *         while the heap is in use. Re-initializing a buffer discards every
  *         chunk in it.
- * Cost: O(1); the context takes 112 + 32 * (floor(log2(heap_size)) - 5) bytes
- * at most (432 bytes for 32 KiB).
+ *         NULL also when the library's secret cannot be drawn (first call:
+ *         the entropy source failed, see hardalloc_entropy). Every init
+ *         draws a fresh nonce for the heap's key: a pointer from before a
+ *         re-init of the same buffer is reported, never handed out again.
+ * Cost: O(1); the context takes 80 + 32 * (floor(log2(heap_size)) - 5) bytes
+ * at most (400 bytes for 32 KiB).
  */
 mem_ctx_t mem_init(void *heap_start, size_t heap_size);
 
 /**
- * mem_init with a caller-chosen secret: the header checksums, canaries and
- * the context's own checksum are keyed by a secret derived from seed and
- * the heap's address. Pass a random seed (e.g. from the platform's TRNG):
- * an attacker who does not know it cannot forge a header or a canary.
- * mem_init(buf, size) is mem_init_secure(buf, size, MEM_DEFAULT_SEED), which
- * still catches every accidental corruption but is predictable to an
- * attacker who knows the heap's address. Same answers as mem_init.
+ * mem_init with a caller-chosen seed mixed into the heap's nonce. The header
+ * checksums, canaries and the context's checksum are keyed by the library's
+ * secret (static storage, drawn once from the platform's entropy source),
+ * the nonce and the heap's address, so mem_init is as strong: the seed is
+ * public once mixed (the nonce sits in the context) and cannot make up for
+ * a weak entropy source; give the TRNG to hardalloc_entropy instead.
+ * mem_init(buf, size) is mem_init_secure(buf, size, MEM_DEFAULT_SEED).
+ * Same answers as mem_init.
  */
 mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed);
 
@@ -179,18 +198,22 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed);
  */
 bool hardalloc_entropy(void *buf, size_t len);
 
-/** Seed used by mem_init (documented so that it is known to be public). */
+/** Seed used by mem_init: public, like every nonce. */
 #define MEM_DEFAULT_SEED UINT64_C(0x68617264616c6c63) /* "hardallc" */
 
 /**
  * Installs the heap's fault handler; NULL restores the default, which
  * prints one line naming the fault, the address and the heap on stderr and
  * calls abort() (built with HARDALLOC_NO_STDIO, for firmware without stdio:
- * only abort()). The handler and user pointer are stored in the context
- * under a keyed checksum: if the context is damaged, the default handler
- * runs instead of a pointer that may have been overwritten.
+ * only abort()). The handler and user pointer are kept in the library's
+ * static table under the heap's address, never in the arena: whatever is
+ * written there, a fault reaches this handler or the default one. mem_init
+ * at the same address restores the default. The table remembers the last
+ * HARDALLOC_HEAP_SLOTS (16) heaps made or given a handler; a heap pushed out
+ * of it by newer ones has its faults go to the default handler (it fails
+ * closed).
  * @return false (and nothing changes) for a bad ctx or a heap that failed
- *         (or whose context fails its checksum: every later call refuses).
+ *         (or whose context is damaged: every later call refuses).
  */
 bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *user);
 
@@ -237,7 +260,8 @@ void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes);
  *   suffices; otherwise moves to a new chunk (or slides down into the
  *   preceding free chunk) and copies the content.
  * @return the (possibly moved) payload with the first min(old, new) bytes
- *         preserved; NULL when ctx is bad, size > MEM_MAX_HEAP_SIZE or no
+ *         preserved (old: the previous request; bytes past it are not,
+ *         even when the chunk had room: its canary was there); NULL when ctx is bad, size > MEM_MAX_HEAP_SIZE or no
  *         memory suffices, and then the old chunk is untouched and still
  *         owned by the caller; NULL after reporting a fault when ptr is not
  *         a live block of this heap (or the heap is corrupted).
@@ -273,9 +297,11 @@ void mem_parse(mem_ctx_t ctx, mem_parse_callback_t callback, void *data);
  * Fills *stat with the heap's statistics.
  *
  * @param ctx either a context or the address of a mem_ctx_t variable holding
- *            one (SDK callers pass both). The first pointer-sized word at ctx
- *            is read; it is followed only when ctx itself is not a context
- *            and the word is a non-NULL aligned address.
+ *            one (SDK callers pass both). The first 8 bytes at ctx are read;
+ *            when ctx itself is no heap (not even a damaged one), its first
+ *            pointer-sized word is followed only when it is a heap the
+ *            library's static table knows (the last 16 made): an address
+ *            read from anywhere is never followed unverified.
  * @param stat written in full; all zero when ctx is NULL or designates no heap.
  *             NULL stat is a no-op.
  * Cost: O(chunks).
@@ -301,9 +327,10 @@ void mem_stat(mem_ctx_t *ctx, mem_stat_t *stat);
 bool mem_check(mem_ctx_t ctx);
 
 /**
- * @return the number of bytes the caller may use at ptr (at least what was
- *         requested), or 0 when ctx or ptr is bad (a bad ptr is reported as
- *         for mem_free). Cost: O(1).
+ * @return the number of bytes the caller may use at ptr: exactly what was
+ *         requested at standard and paranoid (the canary follows them), the
+ *         chunk's length minus MEM_CHUNK_OVERHEAD at off; 0 when ctx or ptr
+ *         is bad (a bad ptr is reported as for mem_free). Cost: O(1).
  */
 size_t mem_usable_size(mem_ctx_t ctx, const void *ptr);
 
