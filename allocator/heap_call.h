@@ -35,10 +35,10 @@ static inline uint8_t *heap_open(mem_ctx_t ctx, bool *vg)
 }
 
 /* The heap's context may be followed: not failed, and (hardened) every
- * word a call reads agrees with the checksum under key. */
+ * word is intact. */
 static inline bool heap_usable(const uint8_t *b, uint64_t key)
 {
-    return ld(b, W_STATE * 4u) == 0u && (!HARDENED || ctx_sealed(b, key));
+    return ld(b, W_STATE * 4u) == 0u && (!HARDENED || ctx_intact(b, key));
 }
 
 /* Entry of a public call: heap_open, then NULL (reported; addr is what a

@@ -77,17 +77,17 @@
 /* Context words (u32 index). A list link of 0 means "none" and every list
  * head acts as a pseudo chunk whose next_free field is the head itself (at
  * head - 8), so link updates never branch on list ends: writes through link
- * 0 land in W_SCRATCH (offset 12, the prev_free field of "chunk 0"), a sink
- * no call reads. Every other word is covered (ctx_sealed on every call for
- * the words a call reads, ctx_intact on the paths that read the rest): no
- * word can change unreported. No code pointer and no secret is kept here
+ * 0 land in W_SCRATCH (offset 12, the prev_free field of "chunk 0"), which
+ * every list update sets back to 0. Every word is checked by every call
+ * (ctx_intact): no word can change unreported. No code pointer and no
+ * secret is kept here
  * (heap_secret.h, heap_registry.h). The number of classes and the
  * bitmap's length follow from FIRST (classes_of, words_of). */
 enum {
     W_ID,          /* identity: heap_id(base), bit 0 = made under valgrind */
     W_ID2,         /* W_ID ^ ID2_XOR: the heap is still known when W_ID is hit */
     W_END,         /* offset of the sentinel */
-    W_SCRATCH,     /* sink of writes through a 0 link; never read */
+    W_SCRATCH,     /* sink of writes through a 0 link; 0 between calls */
     W_TOTAL,       /* heap_size reported by mem_stat */
     W_FIRST,       /* offset of the first chunk: HEADS_AT + 32 x first-level classes */
     W_NONCE,       /* u64 (2 words): drawn by mem_init, public; keys the heap */
@@ -419,28 +419,21 @@ uint32_t heap_ctx_check(const uint8_t *b, uint64_t key);
 #endif
 
 
-/* The words every call reads agree with the checksum under key: END,
- * TOTAL, FIRST and STATE (and at paranoid the check interval and its
- * counter), the nonce and the heap's address through the key. Verified
- * words are the ones mem_init wrote, so no range check is needed; an
- * attacker with the secret could forge any of them (README "Threat
- * model"). */
-static inline bool ctx_sealed(const uint8_t *b, uint64_t key)
-{
-    return ld(b, W_CTX_CHECK * 4u) == ctx_check(b, key);
-}
-
-/* ctx_sealed plus the words no alloc, free or realloc reads: the second
- * identity word agrees with the first, and below paranoid the check
- * interval and its counter are 0. mem_check, mem_stat and every fault path
- * ask this, so a change to any of them is reported there. */
+/* Every context word is as mem_init (or the last fault) left it, checked on
+ * every call: END, TOTAL, FIRST and STATE (and at paranoid the check
+ * interval and its counter) against the checksum under key, which covers
+ * the nonce and the heap's address; the two identity words agree; the
+ * scratch word is 0 (list updates set it back); below paranoid the check
+ * interval and its counter are 0. Verified words are the ones mem_init
+ * wrote, so no range check is needed; an attacker with the secret could
+ * forge any of them (README "Threat model"). */
 static inline bool ctx_intact(const uint8_t *b, uint64_t key)
 {
-    uint32_t fixed = ld(b, W_ID * 4u) ^ ld(b, W_ID2 * 4u) ^ ID2_XOR;
+    uint32_t fixed = ld(b, W_SCRATCH * 4u) | (ld(b, W_ID * 4u) ^ ld(b, W_ID2 * 4u) ^ ID2_XOR);
     if (!PARANOID) {
         fixed |= ld(b, W_CHECK_EVERY * 4u) | ld(b, W_OPS * 4u);
     }
-    return fixed == 0u && ctx_sealed(b, key);
+    return fixed == 0u && ld(b, W_CTX_CHECK * 4u) == ctx_check(b, key);
 }
 
 /* ---- size classes ------------------------------------------------------- */

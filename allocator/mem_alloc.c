@@ -96,6 +96,9 @@ HOT bool list_insert(uint8_t *b, uint64_t key, uint32_t off, uint32_t len)
     st(b, off + 12u, head - 8u);
     st(b, h + 12u, off);
     st(b, head, off);
+    if (HARDENED) {
+        st(b, W_SCRATCH * 4u, 0u); /* h was 0: the write above landed there */
+    }
     st64(b, word_at(cls), ld64(b, word_at(cls)) | (uint64_t)1u << (cls % 64u));
     return true;
 }
@@ -110,6 +113,9 @@ HOT void list_remove(uint8_t *b, uint32_t off)
     uint32_t prev = ld(b, off + 12u);
     st(b, prev + 8u, next);
     st(b, next + 12u, prev);
+    if (HARDENED) {
+        st(b, W_SCRATCH * 4u, 0u); /* next was 0: the write above landed there */
+    }
     uint32_t emptied = (uint32_t)(next == 0u) & (uint32_t)(prev < first_of(b));
     uint32_t cls = ((prev + 8u - HEADS_AT) / 4u) & (0u - emptied);
     st64(b, word_at(cls), ld64(b, word_at(cls)) & ~((uint64_t)emptied << (cls % 64u)));
