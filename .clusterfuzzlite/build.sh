@@ -47,15 +47,18 @@ compile() { # compile SOURCE [EXTRA FLAGS...]
 }
 
 objs=()
-# The allocator at the default hardening level, without the arena poisoning
-# that would slow the sanitized builds down (allocator/heap_internal.h).
+# The allocator at the default hardening level, as wrappers/meson.build builds the fuzz copy:
+# without the arena poisoning that would slow the sanitized builds down
+# (allocator/heap_internal.h), and with the test-only hooks (allocator/mem_testing.h): every
+# run pins the library's secret, so that a crash replays bit for bit.
 for f in "$repo"/allocator/*.c; do
-    compile "allocator/$(basename "$f")" -DHARDALLOC_NO_ARENA_POISON
+    compile "allocator/$(basename "$f")" -DHARDALLOC_NO_ARENA_POISON -DHARDALLOC_TESTING
 done
 compile wrappers/app_mem_utils.c -DHAVE_MEMORY_PROFILING
 compile wrappers/mp_log.c -DHAVE_MEMORY_PROFILING
-# The fuzz core (fuzz/meson.build's fuzz_core): the interpreter and every target's operations.
-for f in program interp targets "$repo"/fuzz/target_*.c; do
+# The fuzz core (fuzz/meson.build's fuzz_core): the interpreter (its run, model and corruption
+# mode) and every target's operations.
+for f in program interp interp_model interp_corrupt targets "$repo"/fuzz/target_*.c; do
     compile "fuzz/$(basename "$f" .c).c" -DHAVE_MEMORY_PROFILING
 done
 core=("${objs[@]}")

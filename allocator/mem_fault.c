@@ -100,7 +100,9 @@ void heap_refuse(uint8_t *b, const void *addr)
         }
         call_handler(b, MEM_FAULT_CORRUPT_CONTEXT, b);
     } else {
-        call_handler(b, (mem_fault_t)state, addr != NULL ? addr : b);
+        /* A context fault is about the heap, whichever call meets it again. */
+        bool about_ctx = addr == NULL || state == (uint32_t)MEM_FAULT_CORRUPT_CONTEXT;
+        call_handler(b, (mem_fault_t)state, about_ctx ? b : addr);
     }
 }
 

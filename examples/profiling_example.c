@@ -69,11 +69,11 @@ static void print_stat(const char *when)
            (unsigned)stat.nb_chunks);
 }
 
-/* Length of the chunk behind a live block, bookkeeping included. */
-static size_t chunk_len(const void *block)
-{
-    return mem_usable_size(mem_utils_context(), block) + MEM_CHUNK_OVERHEAD;
-}
+/* Length of the chunk behind a live block, bookkeeping included, as mem_parse
+ * reports it: with hardening, mem_usable_size is exactly the request, so the
+ * length does not follow from it. Defined after main, as on_fault is, so that
+ * the logged calls keep their lines (the golden log pins them). */
+static size_t chunk_len(const void *block);
 
 /* The faults the app heap reported, in order: on_fault (after main) records them. */
 static struct { unsigned n; mem_fault_t fault[4]; const void *addr[4]; } faults;
@@ -240,4 +240,27 @@ static void on_fault(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *u
 static bool fault_was(unsigned i, mem_fault_t fault, const void *addr)
 {
     return faults.n > i && i < 4u && faults.fault[i] == fault && faults.addr[i] == addr;
+}
+
+/* What chunk_len asks mem_parse: the length of the allocated chunk at want. */
+typedef struct {
+    const void *want;
+    size_t len;
+} chunk_query_t;
+
+static bool find_chunk(void *data, uint8_t *addr, bool allocated, size_t size)
+{
+    chunk_query_t *q = data;
+    if (addr != q->want) {
+        return false;
+    }
+    q->len = allocated ? size : 0u;
+    return true;
+}
+
+static size_t chunk_len(const void *block)
+{
+    chunk_query_t q = {block, 0u};
+    mem_parse(mem_utils_context(), find_chunk, &q);
+    return q.len;
 }

@@ -73,6 +73,10 @@ int main(void) {
     if (ptr != NULL) {
         memset(ptr, 0xA5, 128);
         expect(mem_usable_size(ctx, ptr) >= 128u, "usable size covers the request");
+#if MEM_HARDENING > 0
+        /* the canary follows the request: not one byte more is usable */
+        expect(mem_usable_size(ctx, ptr) == 128u, "usable size is exactly the request");
+#endif
     }
 
     /* Zero-initialized buffer, then grown as APP_MEM_CALLOC(&buffer, 512) does. */

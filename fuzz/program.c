@@ -17,8 +17,11 @@ static const size_t heap_sizes[FUZZ_HEAP_SIZES] = {
 
 static const char *const op_names[OP_KIND_COUNT] = {
     "alloc", "calloc", "realloc", "free", "stat", "parse", "check",
-    "strdup", "recalloc", "cleanup", "persist", "reinit", "poke", "poke32", "copy", "free_at",
+    "strdup", "recalloc", "cleanup", "persist", "reinit", "poke", "poke32", "copy", "free_at", "plant",
 };
+
+/* OP_PLANT's readable names, by value % 4 (plant_kind_t). */
+static const char *const plant_names[4] = {"handler", "user", "registered", "block"};
 
 size_t prog_heap_size(uint8_t b)
 {
@@ -95,7 +98,7 @@ bool prog_read_op(reader_t *r, const op_table_t *table, op_t *op)
             op->bytes[i] = rd(r);
         }
     }
-    if (op->kind == OP_POKE) {
+    if (op->kind == OP_POKE || op->kind == OP_PLANT) {
         op->offset = rd_le(r, 4);
         op->value = rd(r);
     }
@@ -181,6 +184,12 @@ void prog_print_op(FILE *out, const op_t *op)
     }
     if (op->kind == OP_FREE_AT) {
         fprintf(out, " %lu", (unsigned long)op->offset);
+    }
+    if (op->kind == OP_PLANT) {
+        fprintf(out, " %lu %s", (unsigned long)op->offset, plant_names[op->value % 4u]);
+        if (op->value % 4u == PLANT_BLOCK) {
+            fprintf(out, " %u", (unsigned)(op->value >> 2));
+        }
     }
 }
 
@@ -322,6 +331,29 @@ static bool parse_string(const char **p, op_t *op)
     return true;
 }
 
+/* "OFFSET handler|user|registered|block SLOT" (OP_PLANT). */
+static bool parse_plant(const char **p, op_t *op)
+{
+    unsigned long long v, slot = 0;
+    if (!parse_uint(p, UINT32_MAX, &v)) {
+        return false;
+    }
+    op->offset = (uint32_t)v;
+    *p = skip_space(*p);
+    for (unsigned k = 0; k < 4u; k++) {
+        size_t n = strlen(plant_names[k]);
+        if (strncmp(*p, plant_names[k], n) == 0 && !isalnum((unsigned char)(*p)[n])) {
+            *p += n;
+            if (k == PLANT_BLOCK && !parse_uint(p, FUZZ_SLOTS - 1u, &slot)) {
+                return false;
+            }
+            op->value = (uint8_t)(k | slot << 2);
+            return true;
+        }
+    }
+    return false;
+}
+
 int prog_parse_op(const char *line, op_t *op, char *err, size_t err_len)
 {
     const char *p = skip_space(line);
@@ -399,6 +431,10 @@ int prog_parse_op(const char *line, op_t *op, char *err, size_t err_len)
         }
         op->offset = (uint32_t)v;
     }
+    if (op->kind == OP_PLANT && !parse_plant(&p, op)) {
+        snprintf(err, err_len, "plant needs an offset and handler, user, registered or block SLOT");
+        return -1;
+    }
     p = skip_space(p);
     if (*p != '\0' && *p != '#' && *p != '\n' && *p != '\r') {
         snprintf(err, err_len, "unexpected text after the operation: '%s'", p);
@@ -440,7 +476,7 @@ size_t prog_encode_op(const op_table_t *table, const op_t *op, uint8_t *out)
         memcpy(out + n, op->bytes, op->len);
         n += op->len;
     }
-    if (op->kind == OP_POKE) {
+    if (op->kind == OP_POKE || op->kind == OP_PLANT) {
         n += put_le(out + n, op->offset, 4);
         out[n++] = op->value;
     }

@@ -33,6 +33,7 @@ typedef enum {
     OP_POKE32,
     OP_COPY,
     OP_FREE_AT,
+    OP_PLANT,
     OP_KIND_COUNT
 } op_kind_t;
 
@@ -49,11 +50,17 @@ typedef struct {
     size_spec_t size;
     uint8_t len;                   /* OP_STRDUP */
     uint8_t bytes[FUZZ_MAX_BYTES]; /* OP_STRDUP */
-    uint32_t offset;               /* OP_POKE, OP_POKE32, OP_FREE_AT; OP_COPY: destination */
-    uint8_t value;                 /* OP_POKE */
+    uint32_t offset;               /* OP_POKE, OP_POKE32, OP_FREE_AT, OP_PLANT; OP_COPY: destination */
+    uint8_t value;                 /* OP_POKE; OP_PLANT: what (PLANT_*, and the slot) */
     uint32_t word;                 /* OP_POKE32: the value; OP_COPY: the source offset */
     uint8_t count;                 /* OP_COPY: bytes copied, 1..FUZZ_MAX_COPY */
 } op_t;
+
+/** What OP_PLANT writes (value % 4), a pointer-sized address an attacker
+ *  would plant: a decoy fault handler, a decoy user pointer, the handler the
+ *  target registered, or the payload address of slot value >> 2 (NULL when
+ *  that slot is empty). */
+typedef enum { PLANT_HANDLER, PLANT_USER, PLANT_REGISTERED, PLANT_BLOCK } plant_kind_t;
 
 /** Largest OP_COPY: a header, or a free chunk's header and links, and more. */
 #define FUZZ_MAX_COPY 16u

@@ -2,7 +2,8 @@
  * @file target.h
  * @brief What a fuzz target supplies: its operations (in opcode order) and
  *        how to perform each on the API it exercises. The interpreter
- *        (interp.c) owns the program, the shadow model and the invariants.
+ *        (interp.c, interp_model.c, interp_corrupt.c) owns the program, the
+ *        shadow model and the invariants.
  */
 
 #pragma once
@@ -23,10 +24,18 @@ typedef struct {
     uint32_t seen;       /* bit f set when code f was reported (cleared before each operation) */
 } fuzz_faults_t;
 
-/** A byte range of the heap context, relative to the context. */
+/** The addresses OP_PLANT writes into the arena (fuzz_corrupt): what an
+ *  attacker who owns the arena would plant to steer a fault's call. */
 typedef struct {
-    uint32_t from, to;
-} fuzz_range_t;
+    /** A fault handler nobody registered: calling it fails the run with
+     *  "only-registered-handler". */
+    mem_fault_handler_t decoy_handler;
+    /** A user pointer nobody registered. */
+    void *decoy_user;
+    /** The handler the target did register: its address is no secret, and
+     *  paired with a planted user pointer it must still get its own. */
+    mem_fault_handler_t registered;
+} fuzz_plants_t;
 
 typedef struct fuzz_target {
     op_table_t table;
@@ -47,15 +56,14 @@ typedef struct fuzz_target {
      *  abort, and the model follows the rules of FORMAT.md ("fuzz_corrupt").
      *  NULL for a target that runs on an intact heap. */
     fuzz_faults_t *faults;
-    /** Context bytes a corruption op leaves alone (see target_corrupt.c). */
-    const fuzz_range_t *no_poke;
-    uint8_t no_poke_count;
-    /** Whether ctx still designates a heap, as the allocator decides it. */
-    bool (*attached)(mem_ctx_t ctx);
+    /** What OP_PLANT writes (fuzz_corrupt); NULL for the other targets. */
+    const fuzz_plants_t *plants;
 } fuzz_target_t;
 
-/** Runs one program; aborts with a message naming the invariant violated.
- *  With trace non-NULL, prints the program in readable form as it runs. */
+/** Runs one program, from the library's secret pinned to the same value
+ *  every time (FORMAT.md); aborts with a message naming the invariant
+ *  violated. With trace non-NULL, prints the program in readable form as
+ *  it runs. */
 void fuzz_run(const fuzz_target_t *target, const uint8_t *data, size_t size, FILE *trace);
 
 /** Aborts the run: "invariant '<name>' violated: <details>". */

@@ -9,9 +9,13 @@
  * (bit0 = free, bit1 = previous chunk free), and chunk i + 1's payload starts
  * exactly chunk i's length after chunk i's payload. With hardening
  * (MEM_HARDENING > 0) the 4 bytes before those hold the header's keyed
- * checksum, an allocated chunk's last 4 bytes its tail canary, and a free
- * chunk's last 4 bytes its length (the boundary tag); off, the boundary tag
- * of a free chunk is the next chunk's first word.
+ * checksum, an allocated chunk's 4-byte canary sits right after the n
+ * requested bytes (unaligned), and a free chunk's last 4 bytes hold its
+ * length (the boundary tag); off, the boundary tag of a free chunk is the
+ * next chunk's first word.
+ *
+ * mem_usable_size is exactly the request with hardening, so a chunk's length
+ * does not follow from it: chunk_len_of reads it from the header.
  *
  * The allocator hides its metadata from AddressSanitizer (poisoned) and from
  * valgrind memcheck (no-access): every test access to heap metadata, to free
@@ -51,10 +55,20 @@ static inline size_t chunk_len_for(size_t n)
     return len < MEM_MIN_CHUNK ? MEM_MIN_CHUNK : len;
 }
 
-/** Usable bytes of the chunk serving a request of n bytes. */
+/**
+ * mem_usable_size of a block requested with n bytes whose chunk is len bytes
+ * long: with hardening exactly n (the canary follows the request); off, the
+ * chunk but its header.
+ */
+static inline size_t usable_in_chunk(size_t len, size_t n)
+{
+    return MEM_HARDENING > 0 ? n : len - MEM_CHUNK_OVERHEAD;
+}
+
+/** mem_usable_size of a block requested with n bytes in a chunk of chunk_len_for(n). */
 static inline size_t usable_for(size_t n)
 {
-    return chunk_len_for(n) - MEM_CHUNK_OVERHEAD;
+    return usable_in_chunk(chunk_len_for(n), n);
 }
 
 static inline uintptr_t addr_of(const void *p)
@@ -71,6 +85,12 @@ static inline bool is_aligned8(const void *p)
 static inline uint32_t header_of(const void *p)
 {
     return raw_get32((const uint8_t *)p - 4);
+}
+
+/** Length of the chunk whose payload is at p, bookkeeping included (from its header). */
+static inline size_t chunk_len_of(const void *p)
+{
+    return header_of(p) & ~(uint32_t)HDR_FLAGS;
 }
 
 /** Hardened: the header checksum word of the chunk whose payload is at p. */

@@ -9,6 +9,9 @@
 /* Larger scratch buffer for tests that need room around the heap. */
 static uint64_t g_big[(64u * 1024u) / 8u];
 
+/* Never given to mem_init: no heap the library made, whatever it holds. */
+static uint64_t g_never[HEAP_SIZE / 8u];
+
 /* ------------------------------------------------------------------------ */
 /* Bad contexts                                                             */
 /* ------------------------------------------------------------------------ */
@@ -22,9 +25,10 @@ static bool never_called_cb(void *data, uint8_t *addr, bool allocated, size_t si
     return false;
 }
 
-/* Every call with a bad ctx is a no-op that does not touch the real heap or
- * the memory designated by the bad ctx, and reports nothing: there is no
- * heap whose handler to call (the real heap's recorder stays silent).
+/* Every call with a bad ctx (no heap mem_init made) is a no-op that does
+ * not touch the real heap or the memory designated by the bad ctx, and
+ * reports nothing: there is no heap whose handler to call (the real heap's
+ * recorder stays silent).
  * in_metadata: bad points into the real heap's metadata, which memcheck
  * rightly reports the allocator reading (to find no heap there) as an
  * invalid read: the calls with it run with memcheck's reporting off. */
@@ -53,6 +57,11 @@ static void exercise_bad_ctx_at(mem_ctx_t bad, void *p_real, bool check_stat, bo
     bool checked = mem_check(bad);
     size_t usable = mem_usable_size(bad, p_real);
     size_t usable_null = mem_usable_size(bad, NULL);
+    mem_stat_t st;
+    memset(&st, 0xFF, sizeof st);
+    if (check_stat) {
+        mem_stat(bad, &st);
+    }
     if (in_metadata) {
         RAW_QUIET_END();
     }
@@ -67,9 +76,6 @@ static void exercise_bad_ctx_at(mem_ctx_t bad, void *p_real, bool check_stat, bo
     assert_int_equal(usable, 0);
     assert_int_equal(usable_null, 0);
     if (check_stat) {
-        mem_stat_t st;
-        memset(&st, 0xFF, sizeof st);
-        mem_stat(bad, &st);
         assert_true(stat_is_zero(&st));
     }
 
@@ -98,9 +104,9 @@ static void test_bad_ctx_zeroed_buffer(void **state)
     (void)state;
     void *p = mem_alloc(g_ctx, 40);
     assert_non_null(p);
-    raw_buffer_reset(g_big, sizeof g_big, 0);
-    exercise_bad_ctx(g_big, p, true);
-    assert_true(all_bytes(g_big, sizeof g_big, 0));
+    raw_buffer_reset(g_never, sizeof g_never, 0);
+    exercise_bad_ctx(g_never, p, true);
+    assert_true(all_bytes(g_never, sizeof g_never, 0));
 }
 
 static void test_bad_ctx_garbage_buffer(void **state)
@@ -108,21 +114,37 @@ static void test_bad_ctx_garbage_buffer(void **state)
     (void)state;
     void *p = mem_alloc(g_ctx, 40);
     assert_non_null(p);
-    raw_buffer_reset(g_big, sizeof g_big, 0);
+    raw_buffer_reset(g_never, sizeof g_never, 0);
     uint64_t seed = 0x9E3779B97F4A7C15u;
-    for (size_t i = 0; i < sizeof g_big / 8u; i++) {
-        g_big[i] = xorshift64(&seed);
+    for (size_t i = 0; i < sizeof g_never / 8u; i++) {
+        g_never[i] = xorshift64(&seed);
     }
-    /* mem_stat follows the first word when it is an aligned address: keep it odd */
-    g_big[0] |= 1u;
-    static uint64_t copy[sizeof g_big / 8u];
-    memcpy(copy, g_big, sizeof g_big);
-    exercise_bad_ctx(g_big, p, true);
-    assert_memory_equal(copy, g_big, sizeof g_big);
+    /* mem_stat reads the first word as the SDK's &ctx form: an aligned
+     * address there is followed only to a heap the library made */
+    g_never[0] = (uint64_t)addr_of(&g_never[8]);
+    static uint64_t copy[sizeof g_never / 8u];
+    memcpy(copy, g_never, sizeof g_never);
+    exercise_bad_ctx(g_never, p, true);
+    assert_memory_equal(copy, g_never, sizeof g_never);
 }
 
-/* A pointer inside a real heap or misaligned from it is not a context. (Not
- * passed to mem_stat: mem_stat may follow the word found there.) */
+/* A byte-for-byte copy of a live heap at an address mem_init never saw is
+ * no heap: its identity words name the original's address. */
+static void test_bad_ctx_copy_of_a_heap(void **state)
+{
+    (void)state;
+    void *p = mem_alloc(g_ctx, 40);
+    assert_non_null(p);
+    raw_buffer_reset(g_never, sizeof g_never, 0);
+    raw_read(g_never, g_heap, sizeof g_never);
+    static uint64_t copy[sizeof g_never / 8u];
+    memcpy(copy, g_never, sizeof g_never);
+    exercise_bad_ctx(g_never, p, true);
+    assert_memory_equal(copy, g_never, sizeof g_never);
+}
+
+/* A pointer inside a real heap or misaligned from it is not a context, and
+ * mem_stat follows the word found there only to a heap the library made. */
 static void test_bad_ctx_inside_real_heap(void **state)
 {
     (void)state;
@@ -130,11 +152,11 @@ static void test_bad_ctx_inside_real_heap(void **state)
     assert_non_null(p);
     memset(p, 0, 40);
     uint8_t *c = g_ctx;
-    exercise_bad_ctx_at(c + 1, p, false, true);
-    exercise_bad_ctx_at(c + 4, p, false, true);
-    exercise_bad_ctx_at(c + 8, p, false, true);
-    exercise_bad_ctx_at(c + 64, p, false, true);
-    exercise_bad_ctx(p, p, false);
+    exercise_bad_ctx_at(c + 1, p, true, true);
+    exercise_bad_ctx_at(c + 4, p, true, true);
+    exercise_bad_ctx_at(c + 8, p, true, true);
+    exercise_bad_ctx_at(c + 64, p, true, true);
+    exercise_bad_ctx(p, p, true);
 }
 
 /* The address of a mem_ctx_t variable is accepted by mem_stat only. */
@@ -148,18 +170,143 @@ static void test_bad_ctx_address_of_variable(void **state)
     assert_ptr_equal(var, g_ctx);
 }
 
-/* A heap whose buffer was wiped is no longer a heap. */
+/* One call on a damaged heap: exactly one MEM_FAULT_CORRUPT_CONTEXT about
+ * addr reached its recorder r. */
+#define EXPECT_CORRUPT_CONTEXT_AT(r, bad, addr) \
+    assert_true(fault_seen((r), (bad), MEM_FAULT_CORRUPT_CONTEXT, (addr)))
+#define EXPECT_CORRUPT_CONTEXT(r, bad) EXPECT_CORRUPT_CONTEXT_AT((r), (bad), (bad))
+
+/*
+ * Every call on bad, a heap mem_init made (the library's table remembers
+ * it) whose context was damaged, reports MEM_FAULT_CORRUPT_CONTEXT to its
+ * handler (the recorder r), once, and does nothing: NULL, false, 0 or
+ * zeroed statistics. The report is about the heap, also for a call given a
+ * pointer, at every level. A NULL pointer or callback returns before the
+ * heap is looked at. The setters refuse without a report, and the handler
+ * stays.
+ * In the damaged heap's buffer [buf, buf + len) only the failed state is
+ * written (the code, and the context checksum that covers it); the real
+ * heap, whose block p_real is offered, is untouched and its handler silent.
+ */
+static void exercise_damaged_ctx(mem_ctx_t bad, fault_recorder_t *r, void *p_real, const void *buf,
+                                 size_t len)
+{
+    static uint8_t heap_before[HEAP_SIZE];
+    static uint8_t bad_before[HEAP_SIZE];
+    static uint8_t bad_after[HEAP_SIZE];
+    assert_true(len <= sizeof bad_before);
+    static fault_recorder_t faults;
+    fault_recorder_install(g_ctx, &faults);
+    raw_read(heap_before, g_heap, sizeof g_heap);
+    size_t usable_before = mem_usable_size(g_ctx, p_real);
+    raw_read(bad_before, buf, len);
+    const void *about_p = bad; /* a context fault is about the heap, at every level */
+    fault_recorder_clear(r);
+
+    /* known as damaged before any call met it, without a report */
+    assert_int_equal(mem_last_fault(bad), MEM_FAULT_CORRUPT_CONTEXT);
+    assert_true(no_fault(r));
+    assert_null(mem_alloc(bad, 16));
+    EXPECT_CORRUPT_CONTEXT(r, bad);
+    assert_null(mem_alloc(bad, 1));
+    EXPECT_CORRUPT_CONTEXT(r, bad);
+    assert_null(mem_realloc(bad, NULL, 16));
+    EXPECT_CORRUPT_CONTEXT(r, bad);
+    assert_null(mem_realloc(bad, p_real, 64));
+    EXPECT_CORRUPT_CONTEXT_AT(r, bad, about_p);
+    assert_null(mem_realloc(bad, p_real, 8));
+    EXPECT_CORRUPT_CONTEXT_AT(r, bad, about_p);
+    assert_null(mem_realloc(bad, p_real, 0));
+    EXPECT_CORRUPT_CONTEXT_AT(r, bad, about_p);
+    mem_free(bad, p_real);
+    EXPECT_CORRUPT_CONTEXT_AT(r, bad, about_p);
+    mem_free(bad, NULL);
+    assert_true(no_fault(r));
+    unsigned calls = 0;
+    mem_parse(bad, never_called_cb, &calls);
+    EXPECT_CORRUPT_CONTEXT(r, bad);
+    assert_int_equal(calls, 0);
+    mem_parse(bad, NULL, NULL);
+    assert_true(no_fault(r));
+    assert_false(mem_check(bad));
+    EXPECT_CORRUPT_CONTEXT(r, bad);
+    assert_int_equal(mem_usable_size(bad, p_real), 0);
+    EXPECT_CORRUPT_CONTEXT_AT(r, bad, about_p);
+    assert_int_equal(mem_usable_size(bad, NULL), 0);
+    assert_true(no_fault(r));
+    mem_stat_t st;
+    memset(&st, 0xFF, sizeof st);
+    mem_stat(bad, &st);
+    EXPECT_CORRUPT_CONTEXT(r, bad);
+    assert_true(stat_is_zero(&st));
+    mem_ctx_t var = bad; /* the SDK's &ctx form reaches the same heap */
+    memset(&st, 0xFF, sizeof st);
+    mem_stat(&var, &st);
+    EXPECT_CORRUPT_CONTEXT(r, bad);
+    assert_true(stat_is_zero(&st));
+    assert_int_equal(mem_last_fault(bad), MEM_FAULT_CORRUPT_CONTEXT);
+    assert_false(mem_set_fault_handler(bad, NULL, NULL));
+    assert_false(mem_set_check_interval(bad, 1));
+    assert_true(no_fault(r));
+    assert_null(mem_alloc(bad, 16)); /* still its recorder, not the default */
+    EXPECT_CORRUPT_CONTEXT(r, bad);
+
+    raw_read(bad_after, buf, len);
+    size_t changed = 0;
+    bool code_written = false;
+    for (size_t i = 0; i + 4u <= len; i += 4u) {
+        if (memcmp(bad_after + i, bad_before + i, 4u) != 0) {
+            changed++;
+            code_written = code_written || raw_get32(bad_after + i) == (uint32_t)MEM_FAULT_CORRUPT_CONTEXT;
+        }
+    }
+    assert_in_range(changed, 1, 2);
+    assert_true(code_written);
+
+    assert_true(raw_equal(heap_before, g_heap, sizeof g_heap));
+    assert_int_equal(mem_usable_size(g_ctx, p_real), usable_before);
+    assert_true(heap_consistent(g_ctx));
+    assert_true(no_fault(&faults));
+    assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
+}
+
+/* A heap whose buffer was wiped is still one the library made: damaged,
+ * and reported. */
 static void test_bad_ctx_wiped_heap(void **state)
 {
     (void)state;
     raw_buffer_reset(g_big, sizeof g_big, 0);
     mem_ctx_t other = mem_init(g_big, 4096);
     assert_non_null(other);
+    static fault_recorder_t other_faults;
+    fault_recorder_install(other, &other_faults);
     assert_true(mem_check(other));
     raw_buffer_reset(g_big, 4096, 0);
     void *p = mem_alloc(g_ctx, 40);
     assert_non_null(p);
-    exercise_bad_ctx(other, p, true);
+    exercise_damaged_ctx(other, &other_faults, p, g_big, 4096);
+}
+
+/* A heap whose first word (its identity) was overwritten is still one the
+ * library made: damaged, and reported. */
+static void test_bad_ctx_first_word_changed(void **state)
+{
+    (void)state;
+    raw_buffer_reset(g_big, sizeof g_big, 0);
+    mem_ctx_t other = mem_init(g_big, 4096);
+    assert_non_null(other);
+    static fault_recorder_t other_faults;
+    fault_recorder_install(other, &other_faults);
+    void *q = mem_alloc(other, 100);
+    assert_non_null(q);
+    assert_true(mem_check(other));
+    raw_flip(other, 4);
+    void *p = mem_alloc(g_ctx, 40);
+    assert_non_null(p);
+    exercise_damaged_ctx(other, &other_faults, p, g_big, 4096);
+    /* its block is refused with the rest */
+    mem_free(other, q);
+    EXPECT_CORRUPT_CONTEXT_AT(&other_faults, other, (void *)other);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -224,7 +371,7 @@ static void test_init_min_size_every_misalignment(void **state)
             assert_true(n < 64u);
             assert_true(is_aligned8(p));
             size_t u = mem_usable_size(ctx, p);
-            assert_true(u >= 1u);
+            assert_int_equal(u, usable_in_chunk(chunk_len_of(p), 1));
             assert_true(addr_of(p) - 8u >= lo); /* the chunk starts 8 bytes before */
             assert_true(addr_of(p) + u <= hi);
             memset(p, 0x11, u);
@@ -303,6 +450,11 @@ static void test_init_fresh_heap(void **state)
     /* context + sentinel take room, but not most of the heap */
     assert_true(g_fresh.free_size <= HEAP_SIZE - 8u - 16u);
     assert_true(g_fresh.free_size >= HEAP_SIZE / 2u);
+    /* the context takes at most 80 + 32 * (log2(32 KiB) - 5) = 400 bytes:
+     * the free chunk starts (8 bytes before its payload) right after it */
+    uint8_t *first = largest_free_addr(g_ctx);
+    assert_non_null(first);
+    assert_true(addr_of(first) - 8u - addr_of(g_ctx) <= 80u + 32u * (15u - 5u));
     assert_true(heap_consistent(g_ctx));
 }
 
@@ -436,7 +588,9 @@ static void test_alloc_split_threshold(void **state)
     for (size_t rest_len = 8u; rest_len < MEM_MIN_CHUNK; rest_len += 8u) {
         p = mem_alloc(g_ctx, whole - rest_len - MEM_CHUNK_OVERHEAD);
         assert_non_null(p);
-        assert_int_equal(mem_usable_size(g_ctx, p), whole - MEM_CHUNK_OVERHEAD);
+        assert_int_equal(chunk_len_of(p), whole);
+        assert_int_equal(mem_usable_size(g_ctx, p),
+                         usable_in_chunk(whole, whole - rest_len - MEM_CHUNK_OVERHEAD));
         st = get_stat(g_ctx);
         assert_int_equal(st.nb_chunks, 1);
         assert_int_equal(st.free_size, 0);
@@ -498,7 +652,7 @@ static void test_alloc_sizes_1_to_600(void **state)
         assert_true(is_aligned8(p));
         size_t u = mem_usable_size(g_ctx, p);
         assert_true(u >= n);
-        assert_int_equal(u, chunk_len_for(n) - MEM_CHUNK_OVERHEAD);
+        assert_int_equal(u, usable_for(n));
         mem_stat_t st = get_stat(g_ctx);
         assert_int_equal(st.allocated_size, chunk_len_for(n));
         assert_int_equal(st.nb_allocated, 1);
@@ -527,6 +681,7 @@ static void test_alloc_sizes_1_to_600_all_live(void **state)
         ptrs[n] = mem_alloc(ctx, n);
         assert_non_null(ptrs[n]);
         assert_true(is_aligned8(ptrs[n]));
+        assert_int_equal(mem_usable_size(ctx, ptrs[n]), usable_for(n));
         assert_true(addr_of(ptrs[n]) >= addr_of(buf));
         assert_true(addr_of(ptrs[n]) + mem_usable_size(ctx, ptrs[n]) <= addr_of(buf) + sizeof buf);
         fill_pattern(ptrs[n], mem_usable_size(ctx, ptrs[n]), n);
@@ -609,9 +764,11 @@ int main(void)
         T(test_bad_ctx_null),
         T(test_bad_ctx_zeroed_buffer),
         T(test_bad_ctx_garbage_buffer),
+        T(test_bad_ctx_copy_of_a_heap),
         T(test_bad_ctx_inside_real_heap),
         T(test_bad_ctx_address_of_variable),
         T(test_bad_ctx_wiped_heap),
+        T(test_bad_ctx_first_word_changed),
         T(test_init_null_buffer),
         T(test_init_too_small),
         T(test_init_min_size_every_misalignment),

@@ -65,6 +65,7 @@ static void fill_free_and_recover(mem_ctx_t ctx, int pattern, int order)
         assert_true(is_aligned8(p));
         g_lens[n] = mem_usable_size(ctx, p);
         assert_true(g_lens[n] >= want);
+        assert_int_equal(g_lens[n], usable_in_chunk(chunk_len_of(p), want));
         fill_pattern(p, g_lens[n], n);
         g_ptrs[n++] = p;
     }
@@ -467,7 +468,7 @@ static void check_clamped_heap(uint8_t *map, size_t map_len, size_t misalign)
     uint8_t *p = mem_alloc(ctx, gib);
     assert_non_null(p);
     assert_true(is_aligned8(p));
-    assert_true(mem_usable_size(ctx, p) >= gib);
+    assert_int_equal(mem_usable_size(ctx, p), usable_in_chunk(chunk_len_of(p), gib));
     assert_true(addr_of(p) + mem_usable_size(ctx, p) <= hi);
     p[0] = 0x5A;
     p[gib - 1u] = 0xA5;

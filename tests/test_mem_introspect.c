@@ -6,6 +6,8 @@
 
 #include "test_fixture.h"
 
+#include <stdio.h>
+
 #define MAX_RECS 4096u
 
 static uint8_t g_saved[HEAP_SIZE];
@@ -35,13 +37,16 @@ static void test_parse_matches_allocations(void **state)
     fault_recorder_install(g_ctx, &g_faults);
     enum { N = 300 };
     static uint8_t *live[N];
+    static size_t asked[N]; /* the request of live[i] */
     uint64_t seed = 77;
     size_t n_live = 0;
     for (size_t i = 0; i < N; i++) {
-        uint8_t *p = mem_alloc(g_ctx, rand_range(&seed, 1, 120));
+        size_t want = rand_range(&seed, 1, 120);
+        uint8_t *p = mem_alloc(g_ctx, want);
         if (p == NULL) {
             break;
         }
+        asked[n_live] = want;
         live[n_live++] = p;
     }
     assert_true(n_live >= 100u);
@@ -51,6 +56,7 @@ static void test_parse_matches_allocations(void **state)
         if (i % 3u == 1u) {
             mem_free(g_ctx, live[i]);
         } else {
+            asked[kept] = asked[i];
             live[kept++] = live[i];
         }
     }
@@ -69,13 +75,18 @@ static void test_parse_matches_allocations(void **state)
         if (g_recs[i].allocated) {
             n_alloc++;
             alloc_sum += g_recs[i].size;
-            bool known = false;
-            for (size_t k = 0; k < n_live; k++) {
-                known = known || live[k] == g_recs[i].addr;
+            size_t k = 0;
+            while (k < n_live && live[k] != g_recs[i].addr) {
+                k++;
             }
-            assert_true(known);
+            assert_true(k < n_live);
+            /* the chunk the request promises, or up to MEM_MIN_CHUNK - 8
+             * bytes more when the rest was too small to split off */
+            assert_in_range(g_recs[i].size, chunk_len_for(asked[k]),
+                            chunk_len_for(asked[k]) + MEM_MIN_CHUNK - 8u);
+            assert_int_equal(g_recs[i].size, chunk_len_of(g_recs[i].addr));
             assert_int_equal(mem_usable_size(g_ctx, g_recs[i].addr),
-                             g_recs[i].size - MEM_CHUNK_OVERHEAD);
+                             usable_in_chunk(g_recs[i].size, asked[k]));
             assert_true(no_fault(&g_faults));
         } else {
             free_sum += g_recs[i].size;
@@ -224,7 +235,8 @@ static void test_stat_bad_ctx_is_zeroed(void **state)
     for (size_t i = 0; i < 512; i++) {
         garbage[i] = xorshift64(&seed);
     }
-    garbage[0] |= 1u; /* not an aligned address: never followed */
+    /* an aligned address, but of no heap the library made: never followed */
+    garbage[0] = (uint64_t)addr_of(&garbage[8]);
     mem_ctx_t *bad[] = {
         NULL,
         &null_var,
@@ -369,8 +381,8 @@ static size_t context_bytes_of(mem_ctx_t ctx)
  * the handler with the code `code` and to fail the heap closed: all it
  * writes is the failed state (inside the context: the word holding the code,
  * and the context checksum that covers it), mem_last_fault answers the code,
- * and a later call refuses and reports it again. MEM_FAULT_NONE for a corruption that leaves no heap at all: then
- * mem_check answers false without a handler to call and writes nothing.
+ * and a later call refuses and reports it again. Even a wiped context leaves
+ * a heap: the library's table remembers the heaps mem_init made.
  * Restores the saved bytes and expects a healthy heap again.
  */
 static void expect_detected(const char *what, void *where, const void *bytes, size_t len, mem_fault_t code)
@@ -387,7 +399,7 @@ static void expect_detected(const char *what, void *where, const void *bytes, si
         print_message("corruption not detected: %s\n", what);
     }
     assert_false(ok);
-    if (g_faults.calls != (code == MEM_FAULT_NONE ? 0u : 1u) || g_faults.last != code) {
+    if (g_faults.calls != 1u || g_faults.last != code) {
         print_message("%s: %u fault(s), last %s; expected %s\n", what, g_faults.calls,
                       mem_fault_name(g_faults.last), mem_fault_name(code));
     }
@@ -402,25 +414,17 @@ static void expect_detected(const char *what, void *where, const void *bytes, si
             code_written = code_written || raw_get32(after + i) == (uint32_t)code;
         }
     }
-    if (code == MEM_FAULT_NONE) {
-        assert_true(no_fault(&g_faults));
-        assert_int_equal(changed, 0);
-        assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
-        assert_null(mem_alloc(g_ctx, 8));
-        assert_true(no_fault(&g_faults));
-    } else {
-        assert_true(fault_seen(&g_faults, g_ctx, code, NULL));
-        /* only the failed state was written */
-        assert_in_range(changed, 1, 2);
-        assert_true(changed_end <= context_bytes);
-        assert_true(code_written);
-        assert_int_equal(mem_last_fault(g_ctx), code);
-        /* fail closed: later calls refuse and report the fault again */
-        assert_null(mem_alloc(g_ctx, 8));
-        assert_true(fault_seen(&g_faults, g_ctx, code, NULL));
-        assert_false(mem_check(g_ctx));
-        assert_true(fault_seen(&g_faults, g_ctx, code, NULL));
-    }
+    assert_true(fault_seen(&g_faults, g_ctx, code, NULL));
+    /* only the failed state was written */
+    assert_in_range(changed, 1, 2);
+    assert_true(changed_end <= context_bytes);
+    assert_true(code_written);
+    assert_int_equal(mem_last_fault(g_ctx), code);
+    /* fail closed: later calls refuse and report the fault again */
+    assert_null(mem_alloc(g_ctx, 8));
+    assert_true(fault_seen(&g_faults, g_ctx, code, NULL));
+    assert_false(mem_check(g_ctx));
+    assert_true(fault_seen(&g_faults, g_ctx, code, NULL));
     raw_write(g_heap, g_saved, sizeof g_heap);
     assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
     assert_true(mem_check(g_ctx));
@@ -495,9 +499,10 @@ static void test_check_detects_corruption(void **state)
     /* the keyed checksum and the tail canary */
     expect_word_detected("allocated header checksum", r[1] - 8, check_word_of(r[1]) ^ 1u, header);
     expect_word_detected("free header checksum", r[2] - 8, check_word_of(r[2]) ^ 0x80000000u, header);
-    /* the canary is keyed by the heap's address: a fixed byte may be the
-     * one already there (1 in 256), its complement never is */
-    uint8_t *canary = r[1] + usable_for(64);
+    /* the canary sits right after the 64 requested bytes and is keyed: a
+     * fixed byte may be the one already there (1 in 256), its complement
+     * never is */
+    uint8_t *canary = r[1] + 64;
     uint8_t one;
     raw_read(&one, canary, 1);
     one = (uint8_t)~one;
@@ -519,14 +524,61 @@ static void test_check_detects_corruption(void **state)
     expect_word_detected("end sentinel claims a free chunk", end - 4,
                          (hend & ~(uint32_t)HDR_FLAGS) + MEM_MIN_CHUNK + HDR_FREE, header);
 
-    /* the context: wiped, it is no heap any more */
+    /* the context: wiped, or its identity (first) word changed, it is still
+     * a heap the library made, and damaged */
     size_t context_bytes = context_bytes_of(g_ctx);
     assert_true(context_bytes >= 8u);
     static uint8_t zeros[HEAP_SIZE];
-    expect_detected("context wiped", g_ctx, zeros, context_bytes, MEM_FAULT_NONE);
+    const mem_fault_t context = MEM_FAULT_CORRUPT_CONTEXT;
+    expect_detected("context wiped", g_ctx, zeros, context_bytes, context);
+    expect_word_detected("context identity word changed", g_ctx, ~raw_get32(g_ctx), context);
+#if MEM_HARDENING > 0
+    /* the 12 words before the bitmap: one bit changed in any of them is
+     * reported (docs/HARDENING.md) */
+    for (size_t w = 0; w < 12u; w++) {
+        static const uint32_t bits[] = {0x10u, 0x80000000u};
+        for (size_t k = 0; k < sizeof bits / sizeof bits[0]; k++) {
+            uint8_t *word = (uint8_t *)g_ctx + 4u * w;
+            char what[64];
+            (void)snprintf(what, sizeof what, "context word %zu, bit mask %#x", w, (unsigned)bits[k]);
+            expect_word_detected(what, word, raw_get32(word) ^ bits[k], context);
+        }
+    }
+#endif
 
     assert_true(heap_consistent(g_ctx));
 }
+
+#if MEM_HARDENING > 0
+/* The canary sits right after the request, whatever its size (unaligned
+ * for most): the first byte written past the n requested bytes is found by
+ * mem_check and refused by mem_free, and fails the heap closed. */
+static void test_overflow_one_byte_past_every_size(void **state)
+{
+    (void)state;
+    for (size_t n = 1; n <= 64; n++) {
+        assert_ptr_equal(mem_init(g_heap, sizeof g_heap), g_ctx);
+        fault_recorder_install(g_ctx, &g_faults);
+        uint8_t *before = mem_alloc(g_ctx, 8);
+        uint8_t *p = mem_alloc(g_ctx, n);
+        uint8_t *after = mem_alloc(g_ctx, 8);
+        assert_non_null(before);
+        assert_non_null(p);
+        assert_non_null(after);
+        assert_int_equal(mem_usable_size(g_ctx, p), n);
+        memset(p, 0x5A, n); /* every requested byte is the caller's */
+        assert_true(heap_consistent(g_ctx));
+        raw_flip(p + n, 1);
+        if (n % 2u == 0u) {
+            assert_false(mem_check(g_ctx));
+        } else {
+            mem_free(g_ctx, p);
+        }
+        assert_true(fault_seen(&g_faults, g_ctx, MEM_FAULT_OVERFLOW, p));
+        assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_OVERFLOW);
+    }
+}
+#endif
 
 /* A context saved before a chunk was freed and written back afterwards no
  * longer lists that free chunk: the lists disagree with the chunks. */
@@ -539,7 +591,7 @@ static void test_check_detects_stale_context(void **state)
         assert_non_null(p[i]);
     }
     sort_by_address(p, 4);
-    /* the handler is part of the context: installed before it is saved */
+    /* the handler lives in the library's table, not in the saved context */
     fault_recorder_install(g_ctx, &g_faults);
     size_t context_bytes = context_bytes_of(g_ctx);
     static uint8_t old_context[HEAP_SIZE];
@@ -577,6 +629,9 @@ int main(void)
         T(test_check_bad_ctx),
         T(test_check_never_writes),
         T(test_check_detects_corruption),
+#if MEM_HARDENING > 0
+        T(test_overflow_one_byte_past_every_size),
+#endif
         T(test_check_detects_stale_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,9 +3,9 @@
  * @brief Randomized differential test of hardalloc against a shadow model.
  *
  * Every operation is mirrored in a model of the live blocks (address,
- * requested size, usable size, content tag) and the heap is compared with the
- * model after each step, so a corruption is reported at the operation that
- * caused it rather than thousands of operations later.
+ * requested size, usable size, chunk length, content tag) and the heap is
+ * compared with the model after each step, so a corruption is reported at
+ * the operation that caused it rather than thousands of operations later.
  *
  * Misuse is part of the mix: a deliberate double free must be reported to
  * the heap's fault handler (a recorder here) as MEM_FAULT_DOUBLE_FREE and
@@ -30,6 +30,7 @@
 
 #include "mem_alloc.h"
 #include "fault_recorder.h"
+#include "raw_access.h"
 
 #define MAX_LIVE 256u
 /* Verifying all blocks costs O(heap bytes); every op would make 10^6 ops slow. */
@@ -85,6 +86,7 @@ typedef struct {
     uintptr_t addr;
     size_t req;     /* bytes asked for; realloc preserves this many */
     size_t usable;  /* mem_usable_size at allocation; all of it is filled */
+    size_t chunk;   /* length of its chunk, read from its header */
     uint64_t tag;   /* 0: zero-filled (calloc-style) */
 } block_t;
 
@@ -218,7 +220,20 @@ static bool chunk_fits(size_t len, size_t want) {
 }
 
 static size_t chunk_of(const block_t *b) {
-    return b->usable + MEM_CHUNK_OVERHEAD;
+    return b->chunk;
+}
+
+/* Length of the chunk whose payload is p: its header's len_flags word, the
+ * 4 bytes before the payload (read unseen by ASan and memcheck). With
+ * hardening mem_usable_size is the request, so the length cannot come from it. */
+static size_t chunk_len_at(const void *p) {
+    return raw_get32((const uint8_t *)p - 4) & ~(uint32_t)7u;
+}
+
+/* mem_usable_size of a block requested with req bytes in a chunk of len:
+ * hardened, exactly req (the canary follows it); off, the chunk but its header. */
+static size_t usable_in(size_t len, size_t req) {
+    return MEM_HARDENING > 0 ? req : len - MEM_CHUNK_OVERHEAD;
 }
 
 /* ---------------------------------------------------------- live array --- */
@@ -246,45 +261,57 @@ static void live_remove(sim_t *s, size_t i) {
  * @return its index in the live array, or MAX_LIVE after a reported failure. */
 static size_t live_insert(sim_t *s, void *p, size_t req, uint64_t tag) {
     uintptr_t a = (uintptr_t)p;
-    size_t usable = mem_usable_size(s->ctx, p);
     size_t want = chunk_for(req);
     if (!(a % MEM_ALIGNMENT == 0u)) {
         fail_op(s, __LINE__, "aligned", "payload %p not %u-byte aligned", p, MEM_ALIGNMENT);
         return MAX_LIVE;
     }
-    if (!(usable >= req && chunk_fits(usable + MEM_CHUNK_OVERHEAD, want))) {
-        fail_op(s, __LINE__, "usable size", "request %zu: usable %zu, expected chunk %zu (up "
-                "to %u more when the remainder is too small to split)", req, usable, want,
+    if (!(a >= s->lo + 8u && a <= s->hi)) {
+        fail_op(s, __LINE__, "inside heap", "payload %p outside heap [%#" PRIxPTR ", %#"
+                PRIxPTR ")", p, s->lo, s->hi);
+        return MAX_LIVE;
+    }
+    size_t usable = mem_usable_size(s->ctx, p);
+    size_t chunk = chunk_len_at(p);
+    if (!chunk_fits(chunk, want)) {
+        fail_op(s, __LINE__, "chunk length", "request %zu: chunk %zu, expected %zu (up to %u "
+                "more when the remainder is too small to split)", req, chunk, want,
                 MEM_MIN_CHUNK - 8u);
         return MAX_LIVE;
     }
-    if (!(a >= s->lo && a <= s->hi && usable <= s->hi - a)) {
-        fail_op(s, __LINE__, "inside heap", "payload %p + %zu outside heap [%#" PRIxPTR
-                ", %#" PRIxPTR ")", p, usable, s->lo, s->hi);
+    if (!(usable >= req && usable == usable_in(chunk, req))) {
+        fail_op(s, __LINE__, "usable size", "request %zu in a %zu-byte chunk: usable %zu, "
+                "expected %zu", req, chunk, usable, usable_in(chunk, req));
+        return MAX_LIVE;
+    }
+    /* The chunk spans [a - 8, a - 8 + chunk). */
+    if (!(chunk - 8u <= s->hi - a && usable <= s->hi - a)) {
+        fail_op(s, __LINE__, "inside heap", "chunk of %p (%zu bytes, %zu usable) outside heap "
+                "[%#" PRIxPTR ", %#" PRIxPTR ")", p, chunk, usable, s->lo, s->hi);
         return MAX_LIVE;
     }
     size_t i = live_lower_bound(s, a);
     if (i > 0u) {
         const block_t *prev = &s->live[i - 1u];
-        if (!(prev->addr + prev->usable <= a)) {
-            fail_op(s, __LINE__, "no overlap", "new %p+%zu overlaps live %#" PRIxPTR "+%zu",
-                    p, usable, prev->addr, prev->usable);
+        if (!(prev->addr + prev->chunk <= a)) {
+            fail_op(s, __LINE__, "no overlap", "new %p (chunk %zu) overlaps live %#" PRIxPTR
+                    " (chunk %zu)", p, chunk, prev->addr, prev->chunk);
             return MAX_LIVE;
         }
     }
     if (i < s->nlive) {
         const block_t *next = &s->live[i];
-        if (!(a + usable <= next->addr)) {
-            fail_op(s, __LINE__, "no overlap", "new %p+%zu overlaps live %#" PRIxPTR "+%zu",
-                    p, usable, next->addr, next->usable);
+        if (!(a + chunk <= next->addr)) {
+            fail_op(s, __LINE__, "no overlap", "new %p (chunk %zu) overlaps live %#" PRIxPTR
+                    " (chunk %zu)", p, chunk, next->addr, next->chunk);
             return MAX_LIVE;
         }
     }
     memmove(&s->live[i + 1u], &s->live[i], (s->nlive - i) * sizeof s->live[0]);
-    s->live[i] = (block_t){ .addr = a, .req = req, .usable = usable, .tag = tag };
+    s->live[i] = (block_t){ .addr = a, .req = req, .usable = usable, .chunk = chunk, .tag = tag };
     s->nlive++;
     s->n.peak_live = s->nlive > s->n.peak_live ? s->nlive : s->n.peak_live;
-    s->allocated += usable + MEM_CHUNK_OVERHEAD;
+    s->allocated += chunk;
     pattern_fill(p, usable, tag);
     return i;
 }
@@ -607,8 +634,8 @@ static size_t realloc_size(sim_t *s, const block_t *b) {
         return b->req + s->phase->draw(&s->rng);
     case 3: case 4: /* shrink */
         return 1u + (size_t)rng_below(&s->rng, b->req);
-    case 5: /* same chunk: stays put */
-        return b->usable - (size_t)rng_below(&s->rng, 4u);
+    case 5: /* same chunk: stays put (hardened, often grows past the request) */
+        return b->chunk - MEM_CHUNK_OVERHEAD - (size_t)rng_below(&s->rng, 4u);
     default:
         return request_size(s);
     }

@@ -70,10 +70,9 @@ enum {
     OFF_SKIP = 1u << 3,    /* at off, not run: it follows forged metadata to an
                               arbitrary address (a crash, or worse) */
     CTX_STAYS = 1u << 4,   /* hardened, the context stays damaged after failing
-                              (its identity words disagree): later refusals
-                              report it about the context, not about the
-                              pointer passed (off checks no context word: there
-                              a refusal names the pointer, as for any failed heap) */
+                              (its identity words disagree); like every heap
+                              failed by a context fault, later refusals report
+                              it about the context, not the pointer passed */
 };
 
 typedef struct {
@@ -538,7 +537,7 @@ static void test_attack(void **state)
     bool addr_ok = addr == S.want && fctx == S.ctx;
     bool handler_ok = registered_handler_only();
     bool quiet = diff == SIZE_MAX || !pure;
-    bool ctx_stays = HARDENED && (at->flags & CTX_STAYS) != 0u;
+    bool ctx_stays = at->expected == MEM_FAULT_CORRUPT_CONTEXT;
     bool after_ok = code_ok && (corrupts ? fail_closed(at->expected, ctx_stays) : still_intact());
     (void)signal(SIGABRT, previous);
     bool outside = !region_guards_intact(&S.r) || (S.r2.block != NULL && !region_guards_intact(&S.r2));
