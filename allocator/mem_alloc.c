@@ -187,7 +187,10 @@ static mem_fault_t listed_ok(const uint8_t *b, uint64_t key, uint32_t off, uint3
         return MEM_FAULT_CORRUPT_HEADER;
     }
     uint32_t len = lf & ~FLAG_MASK;
-    if ((lf & FLAG_FREE) != 0u && len >= need && len_fits(off, len, end)) {
+    if ((lf & FLAG_FREE) != 0u && !len_fits(off, len, end)) {
+        return MEM_FAULT_CORRUPT_HEADER; /* a length past the heap's end */
+    }
+    if ((lf & FLAG_FREE) != 0u && len >= need) {
         return links_ok(b, key, off) ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_LINK;
     }
     /* No free chunk there: whoever pointed at it is damaged, a list head
@@ -498,6 +501,11 @@ static void *alloc_in(uint8_t *b, uint64_t key, size_t nb_bytes)
         }
     }
     uint32_t have = len_of(b, off);
+    if (!HARDENED && !(chunk_pos_ok(off, first_of(b), end_of(b)) && len_fits(off, have, end_of(b)))) {
+        /* off trusts its metadata, but never a length past the heap's end */
+        heap_fault(b, MEM_FAULT_CORRUPT_HEADER, b + off + 8u);
+        return NULL;
+    }
     if (PARANOID && poison_broken(b, off, have, have - need < MIN_CHUNK ? off + have : off + need) != 0u) {
         heap_fault(b, MEM_FAULT_WRITE_AFTER_FREE, b + off + 8u);
         return NULL;
