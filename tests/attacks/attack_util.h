@@ -208,3 +208,20 @@ static inline void raw_fill64(void *dst, uint64_t v, size_t n)
         raw_write(d + i, &v, n - i < 8u ? n - i : 8u);
     }
 }
+
+/* The enumerator's name of a fault code, for the tables and messages of the
+ * attack tests (mem_fault_name gives the prose). */
+static inline const char *code_name(mem_fault_t f)
+{
+    switch (f) {
+    case MEM_FAULT_NONE: return "NONE";
+    case MEM_FAULT_CORRUPT_HEADER: return "CORRUPT_HEADER";
+    case MEM_FAULT_CORRUPT_LINK: return "CORRUPT_LINK";
+    case MEM_FAULT_DOUBLE_FREE: return "DOUBLE_FREE";
+    case MEM_FAULT_INVALID_POINTER: return "INVALID_POINTER";
+    case MEM_FAULT_OVERFLOW: return "OVERFLOW";
+    case MEM_FAULT_WRITE_AFTER_FREE: return "WRITE_AFTER_FREE";
+    case MEM_FAULT_CORRUPT_CONTEXT: return "CORRUPT_CONTEXT";
+    }
+    return "?";
+}

@@ -249,21 +249,6 @@ static void drain_with(void *(*alloc)(size_t))
 
 /* ---- verdicts ----------------------------------------------------------- */
 
-static const char *code_name(mem_fault_t f)
-{
-    switch (f) {
-    case MEM_FAULT_NONE: return "NONE";
-    case MEM_FAULT_CORRUPT_HEADER: return "CORRUPT_HEADER";
-    case MEM_FAULT_CORRUPT_LINK: return "CORRUPT_LINK";
-    case MEM_FAULT_DOUBLE_FREE: return "DOUBLE_FREE";
-    case MEM_FAULT_INVALID_POINTER: return "INVALID_POINTER";
-    case MEM_FAULT_OVERFLOW: return "OVERFLOW";
-    case MEM_FAULT_WRITE_AFTER_FREE: return "WRITE_AFTER_FREE";
-    case MEM_FAULT_CORRUPT_CONTEXT: return "CORRUPT_CONTEXT";
-    }
-    return "?";
-}
-
 /* Exactly one fault since the last clear: code, on C, about addr (any when
  * NULL), through the registered handler. Clears the record. */
 static void expect_one(mem_fault_t code, const void *addr)

@@ -96,21 +96,6 @@ typedef struct {
 static row_t rows[64];
 static size_t nrows;
 
-static const char *code_name(mem_fault_t f)
-{
-    switch (f) {
-    case MEM_FAULT_NONE: return "NONE";
-    case MEM_FAULT_CORRUPT_HEADER: return "CORRUPT_HEADER";
-    case MEM_FAULT_CORRUPT_LINK: return "CORRUPT_LINK";
-    case MEM_FAULT_DOUBLE_FREE: return "DOUBLE_FREE";
-    case MEM_FAULT_INVALID_POINTER: return "INVALID_POINTER";
-    case MEM_FAULT_OVERFLOW: return "OVERFLOW";
-    case MEM_FAULT_WRITE_AFTER_FREE: return "WRITE_AFTER_FREE";
-    case MEM_FAULT_CORRUPT_CONTEXT: return "CORRUPT_CONTEXT";
-    }
-    return "?";
-}
-
 static uint32_t off_of(const scene_t *s, const uint8_t *payload)
 {
     return (uint32_t)(payload - 8 - (const uint8_t *)s->ctx);

@@ -126,21 +126,6 @@ static bool verdict_bad(const verdict_t *v)
     return false;
 }
 
-static const char *code_name(mem_fault_t f)
-{
-    switch (f) {
-    case MEM_FAULT_NONE: return "NONE";
-    case MEM_FAULT_CORRUPT_HEADER: return "CORRUPT_HEADER";
-    case MEM_FAULT_CORRUPT_LINK: return "CORRUPT_LINK";
-    case MEM_FAULT_DOUBLE_FREE: return "DOUBLE_FREE";
-    case MEM_FAULT_INVALID_POINTER: return "INVALID_POINTER";
-    case MEM_FAULT_OVERFLOW: return "OVERFLOW";
-    case MEM_FAULT_WRITE_AFTER_FREE: return "WRITE_AFTER_FREE";
-    case MEM_FAULT_CORRUPT_CONTEXT: return "CORRUPT_CONTEXT";
-    }
-    return "?";
-}
-
 #define NB_CODES 8
 
 /* What a sweep saw, over all its cases. */
