@@ -13,16 +13,20 @@
  *
  * Chunk at offset o (o % 8 == 0), length len (len % 8 == 0, len >= MIN_CHUNK):
  *   o+0  u32 word0      hardened: the header checksum, keyed by the heap's
- *                       secret, over o and the length/FREE bits.
+ *                       key, over o, the length/FREE bits and the slack;
+ *                       its low 5 bits hold the slack (len - 12 - n for an
+ *                       allocated chunk serving n bytes, 0 when free).
  *                       off: the previous chunk's tail word (see below).
  *   o+4  u32 len_flags  len | FREE (bit 0) | PREV_FREE (bit 1); bit 2 zero
  *   o+8  payload; a free chunk keeps u32 next_free and prev_free there
  *                       (offsets of list neighbours, 0 = none)
+ *   o+8+n  hardened, allocated: the canary (the complement of word0),
+ *                       unaligned, right after the n requested bytes
  * Every chunk has a tail word at tail_at(o, len): hardened, its own last 4
  * bytes; off, the next chunk's word0. A free chunk keeps its length there
- * (the boundary tag its successor reads); hardened, an allocated chunk keeps
- * its canary there (the complement of its checksum), off, the payload does.
- * So an allocated chunk costs 4 bytes off and 12 bytes hardened.
+ * (the boundary tag its successor reads); an allocated chunk's tail word is
+ * slack, canary or payload. So an allocated chunk costs 4 bytes off and 12
+ * bytes hardened.
  * The sentinel is a zero-length allocated chunk at offset `end`; its 8 bytes
  * close the heap so that "the next chunk" always exists.
  *
@@ -31,7 +35,8 @@
  * FREE of its predecessor and then the predecessor's tail word equals its
  * length; every free chunk is in exactly the list its length maps to; a
  * list is non-empty iff its bit in the class bitmap is set; hardened, every
- * checksum and canary matches; paranoid, every free payload is poison.
+ * checksum and canary matches and every context word agrees with the
+ * context checksum; paranoid, every free payload is poison.
  *
  * All metadata is read and written with memcpy: the buffer has whatever
  * declared type the app gave it, and memcpy is the one access that is

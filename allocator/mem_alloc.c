@@ -5,9 +5,10 @@
  *
  * Every operation verifies what it is about to follow before it writes
  * anything: the pointer's header checksum and canary, the neighbours'
- * headers it merges with, the links it unlinks (they must stay inside the
- * heap and point back). A misuse (bad pointer, double free) is reported and
- * nothing is written; a corruption is reported and fails the heap closed.
+ * headers and lengths it merges with, the links it unlinks (they must stay
+ * inside the heap and point back). A misuse (bad pointer, double free) is
+ * reported and nothing is written; a corruption is reported and fails the
+ * heap closed. No signed word is left where a payload will be handed out.
  */
 
 #include "heap_call.h"
