@@ -25,14 +25,26 @@ static slot_t *find(const void *base)
     return NULL;
 }
 
-/* base's slot, taking the oldest one for a heap not in the table. */
+/* base's slot. A heap not in the table takes the next slot in round-robin
+ * order that holds no handler of its own, so that a heap whose faults must
+ * reach its handler outlives any number of throwaway heaps; only when every
+ * slot has a handler does the oldest position go. */
 static slot_t *slot_for(const void *base)
 {
     slot_t *s = find(base);
     if (s == NULL) {
-        s = &g_slots[g_next];
-        g_next = (g_next + 1u) % HARDALLOC_HEAP_SLOTS;
+        unsigned i = g_next;
+        for (unsigned tries = 0; tries < HARDALLOC_HEAP_SLOTS && g_slots[i].handler != NULL; tries++) {
+            i = (i + 1u) % HARDALLOC_HEAP_SLOTS;
+        }
+        if (g_slots[i].handler != NULL) {
+            i = g_next;
+        }
+        g_next = (i + 1u) % HARDALLOC_HEAP_SLOTS;
+        s = &g_slots[i];
         s->base = base;
+        s->handler = NULL;
+        s->user = NULL;
     }
     return s;
 }

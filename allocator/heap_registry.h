@@ -7,9 +7,10 @@
  * be one (and reported) while it is in the table. Not installed.
  *
  * HARDALLOC_HEAP_SLOTS heaps (default 16) are remembered; a heap at a new
- * address takes the slot of the one that entered the table longest ago
- * (whose faults then go to the default handler: it fails closed, and a heap
- * that must keep its handler re-registers it after its re-init). Callers serialize mem_init and
+ * address takes, in round-robin order, a slot whose heap has no handler of
+ * its own, so heaps with handlers stay while others come and go. Only when
+ * all 16 have handlers is one of them pushed out, and its faults then go to
+ * the default handler: it fails closed. Callers serialize mem_init and
  * mem_set_fault_handler with every other call (mem_alloc.h).
  */
 

@@ -208,10 +208,11 @@ bool hardalloc_entropy(void *buf, size_t len);
  * only abort()). The handler and user pointer are kept in the library's
  * static table under the heap's address, never in the arena: whatever is
  * written there, a fault reaches this handler or the default one. mem_init
- * at the same address restores the default. The table remembers the last
- * HARDALLOC_HEAP_SLOTS (16) heaps made or given a handler; a heap pushed out
- * of it by newer ones has its faults go to the default handler (it fails
- * closed).
+ * at the same address restores the default. The table holds
+ * HARDALLOC_HEAP_SLOTS (16) heaps; new heaps replace ones without a handler
+ * of their own first, so a heap with a handler keeps it while other heaps
+ * come and go. Only a 17th heap with a handler pushes one out, whose faults
+ * then go to the default handler (it fails closed).
  * @return false (and nothing changes) for a bad ctx or a heap that failed
  *         (or whose context is damaged: every later call refuses).
  */
@@ -300,7 +301,7 @@ void mem_parse(mem_ctx_t ctx, mem_parse_callback_t callback, void *data);
  *            one (SDK callers pass both). The first 8 bytes at ctx are read;
  *            when ctx itself is no heap (not even a damaged one), its first
  *            pointer-sized word is followed only when it is a heap the
- *            library's static table knows (the last 16 made): an address
+ *            library's static table knows (16 heaps): an address
  *            read from anywhere is never followed unverified.
  * @param stat written in full; all zero when ctx is NULL or designates no heap.
  *             NULL stat is a no-op.

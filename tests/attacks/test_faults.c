@@ -313,6 +313,26 @@ static void test_misuse_does_not_fail_the_heap(void **state)
     assert_true(mem_check(H.ctx));
 }
 
+/* The handler is kept in the library's table, not in the arena: a heap with
+ * a handler keeps it while any number of heaps without one come and go
+ * (each takes a slot that holds no handler). */
+static void test_handler_outlives_throwaway_heaps(void **state)
+{
+    (void)state;
+    static _Alignas(8) uint8_t others[40][512];
+    for (unsigned i = 0; i < 40u; i++) {
+        mem_ctx_t other = mem_init(others[i], sizeof others[i]);
+        assert_non_null(other);
+        void *q = mem_alloc(other, 16);
+        assert_non_null(q);
+        mem_free(other, q);
+    }
+    mem_free(H.ctx, H.b);
+    mem_free(H.ctx, H.b); /* the default handler would abort here */
+    assert_int_equal(g_faults.calls, 1);
+    assert_true(fault_at(&g_faults, 0, H.ctx, MEM_FAULT_DOUBLE_FREE, H.b, &cookie));
+}
+
 /* ---- mem_check ---------------------------------------------------------- */
 
 static void test_check_healthy(void **state)
@@ -766,6 +786,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fail_closed_every_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_reports_before_any_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misuse_does_not_fail_the_heap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handler_outlives_throwaway_heaps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_healthy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_first_violation, setup, teardown),
