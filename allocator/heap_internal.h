@@ -400,6 +400,17 @@ static inline uint32_t canary_at(uint32_t off, uint32_t n)
     return off + 8u + n;
 }
 
+/* Hardened: what the verified header check of the allocated chunk at off
+ * (len bytes, len bounded) says of its canary: CORRUPT_HEADER when its slack
+ * does not fit, OVERFLOW when the canary after the request was changed. */
+static inline mem_fault_t canary_fault(const uint8_t *b, uint32_t off, uint32_t len, uint32_t check)
+{
+    uint32_t n = request_of(len, check);
+    return n == 0u                                      ? MEM_FAULT_CORRUPT_HEADER
+           : ld(b, canary_at(off, n)) != canary_of(check) ? MEM_FAULT_OVERFLOW
+                                                        : MEM_FAULT_NONE;
+}
+
 /* Checksum of the context: END and TOTAL are the mixed word, FIRST and the
  * failed state tweak the key (so that no packing needs a range check to be
  * injective: the tweak never touches bit 17, the one bit of a key whose
@@ -485,6 +496,11 @@ void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr);
 /* Refusal of a call on a heap that failed or whose context is damaged:
  * reports (again) and lets the caller answer NULL / false. */
 void heap_refuse(uint8_t *b, const void *addr);
+
+/* The fault a heap whose state word is set answers with: the corruption
+ * that failed it, or MEM_FAULT_CORRUPT_CONTEXT when the context is damaged
+ * (a word off, or a state no corruption fault leaves). Reads only. */
+mem_fault_t heap_failed_fault(const uint8_t *b);
 
 /* Slow path of heap_open (heap_call.h): ctx's first identity word is not
  * its own. The damaged heap, failed closed (*vg set from the second

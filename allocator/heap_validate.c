@@ -58,11 +58,7 @@ static mem_fault_t chunk_ok(const uint8_t *b, uint64_t key, uint32_t off, bool p
         if (!HARDENED) {
             return MEM_FAULT_NONE;
         }
-        uint32_t check = ld(b, off);
-        uint32_t n = request_of(len, check);
-        return n == 0u ? MEM_FAULT_CORRUPT_HEADER
-               : ld(b, canary_at(off, n)) != canary_of(check) ? MEM_FAULT_OVERFLOW
-                                                               : MEM_FAULT_NONE;
+        return canary_fault(b, off, len, ld(b, off));
     }
     uint32_t next = ld(b, off + 8u);
     uint32_t prev = ld(b, off + 12u);

@@ -174,8 +174,9 @@ HOT uint32_t find_free(const uint8_t *b, uint32_t len)
     return HARDENED && off == 0u ? EMPTY_HEAD : off;
 }
 
-/* Hardened: the chunk at off, found through a list for a request of need
- * bytes, is a free chunk that big whose header and links check out. */
+/* The chunk at off, found through a list for a request of need bytes, is a
+ * free chunk that big, inside the heap, whose header (hardened: checksum)
+ * and links (hardened) check out. Off checks the position and the length. */
 static mem_fault_t listed_ok(const uint8_t *b, uint64_t key, uint32_t off, uint32_t need)
 {
     uint32_t first = first_of(b);
@@ -184,6 +185,7 @@ static mem_fault_t listed_ok(const uint8_t *b, uint64_t key, uint32_t off, uint3
         return MEM_FAULT_CORRUPT_CONTEXT;
     }
     uint32_t lf = chunk_pos_ok(off, first, end) ? ld(b, off + 4u) : 0u;
+    /* A free chunk's slack is 0: the cheaper check, on the hot path. */
     if (lf != 0u && !((lf & FLAG_FREE) != 0u ? free_header_ok(b, key, off, lf) : header_ok(b, key, off, lf))) {
         return MEM_FAULT_CORRUPT_HEADER;
     }
@@ -287,6 +289,20 @@ HOT bool prev_ok(const uint8_t *b, uint64_t key, uint32_t off, uint32_t prev_len
     return plf == (prev_len | FLAG_FREE) && free_header_ok(b, key, p, plf) && links_ok(b, key, p);
 }
 
+/* The chunk at next (length and flags nf) follows a live chunk. When it is
+ * free, which makes it one to merge with or grow into, its header, length
+ * and links must check out first: the fault, or MEM_FAULT_NONE. */
+HOT mem_fault_t free_successor_ok(const uint8_t *b, uint64_t key, uint32_t next, uint32_t nf)
+{
+    if ((nf & FLAG_FREE) == 0u) {
+        return MEM_FAULT_NONE;
+    }
+    if (!free_header_ok(b, key, next, nf) || !len_fits(next, nf & ~FLAG_MASK, end_of(b))) {
+        return MEM_FAULT_CORRUPT_HEADER;
+    }
+    return links_ok(b, key, next) ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_LINK;
+}
+
 /* Offset of the allocated chunk whose payload is ptr, or 0 with the reason
  * in *why (and the damaged chunk in *where for CORRUPT_HEADER): outside the
  * heap or misaligned, a header that fails its checksum (classified by a
@@ -315,10 +331,9 @@ HOT uint32_t chunk_at(const uint8_t *b, uint64_t key, const void *ptr, mem_fault
         }
         /* A verified header can only be wrong with the secret in hand; its
          * length and slack are bounded all the same before the canary is read. */
-        *why = (lf & FLAG_FREE) != 0u                                               ? MEM_FAULT_DOUBLE_FREE
-               : ((lf & 4u) != 0u || !len_fits(off, len, end) || request_of(len, check) == 0u) ? MEM_FAULT_CORRUPT_HEADER
-               : ld(b, canary_at(off, request_of(len, check))) != canary_of(check) ? MEM_FAULT_OVERFLOW
-                                                                                    : MEM_FAULT_NONE;
+        *why = (lf & FLAG_FREE) != 0u                          ? MEM_FAULT_DOUBLE_FREE
+               : ((lf & 4u) != 0u || !len_fits(off, len, end)) ? MEM_FAULT_CORRUPT_HEADER
+                                                               : canary_fault(b, off, len, check);
         return *why == MEM_FAULT_NONE ? off : 0u;
     }
     /* Off: O(1) consistency of the header with the next chunk's tags.
@@ -352,7 +367,6 @@ HOT uint32_t block_size(const uint8_t *b, uint32_t off, uint32_t len)
     return HARDENED ? request_of(len, ld(b, off)) : len - MEM_CHUNK_OVERHEAD;
 }
 
-
 /* Frees the verified allocated chunk at off, merging it with its free
  * neighbours once their headers, lengths and links are verified. The
  * payload is wiped first, canary included, so no secret survives even a
@@ -373,13 +387,10 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
      * its PREV_FREE bit set, which no checksum covers, so a damaged header
      * there is left for whoever uses that chunk to report. */
     uint32_t next_len = (nf & FLAG_FREE) != 0u ? nf & ~FLAG_MASK : 0u;
-    if (next_len != 0u && !(free_header_ok(b, key, next, nf) && len_fits(next, next_len, end_of(b)))) {
+    mem_fault_t next_fault = free_successor_ok(b, key, next, nf);
+    if (next_fault != MEM_FAULT_NONE) {
         *where = b + next + 8u;
-        return MEM_FAULT_CORRUPT_HEADER;
-    }
-    if (next_len != 0u && !links_ok(b, key, next)) {
-        *where = b + next + 8u;
-        return MEM_FAULT_CORRUPT_LINK;
+        return next_fault;
     }
     uint32_t prev_len = 0u;
     if ((lf & FLAG_PREV_FREE) != 0u) {
@@ -494,19 +505,14 @@ static void *alloc_in(uint8_t *b, uint64_t key, size_t nb_bytes)
     if (off == 0u) {
         return NULL;
     }
-    if (HARDENED) {
-        mem_fault_t why = listed_ok(b, key, off, need);
-        if (why != MEM_FAULT_NONE) {
-            heap_fault(b, why, why == MEM_FAULT_CORRUPT_CONTEXT ? (const void *)b : b + off + 8u);
-            return NULL;
-        }
-    }
-    uint32_t have = len_of(b, off);
-    if (!HARDENED && !(chunk_pos_ok(off, first_of(b), end_of(b)) && len_fits(off, have, end_of(b)))) {
-        /* off trusts its metadata, but never a length past the heap's end */
-        heap_fault(b, MEM_FAULT_CORRUPT_HEADER, b + off + 8u);
+    /* Every level: off trusts the checksum-free metadata, but never a
+     * position or a length past the heap's end. */
+    mem_fault_t why = listed_ok(b, key, off, need);
+    if (why != MEM_FAULT_NONE) {
+        heap_fault(b, why, why == MEM_FAULT_CORRUPT_CONTEXT ? (const void *)b : b + off + 8u);
         return NULL;
     }
+    uint32_t have = len_of(b, off);
     if (PARANOID && poison_broken(b, off, have, have - need < MIN_CHUNK ? off + have : off + need) != 0u) {
         heap_fault(b, MEM_FAULT_WRITE_AFTER_FREE, b + off + 8u);
         return NULL;
@@ -653,12 +659,12 @@ static void *realloc_in(uint8_t *b, uint64_t key, void *ptr, size_t size)
     uint32_t next = off + have;
     uint32_t nf = ld(b, next + 4u);
     uint32_t next_len = (nf & FLAG_FREE) != 0u ? nf & ~FLAG_MASK : 0u;
-    if (!header_ok(b, key, next, nf) || (next_len != 0u && !len_fits(next, next_len, end_of(b)))) {
-        heap_fault(b, MEM_FAULT_CORRUPT_HEADER, b + next + 8u);
-        return NULL;
-    }
-    if (next_len != 0u && !links_ok(b, key, next)) {
-        heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + next + 8u);
+    /* Unlike free, realloc also verifies an allocated successor: whether the
+     * block grows in place or moves depends on that header's FREE bit. */
+    mem_fault_t next_fault = (nf & FLAG_FREE) == 0u && !header_ok(b, key, next, nf) ? MEM_FAULT_CORRUPT_HEADER
+                                                                                    : free_successor_ok(b, key, next, nf);
+    if (next_fault != MEM_FAULT_NONE) {
+        heap_fault(b, next_fault, b + next + 8u);
         return NULL;
     }
     if (need <= have) {

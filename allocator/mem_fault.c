@@ -87,23 +87,22 @@ void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr)
     call_handler(b, fault, addr);
 }
 
-/* What a refusing heap reports: the corruption that failed it, unless the
- * context itself is damaged (a word off, or a state no fault leaves). */
-void heap_refuse(uint8_t *b, const void *addr)
+mem_fault_t heap_failed_fault(const uint8_t *b)
 {
     uint32_t state = ld(b, W_STATE * 4u);
     bool damaged = (HARDENED && !ctx_intact(b, key_of(b))) || state > (uint32_t)MEM_FAULT_CORRUPT_CONTEXT ||
                    !is_corruption((mem_fault_t)state);
-    if (damaged) {
-        if (state != (uint32_t)MEM_FAULT_CORRUPT_CONTEXT) {
-            heap_fail(b, MEM_FAULT_CORRUPT_CONTEXT);
-        }
-        call_handler(b, MEM_FAULT_CORRUPT_CONTEXT, b);
-    } else {
-        /* A context fault is about the heap, whichever call meets it again. */
-        bool about_ctx = addr == NULL || state == (uint32_t)MEM_FAULT_CORRUPT_CONTEXT;
-        call_handler(b, (mem_fault_t)state, about_ctx ? b : addr);
+    return damaged ? MEM_FAULT_CORRUPT_CONTEXT : (mem_fault_t)state;
+}
+
+void heap_refuse(uint8_t *b, const void *addr)
+{
+    mem_fault_t fault = heap_failed_fault(b);
+    if (ld(b, W_STATE * 4u) != (uint32_t)fault) {
+        heap_fail(b, fault); /* the context is damaged: fail it for good */
     }
+    /* A context fault is about the heap, whichever call meets it again. */
+    call_handler(b, fault, addr == NULL || fault == MEM_FAULT_CORRUPT_CONTEXT ? (const void *)b : addr);
 }
 
 uint8_t *heap_recognize(mem_ctx_t ctx, bool *vg)

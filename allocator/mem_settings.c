@@ -30,13 +30,7 @@ mem_fault_t mem_last_fault(mem_ctx_t ctx)
 {
     bool vg;
     const uint8_t *b = heap_open(ctx, &vg);
-    mem_fault_t f = MEM_FAULT_NONE;
-    if (b != NULL && ld(b, W_STATE * 4u) != 0u) {
-        uint32_t state = ld(b, W_STATE * 4u);
-        bool damaged = (HARDENED && !ctx_intact(b, key_of(b))) || state > (uint32_t)MEM_FAULT_CORRUPT_CONTEXT ||
-                       state == (uint32_t)MEM_FAULT_DOUBLE_FREE || state == (uint32_t)MEM_FAULT_INVALID_POINTER;
-        f = damaged ? MEM_FAULT_CORRUPT_CONTEXT : (mem_fault_t)state;
-    }
+    mem_fault_t f = b != NULL && ld(b, W_STATE * 4u) != 0u ? heap_failed_fault(b) : MEM_FAULT_NONE;
     heap_leave(vg);
     return f;
 }

@@ -37,6 +37,7 @@
 #define mem_set_check_interval GBENCH_SYM(mem_set_check_interval)
 #define heap_fault GBENCH_SYM(heap_fault)
 #define heap_refuse GBENCH_SYM(heap_refuse)
+#define heap_failed_fault GBENCH_SYM(heap_failed_fault)
 #define heap_validate GBENCH_SYM(heap_validate)
 #define heap_classify GBENCH_SYM(heap_classify)
 #define heap_tick GBENCH_SYM(heap_tick)
