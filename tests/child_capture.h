@@ -3,7 +3,8 @@
  * @brief Runs a call in a child process with its stderr captured: how the
  *        tests check the default fault handler, whose line goes to stderr
  *        and which then aborts. Shared by the app-wrapper tests and the
- *        attack and fault tests (attacks/attack_util.h).
+ *        attack and fault tests (attacks/attack_util.h); the sweeps run
+ *        their batches of cases in children started by child_start.
  *
  * Needs POSIX (fork, pipe, dup2): define _POSIX_C_SOURCE before the first
  * include.
@@ -24,12 +25,18 @@
 
 #include <cmocka.h>
 
+/** A child started by child_start: its pid, and the read end of its pipe. */
+typedef struct {
+    pid_t pid;
+    int fd;
+} child_t;
+
 /**
- * Runs fn(arg) in a child process whose stderr is captured into out (cap
- * bytes, NUL-terminated, the rest dropped); the child exits 0 if fn
- * returns. Returns the child's wait status.
+ * Forks a child that runs fn(arg, fd), fd the write end of a pipe, and
+ * exits 0 if fn returns. The parent reads what it writes at the returned
+ * fd, then calls child_finish.
  */
-static inline int run_captured(void (*fn)(void *), void *arg, char *out, size_t cap)
+static inline child_t child_start(void (*fn)(void *arg, int fd), void *arg)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -38,28 +45,59 @@ static inline int run_captured(void (*fn)(void *), void *arg, char *out, size_t 
     assert_true(pid >= 0);
     if (pid == 0) {
         (void)close(fds[0]);
-        if (dup2(fds[1], STDERR_FILENO) < 0) {
-            _exit(2);
-        }
-        fn(arg);
+        fn(arg, fds[1]);
         _exit(0);
     }
     (void)close(fds[1]);
+    return (child_t){pid, fds[0]};
+}
+
+/** Closes the read end and waits for the child: returns its wait status. */
+static inline int child_finish(child_t child)
+{
+    (void)close(child.fd);
+    int status = 0;
+    assert_int_equal(waitpid(child.pid, &status, 0), child.pid);
+    return status;
+}
+
+/* A call whose stderr run_captured captures. */
+typedef struct {
+    void (*fn)(void *);
+    void *arg;
+} captured_call_t;
+
+/* In the child: stderr into the pipe, then the call. */
+static inline void captured_call_run(void *call, int fd)
+{
+    const captured_call_t *c = call;
+    if (dup2(fd, STDERR_FILENO) < 0) {
+        _exit(2);
+    }
+    c->fn(c->arg);
+}
+
+/**
+ * Runs fn(arg) in a child process whose stderr is captured into out (cap
+ * bytes, NUL-terminated, the rest dropped); the child exits 0 if fn
+ * returns. Returns the child's wait status.
+ */
+static inline int run_captured(void (*fn)(void *), void *arg, char *out, size_t cap)
+{
+    captured_call_t call = {fn, arg};
+    child_t child = child_start(captured_call_run, &call);
     size_t n = 0;
     for (;;) {
         char spill[256]; /* past cap: read and dropped, so the child never blocks */
         bool room = n < cap - 1u;
-        ssize_t r = room ? read(fds[0], out + n, cap - 1u - n) : read(fds[0], spill, sizeof spill);
+        ssize_t r = room ? read(child.fd, out + n, cap - 1u - n) : read(child.fd, spill, sizeof spill);
         if (r <= 0) {
             break;
         }
         n += room ? (size_t)r : 0u;
     }
     out[n] = '\0';
-    (void)close(fds[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return status;
+    return child_finish(child);
 }
 
 /**

@@ -25,6 +25,30 @@ static bool never_called_cb(void *data, uint8_t *addr, bool allocated, size_t si
     return false;
 }
 
+/* The real heap around calls given another heap or no heap: its bytes and
+ * the usable size of its block p_real before them, and a recorder for its
+ * handler. After them real_heap_untouched asserts that none of it changed,
+ * that the heap is consistent and that its handler stayed silent. */
+static uint8_t g_heap_before[HEAP_SIZE];
+static size_t g_usable_before;
+static fault_recorder_t g_real_faults;
+
+static void real_heap_snapshot(void *p_real)
+{
+    fault_recorder_install(g_ctx, &g_real_faults);
+    raw_read(g_heap_before, g_heap, sizeof g_heap);
+    g_usable_before = mem_usable_size(g_ctx, p_real);
+}
+
+static void real_heap_untouched(void *p_real)
+{
+    assert_true(raw_equal(g_heap_before, g_heap, sizeof g_heap));
+    assert_int_equal(mem_usable_size(g_ctx, p_real), g_usable_before);
+    assert_true(heap_consistent(g_ctx));
+    assert_true(no_fault(&g_real_faults));
+    assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
+}
+
 /* Every call with a bad ctx (no heap mem_init made) is a no-op that does
  * not touch the real heap or the memory designated by the bad ctx, and
  * reports nothing: there is no heap whose handler to call (the real heap's
@@ -34,11 +58,7 @@ static bool never_called_cb(void *data, uint8_t *addr, bool allocated, size_t si
  * invalid read: the calls with it run with memcheck's reporting off. */
 static void exercise_bad_ctx_at(mem_ctx_t bad, void *p_real, bool check_stat, bool in_metadata)
 {
-    static uint8_t heap_before[HEAP_SIZE];
-    static fault_recorder_t faults;
-    fault_recorder_install(g_ctx, &faults);
-    raw_read(heap_before, g_heap, sizeof g_heap);
-    size_t usable_before = mem_usable_size(g_ctx, p_real);
+    real_heap_snapshot(p_real);
 
     if (in_metadata) {
         RAW_QUIET_BEGIN();
@@ -79,11 +99,7 @@ static void exercise_bad_ctx_at(mem_ctx_t bad, void *p_real, bool check_stat, bo
         assert_true(stat_is_zero(&st));
     }
 
-    assert_true(raw_equal(heap_before, g_heap, sizeof g_heap));
-    assert_int_equal(mem_usable_size(g_ctx, p_real), usable_before);
-    assert_true(heap_consistent(g_ctx));
-    assert_true(no_fault(&faults));
-    assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
+    real_heap_untouched(p_real);
 }
 
 static void exercise_bad_ctx(mem_ctx_t bad, void *p_real, bool check_stat)
@@ -91,19 +107,35 @@ static void exercise_bad_ctx(mem_ctx_t bad, void *p_real, bool check_stat)
     exercise_bad_ctx_at(bad, p_real, check_stat, false);
 }
 
+/* A live block of the real heap, offered to every call with a bad ctx. */
+static void *real_block(void)
+{
+    void *p = mem_alloc(g_ctx, 40);
+    assert_non_null(p);
+    return p;
+}
+
+/* g_never, whatever it holds now, as the bad ctx: it is left byte for
+ * byte as it was. */
+static void exercise_never_unchanged(void *p_real)
+{
+    static uint64_t copy[sizeof g_never / 8u];
+    memcpy(copy, g_never, sizeof g_never);
+    exercise_bad_ctx(g_never, p_real, true);
+    assert_memory_equal(copy, g_never, sizeof g_never);
+}
+
 static void test_bad_ctx_null(void **state)
 {
     (void)state;
-    void *p = mem_alloc(g_ctx, 40);
-    assert_non_null(p);
+    void *p = real_block();
     exercise_bad_ctx(NULL, p, true);
 }
 
 static void test_bad_ctx_zeroed_buffer(void **state)
 {
     (void)state;
-    void *p = mem_alloc(g_ctx, 40);
-    assert_non_null(p);
+    void *p = real_block();
     raw_buffer_reset(g_never, sizeof g_never, 0);
     exercise_bad_ctx(g_never, p, true);
     assert_true(all_bytes(g_never, sizeof g_never, 0));
@@ -112,8 +144,7 @@ static void test_bad_ctx_zeroed_buffer(void **state)
 static void test_bad_ctx_garbage_buffer(void **state)
 {
     (void)state;
-    void *p = mem_alloc(g_ctx, 40);
-    assert_non_null(p);
+    void *p = real_block();
     raw_buffer_reset(g_never, sizeof g_never, 0);
     uint64_t seed = 0x9E3779B97F4A7C15u;
     for (size_t i = 0; i < sizeof g_never / 8u; i++) {
@@ -122,10 +153,7 @@ static void test_bad_ctx_garbage_buffer(void **state)
     /* mem_stat reads the first word as the SDK's &ctx form: an aligned
      * address there is followed only to a heap the library made */
     g_never[0] = (uint64_t)addr_of(&g_never[8]);
-    static uint64_t copy[sizeof g_never / 8u];
-    memcpy(copy, g_never, sizeof g_never);
-    exercise_bad_ctx(g_never, p, true);
-    assert_memory_equal(copy, g_never, sizeof g_never);
+    exercise_never_unchanged(p);
 }
 
 /* A byte-for-byte copy of a live heap at an address mem_init never saw is
@@ -133,14 +161,10 @@ static void test_bad_ctx_garbage_buffer(void **state)
 static void test_bad_ctx_copy_of_a_heap(void **state)
 {
     (void)state;
-    void *p = mem_alloc(g_ctx, 40);
-    assert_non_null(p);
+    void *p = real_block();
     raw_buffer_reset(g_never, sizeof g_never, 0);
     raw_read(g_never, g_heap, sizeof g_never);
-    static uint64_t copy[sizeof g_never / 8u];
-    memcpy(copy, g_never, sizeof g_never);
-    exercise_bad_ctx(g_never, p, true);
-    assert_memory_equal(copy, g_never, sizeof g_never);
+    exercise_never_unchanged(p);
 }
 
 /* A pointer inside a real heap or misaligned from it is not a context, and
@@ -148,8 +172,7 @@ static void test_bad_ctx_copy_of_a_heap(void **state)
 static void test_bad_ctx_inside_real_heap(void **state)
 {
     (void)state;
-    void *p = mem_alloc(g_ctx, 40);
-    assert_non_null(p);
+    void *p = real_block();
     memset(p, 0, 40);
     uint8_t *c = g_ctx;
     exercise_bad_ctx_at(c + 1, p, true, true);
@@ -163,8 +186,7 @@ static void test_bad_ctx_inside_real_heap(void **state)
 static void test_bad_ctx_address_of_variable(void **state)
 {
     (void)state;
-    void *p = mem_alloc(g_ctx, 40);
-    assert_non_null(p);
+    void *p = real_block();
     mem_ctx_t var = g_ctx;
     exercise_bad_ctx(&var, p, false);
     assert_ptr_equal(var, g_ctx);
@@ -191,14 +213,10 @@ static void test_bad_ctx_address_of_variable(void **state)
 static void exercise_damaged_ctx(mem_ctx_t bad, fault_recorder_t *r, void *p_real, const void *buf,
                                  size_t len)
 {
-    static uint8_t heap_before[HEAP_SIZE];
     static uint8_t bad_before[HEAP_SIZE];
     static uint8_t bad_after[HEAP_SIZE];
     assert_true(len <= sizeof bad_before);
-    static fault_recorder_t faults;
-    fault_recorder_install(g_ctx, &faults);
-    raw_read(heap_before, g_heap, sizeof g_heap);
-    size_t usable_before = mem_usable_size(g_ctx, p_real);
+    real_heap_snapshot(p_real);
     raw_read(bad_before, buf, len);
     const void *about_p = bad; /* a context fault is about the heap, at every level */
     fault_recorder_clear(r);
@@ -263,11 +281,17 @@ static void exercise_damaged_ctx(mem_ctx_t bad, fault_recorder_t *r, void *p_rea
     assert_in_range(changed, 1, 2);
     assert_true(code_written);
 
-    assert_true(raw_equal(heap_before, g_heap, sizeof g_heap));
-    assert_int_equal(mem_usable_size(g_ctx, p_real), usable_before);
-    assert_true(heap_consistent(g_ctx));
-    assert_true(no_fault(&faults));
-    assert_int_equal(mem_last_fault(g_ctx), MEM_FAULT_NONE);
+    real_heap_untouched(p_real);
+}
+
+/* A second heap, in the first 4096 bytes of g_big, its faults recorded by r. */
+static mem_ctx_t other_heap(fault_recorder_t *r)
+{
+    raw_buffer_reset(g_big, sizeof g_big, 0);
+    mem_ctx_t other = mem_init(g_big, 4096);
+    assert_non_null(other);
+    fault_recorder_install(other, r);
+    return other;
 }
 
 /* A heap whose buffer was wiped is still one the library made: damaged,
@@ -275,16 +299,11 @@ static void exercise_damaged_ctx(mem_ctx_t bad, fault_recorder_t *r, void *p_rea
 static void test_bad_ctx_wiped_heap(void **state)
 {
     (void)state;
-    raw_buffer_reset(g_big, sizeof g_big, 0);
-    mem_ctx_t other = mem_init(g_big, 4096);
-    assert_non_null(other);
     static fault_recorder_t other_faults;
-    fault_recorder_install(other, &other_faults);
+    mem_ctx_t other = other_heap(&other_faults);
     assert_true(mem_check(other));
     raw_buffer_reset(g_big, 4096, 0);
-    void *p = mem_alloc(g_ctx, 40);
-    assert_non_null(p);
-    exercise_damaged_ctx(other, &other_faults, p, g_big, 4096);
+    exercise_damaged_ctx(other, &other_faults, real_block(), g_big, 4096);
 }
 
 /* A heap whose first word (its identity) was overwritten is still one the
@@ -292,18 +311,13 @@ static void test_bad_ctx_wiped_heap(void **state)
 static void test_bad_ctx_first_word_changed(void **state)
 {
     (void)state;
-    raw_buffer_reset(g_big, sizeof g_big, 0);
-    mem_ctx_t other = mem_init(g_big, 4096);
-    assert_non_null(other);
     static fault_recorder_t other_faults;
-    fault_recorder_install(other, &other_faults);
+    mem_ctx_t other = other_heap(&other_faults);
     void *q = mem_alloc(other, 100);
     assert_non_null(q);
     assert_true(mem_check(other));
     raw_flip(other, 4);
-    void *p = mem_alloc(g_ctx, 40);
-    assert_non_null(p);
-    exercise_damaged_ctx(other, &other_faults, p, g_big, 4096);
+    exercise_damaged_ctx(other, &other_faults, real_block(), g_big, 4096);
     /* its block is refused with the rest */
     mem_free(other, q);
     EXPECT_CORRUPT_CONTEXT_AT(&other_faults, other, (void *)other);

@@ -279,37 +279,34 @@ typedef struct {
     verdict_t v;
 } record_t;
 
-static bool send_all(int fd, const void *buf, size_t n)
+/* One record through the pipe, written (send) or read whole: false on an
+ * error or the end of the pipe first. */
+static bool pass_record(int fd, record_t *rec, bool send)
 {
-    const uint8_t *p = buf;
+    uint8_t *p = (uint8_t *)rec;
+    size_t n = sizeof *rec;
     while (n > 0u) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0) {
+        ssize_t k = send ? write(fd, p, n) : read(fd, p, n);
+        if (k <= 0) {
             return false;
         }
-        p += w;
-        n -= (size_t)w;
+        p += k;
+        n -= (size_t)k;
     }
     return true;
 }
 
-static bool receive_all(int fd, void *buf, size_t n)
-{
-    uint8_t *p = buf;
-    while (n > 0u) {
-        ssize_t r = read(fd, p, n);
-        if (r <= 0) {
-            return false;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
+/* The cases [from, to) of sw that one child runs. */
+typedef struct {
+    const sweep_t *sw;
+    size_t from, to;
+} batch_t;
 
-/* The child's side: cases [from, to), one record each, then the end mark. */
-static void child_run(const sweep_t *sw, size_t from, size_t to, int fd)
+/* The child's side: its batch's cases, one record each, then the end mark. */
+static void child_run(void *batch, int fd)
 {
+    const batch_t *b = batch;
+    const sweep_t *sw = b->sw;
     /* A crash ends the child: cmocka's handlers would jump back into its
      * runner and run the remaining tests in the child. */
     for (size_t i = 0; i < NB_CRASH_SIGNALS; i++) {
@@ -323,7 +320,7 @@ static void child_run(const sweep_t *sw, size_t from, size_t to, int fd)
     uint64_t arg[ARG_BYTES / 8u];
     char label[LABEL_BYTES];
     record_t rec;
-    for (size_t i = from; i < to; i++) {
+    for (size_t i = b->from; i < b->to; i++) {
         if (!sw->describe(i, arg, label, sizeof label)) {
             continue;
         }
@@ -331,7 +328,7 @@ static void child_run(const sweep_t *sw, size_t from, size_t to, int fd)
         rec.index = i;
         sw->fn(arg, &rec.v);
         heap_discard();
-        if (!send_all(fd, &rec, sizeof rec)) {
+        if (!pass_record(fd, &rec, true)) {
             _exit(4);
         }
         if (rec.v.bad[V_OUTSIDE]) {
@@ -340,37 +337,27 @@ static void child_run(const sweep_t *sw, size_t from, size_t to, int fd)
     }
     memset(&rec, 0, sizeof rec);
     rec.index = SIZE_MAX;
-    _exit(send_all(fd, &rec, sizeof rec) ? 0 : 4);
+    _exit(pass_record(fd, &rec, true) ? 0 : 4);
 }
 
 /* Cases [from, to) in one child; returns where the next child starts. */
 static size_t run_batch(const sweep_t *sw, tally_t *t, size_t from, size_t to)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    assert_int_equal(fflush(NULL), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        (void)close(fds[0]);
-        child_run(sw, from, to, fds[1]);
-    }
-    (void)close(fds[1]);
+    batch_t batch = {sw, from, to};
+    child_t child = child_start(child_run, &batch);
     uint64_t arg[ARG_BYTES / 8u];
     char label[LABEL_BYTES];
     size_t resume = from;
     bool done = false;
     record_t rec;
-    while (!done && receive_all(fds[0], &rec, sizeof rec)) {
+    while (!done && pass_record(child.fd, &rec, false)) {
         done = rec.index == SIZE_MAX;
         if (!done && rec.index >= from && rec.index < to && sw->describe(rec.index, arg, label, sizeof label)) {
             tally_note(t, sw, rec.index, &rec.v, label);
             resume = rec.index + 1u;
         }
     }
-    (void)close(fds[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    int status = child_finish(child);
     if (done) {
         return to;
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Links an app against hardalloc the two ways the README documents: installed
+# Links an app against hardalloc the two ways docs/API.md documents: installed
 # (pkg-config) and as a Meson subproject of a parent project. Arguments: the
 # source root and the build directory of the project under test.
 set -euo pipefail
