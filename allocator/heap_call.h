@@ -25,7 +25,11 @@ static inline uint8_t *heap_open(mem_ctx_t ctx, bool *vg)
 {
     uint8_t *b = heap_of(ctx);
     if (b == NULL) {
-        return heap_recognize(ctx, vg);
+        /* vg is not passed down: a local whose address escapes would cost
+         * every call a stack frame and its tail call. */
+        b = heap_recognize(ctx);
+        *vg = b != NULL && san_vg_recognized(b);
+        return b;
     }
     *vg = san_vg(b);
     if (*vg) {
@@ -46,9 +50,17 @@ static inline bool heap_usable(const uint8_t *b, uint64_t key)
  * the heap's key (0 at hardening=off, which keys nothing). */
 static inline uint8_t *heap_enter(mem_ctx_t ctx, const void *addr, bool *vg, uint64_t *key)
 {
-    uint8_t *b = heap_open(ctx, vg);
+    uint8_t *b = heap_of(ctx);
     if (b == NULL) {
+        /* Out of line and final: no slow path returns into the fast one, so
+         * the calls of the fast path need no stack frame. */
+        heap_refuse_unknown(ctx, addr);
+        *vg = false;
         return NULL;
+    }
+    *vg = san_vg(b);
+    if (*vg) {
+        san_reporting(false);
     }
     *key = HARDENED ? key_of(b) : 0u;
     if (!heap_usable(b, *key)) {

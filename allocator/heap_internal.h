@@ -87,7 +87,7 @@
  * (ctx_intact): no word can change unreported. No code pointer and no
  * secret is kept here
  * (heap_secret.h, heap_registry.h). The number of classes and the
- * bitmap's length follow from FIRST (classes_of, words_of). */
+ * bitmap words in use follow from FIRST (classes_of). */
 enum {
     W_ID,          /* identity: heap_id(base), bit 0 = made under valgrind */
     W_ID2,         /* W_ID ^ ID2_XOR: the heap is still known when W_ID is hit */
@@ -114,6 +114,9 @@ enum {
 
 _Static_assert(MEM_MAX_HEAP_SIZE <= (size_t)UINT32_MAX / 2u + 1u, "offsets are u32");
 _Static_assert(BITMAP_AT % 8u == 0u && HEADS_AT % 8u == 0u, "context stays aligned");
+/* class_of of any u32 length is below SL_COUNT * (32 - 6) + SL_COUNT: the
+ * bitmap has a bit for it, so find_free scans no further than the bitmap. */
+_Static_assert(SL_COUNT * 27u <= BITMAP_WORDS * 64u, "every class has a bitmap bit");
 
 /* The hot path is a handful of small functions; inlining them all into
  * mem_alloc and mem_free is worth about 5 % of an alloc+free pair, at the
@@ -186,6 +189,14 @@ META void fill_words(uint8_t *b, uint32_t from, uint32_t to, uint32_t v)
     }
 }
 
+/* Fills [from, to) with byte v, any alignment: ASan builds' wipe. */
+META void fill_bytes(uint8_t *b, uint32_t from, uint32_t to, uint8_t v)
+{
+    for (uint32_t o = from; o < to; o++) {
+        b[o] = v;
+    }
+}
+
 /* Offset of the first word in [from, to) that is not v, or 0 when all are. */
 META uint32_t find_not_word(const uint8_t *b, uint32_t from, uint32_t to, uint32_t v)
 {
@@ -253,22 +264,72 @@ static inline uint32_t first_of(const uint8_t *b)
     return ld(b, W_FIRST * 4u);
 }
 
+/* Number of size classes of a heap whose first chunk is at first. */
+static inline uint32_t classes_at(uint32_t first)
+{
+    return (first - HEADS_AT) / 4u;
+}
+
 /* Number of size classes of the heap: one list head (4 bytes) each. */
 static inline uint32_t classes_of(const uint8_t *b)
 {
-    return (first_of(b) - HEADS_AT) / 4u;
-}
-
-/* Bitmap words this heap's classes span. */
-static inline uint32_t words_of(const uint8_t *b)
-{
-    return (classes_of(b) + 63u) / 64u;
+    return classes_at(first_of(b));
 }
 
 static inline uint32_t end_of(const uint8_t *b)
 {
     return ld(b, W_END * 4u);
 }
+
+/* One call's view of a heap whose context it verified on entry: the base and
+ * the bounds as they were verified, read once, so that no store into the
+ * arena makes the hot path read them again (16 bytes: two registers). A
+ * build for size keeps only the base and reads the bounds where they are
+ * used: on a 32-bit core that is one short load each, cheaper in code than
+ * carrying them in registers and on the stack. */
+#ifdef __OPTIMIZE_SIZE__
+typedef struct {
+    uint8_t *b;
+} heap_t;
+
+static inline heap_t heap_view(uint8_t *b)
+{
+    heap_t h = {b};
+    return h;
+}
+
+static inline uint32_t heap_first(heap_t h)
+{
+    return first_of(h.b);
+}
+
+static inline uint32_t heap_end(heap_t h)
+{
+    return end_of(h.b);
+}
+#else
+typedef struct {
+    uint8_t *b;
+    uint32_t first; /* offset of the first chunk */
+    uint32_t end;   /* offset of the sentinel */
+} heap_t;
+
+static inline heap_t heap_view(uint8_t *b)
+{
+    heap_t h = {b, first_of(b), end_of(b)};
+    return h;
+}
+
+static inline uint32_t heap_first(heap_t h)
+{
+    return h.first;
+}
+
+static inline uint32_t heap_end(heap_t h)
+{
+    return h.end;
+}
+#endif
 
 static inline uint32_t len_of(const uint8_t *b, uint32_t off)
 {
@@ -297,43 +358,33 @@ static inline bool len_fits(uint32_t pos, uint32_t len, uint32_t end)
 
 /* ---- checksums ---------------------------------------------------------- */
 
-/* A keyed 64 -> 32 bit mix: the input xor the key, times an odd multiplier
- * also drawn from the key, high half. Every input bit reaches the output
- * through carries that depend on the key, so changing a header's length or
- * offset changes its checksum in a way nobody without the key can predict;
- * one multiply, because it runs several times per alloc+free pair. It is
- * fast, not a MAC: README "Threat model" says what an attacker who reads
- * many headers and does the algebra can still do. */
-static inline uint32_t keyed_mix_inline(uint64_t key, uint64_t m)
+/* The header checksum's keyed 64 -> 32 bit mix: the input xor the heap's
+ * key, times the library's secret odd multiplier, high half. Every input
+ * bit reaches the output through carries that depend on both secrets, so
+ * changing a header's length or offset changes its checksum in a way nobody
+ * without them can predict; one multiply, because it runs several times per
+ * alloc+free pair. It is fast, not a MAC: docs/HARDENING.md says what an
+ * attacker who reads many headers and does the algebra can still do. */
+static inline uint32_t keyed_mix(uint64_t key, uint64_t m)
+{
+    return (uint32_t)(((m ^ key) * heap_lib_secret[1]) >> 32);
+}
+
+/* The context checksum's mix: the same, but the multiplier is drawn from the
+ * key itself, so that a tweak of the key (ctx_check) changes the function,
+ * not just its input: that is what lets four words share one 64-bit mix. */
+static inline uint32_t ctx_mix(uint64_t key, uint64_t m)
 {
     uint64_t x = (m ^ key) * ((key >> 17 | key << 47) | 1u);
     return (uint32_t)(x >> 32);
 }
 
-/* A 64-bit multiply is a dozen instructions on a 32-bit core: a build for
- * size keeps one copy of the mix (heap_secret.c) instead of one per use. */
-#ifdef __OPTIMIZE_SIZE__
-uint32_t heap_keyed_mix(uint64_t key, uint64_t m);
-#define keyed_mix heap_keyed_mix
-#else
-#define keyed_mix keyed_mix_inline
-#endif
-
 /* The heap's key: from the library's secret (static storage), the nonce
  * this init drew and the heap's address. Recomputed by every call. */
-static inline uint64_t key_of_inline(const uint8_t *b)
+static inline uint64_t key_of(const uint8_t *b)
 {
     return heap_key_of(ld64(b, W_NONCE * 4u), (uintptr_t)b);
 }
-
-/* Each checksum has one copy in a build for size (heap_secret.c): a 64-bit
- * multiply is a dozen instructions on a 32-bit core. Inlined otherwise. */
-#ifdef __OPTIMIZE_SIZE__
-uint64_t heap_key_at(const uint8_t *b);
-#define key_of heap_key_at
-#else
-#define key_of key_of_inline
-#endif
 
 /* Hardened, the low 5 bits of an allocated chunk's check word hold its
  * slack: the bytes between the request's end plus the canary and the
@@ -420,9 +471,9 @@ static inline mem_fault_t canary_fault(const uint8_t *b, uint32_t off, uint32_t 
 static inline uint32_t ctx_check_inline(const uint8_t *b, uint64_t key)
 {
     uint64_t tweak = (uint64_t)first_of(b) << 32 | (uint64_t)ld(b, W_STATE * 4u) << 18;
-    uint32_t c = keyed_mix(key ^ tweak, (uint64_t)ld(b, W_TOTAL * 4u) << 32 | end_of(b));
+    uint32_t c = ctx_mix(key ^ tweak, (uint64_t)ld(b, W_TOTAL * 4u) << 32 | end_of(b));
     if (PARANOID) {
-        c ^= keyed_mix(~key, (uint64_t)ld(b, W_CHECK_EVERY * 4u) << 32 | ld(b, W_OPS * 4u));
+        c ^= ctx_mix(~key, (uint64_t)ld(b, W_CHECK_EVERY * 4u) << 32 | ld(b, W_OPS * 4u));
     }
     return c;
 }
@@ -503,9 +554,16 @@ void heap_refuse(uint8_t *b, const void *addr);
 mem_fault_t heap_failed_fault(const uint8_t *b);
 
 /* Slow path of heap_open (heap_call.h): ctx's first identity word is not
- * its own. The damaged heap, failed closed (*vg set from the second
- * identity word), or NULL (*vg false) when ctx is no heap we can tell. */
-uint8_t *heap_recognize(mem_ctx_t ctx, bool *vg);
+ * its own. The damaged heap, failed closed (memcheck's reporting turned off
+ * when san_vg_recognized says it was made under valgrind), or NULL when ctx
+ * is no heap we can tell. */
+uint8_t *heap_recognize(mem_ctx_t ctx);
+
+/* heap_enter's path for a ctx whose first identity word is not its own: a
+ * heap recognized there (damaged) refuses the call (reported, addr as for
+ * heap_refuse), with memcheck's reporting as it was; anything else is no
+ * heap and the call answers NULL / false unreported. */
+void heap_refuse_unknown(mem_ctx_t ctx, const void *addr);
 
 /* Fails the heap with fault and signs the context again under its key (so
  * that resetting the state later does not revive it). */

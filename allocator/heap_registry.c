@@ -33,25 +33,23 @@ static slot_t *slot_for(const void *base)
 {
     slot_t *s = find(base);
     if (s == NULL) {
-        unsigned i = g_next;
-        for (unsigned tries = 0; tries < HARDALLOC_HEAP_SLOTS && g_slots[i].handler != NULL; tries++) {
-            i = (i + 1u) % HARDALLOC_HEAP_SLOTS;
-        }
-        if (g_slots[i].handler != NULL) {
-            i = g_next;
-        }
-        g_next = (i + 1u) % HARDALLOC_HEAP_SLOTS;
-        s = &g_slots[i];
+        /* At most one lap plus one step: with a handler in every slot, the
+         * lap ends where it began, at the oldest position. */
+        unsigned tries = 0;
+        do {
+            s = &g_slots[g_next];
+            g_next = (g_next + 1u) % HARDALLOC_HEAP_SLOTS;
+        } while (s->handler != NULL && ++tries <= HARDALLOC_HEAP_SLOTS);
         s->base = base;
-        s->handler = NULL;
-        s->user = NULL;
     }
     return s;
 }
 
 void heap_registry_add(const void *base)
 {
-    heap_registry_set_handler(base, NULL, NULL);
+    slot_t *s = slot_for(base);
+    s->handler = NULL;
+    s->user = NULL;
 }
 
 bool heap_registry_has(const void *base)

@@ -47,7 +47,10 @@ bool heap_secret_ready(void)
 {
     /* An all-zero draw is a failed source (a hook that returns without
      * writing), not a secret. */
-    g_ready = g_ready || (draw(heap_lib_secret, sizeof heap_lib_secret) && (heap_lib_secret[0] | heap_lib_secret[1]) != 0u);
+    if (!g_ready && draw(heap_lib_secret, sizeof heap_lib_secret) && (heap_lib_secret[0] | heap_lib_secret[1]) != 0u) {
+        heap_lib_secret[1] |= 1u; /* a multiplier: odd, so that it loses no bit */
+        g_ready = true;
+    }
     return g_ready;
 }
 
@@ -57,7 +60,7 @@ uint64_t heap_new_nonce(uintptr_t base, uint64_t seed)
      * things only: a bijective mix of the secret here would hand the secret
      * to whoever reads it. It only has to differ
      * from every earlier init's at this address: the counter sees to that,
-     * for any seeds but ones chosen to cancel it, and the seed is mixed in. The key's secrecy comes from heap_key_of. */
+     * for any seeds but ones chosen to cancel it, and the seed is mixed in. The key's secrecy comes from heap_key_of's mask. */
     (void)base; /* heap_key_of mixes the address in */
     /* The counter is spread over all 64 bits (a bijection, so still unique)
      * before the seed joins: seeds that differ in a few low bits, like
@@ -67,16 +70,6 @@ uint64_t heap_new_nonce(uintptr_t base, uint64_t seed)
 }
 
 #ifdef __OPTIMIZE_SIZE__
-uint32_t heap_keyed_mix(uint64_t key, uint64_t m)
-{
-    return keyed_mix_inline(key, m);
-}
-
-uint64_t heap_key_at(const uint8_t *b)
-{
-    return key_of_inline(b);
-}
-
 uint32_t heap_header_check(uint64_t key, uint32_t off, uint32_t len_flags, uint32_t slack)
 {
     return header_check_inline(key, off, len_flags, slack);
@@ -100,7 +93,7 @@ static uint64_t splitmix64(uint64_t x)
 void mem_testing_pin_secret(uint64_t secret)
 {
     heap_lib_secret[0] = splitmix64(secret);
-    heap_lib_secret[1] = splitmix64(secret ^ UINT64_C(0x5EC2E7));
+    heap_lib_secret[1] = splitmix64(secret ^ UINT64_C(0x5EC2E7)) | 1u;
     g_inits = 0u;
     g_ready = true;
 }

@@ -18,8 +18,9 @@
 #include <stdint.h>
 
 /* The library's secret: two 64-bit words, all zero until heap_secret_ready
- * has drawn them. Hidden: read by the inline key derivation, never written
- * outside heap_secret.c. */
+ * has drawn them. [0] masks every heap's key; [1], odd, is the multiplier of
+ * every header checksum. Hidden: read by the inline key derivation and
+ * checksums, never written outside heap_secret.c. */
 extern uint64_t heap_lib_secret[2] __attribute__((visibility("hidden")));
 
 /* Draws the secret on first use (true when it is there). False when the
@@ -31,11 +32,13 @@ bool heap_secret_ready(void);
  * a process (an init counter is mixed in), unpredictable without the secret. */
 uint64_t heap_new_nonce(uintptr_t base, uint64_t seed);
 
-/* The key of the heap at base whose context holds nonce: one multiply, so
- * that every call can afford it. A nonce changed by one bit gives an
- * unrelated key, whose checksums then fail. */
+/* The key of the heap at base whose context holds nonce: the nonce and the
+ * address under the secret mask. Two instructions, so that every call can
+ * afford it; no multiply here because the checksums multiply by a secret of
+ * their own (heap_internal.h). Keys of two heaps, or of two inits of one
+ * buffer, differ by a public but never-repeating difference (the nonces
+ * are unique), so nothing signed under one verifies under the other. */
 static inline uint64_t heap_key_of(uint64_t nonce, uintptr_t base)
 {
-    uint64_t x = (nonce ^ heap_lib_secret[0] ^ (uint64_t)base) * (heap_lib_secret[1] | 1u);
-    return x ^ (x >> 31);
+    return nonce ^ (uint64_t)base ^ heap_lib_secret[0];
 }

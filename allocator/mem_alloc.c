@@ -18,12 +18,14 @@
 
 /* ---- wiping and poison -------------------------------------------------- */
 
-/* Fills [from, to) with byte v: the wipe of freed payloads. Under ASan the
- * range may be poisoned already, so the uninstrumented word loop is used. */
+/* Fills [from, to) with byte v: the wipe of freed payloads and of what a
+ * resized block no longer holds (from may be unaligned: a request's end).
+ * Under ASan the range may be poisoned already, so an uninstrumented loop
+ * is used. */
 static inline void wipe(uint8_t *b, uint32_t from, uint32_t to, uint8_t v)
 {
 #ifdef HEAP_ASAN
-    fill_words(b, from, to, 0x01010101u * v);
+    fill_bytes(b, from, to, v);
 #else
     memset(b + from, v, to - from);
 #endif
@@ -44,61 +46,67 @@ static uint32_t poison_broken(const uint8_t *b, uint32_t off, uint32_t len, uint
 
 /* ---- free lists --------------------------------------------------------- */
 
-/* Hardened: a list neighbour at pos is a free chunk of this heap (in range,
- * checksummed header, FREE). A back link alone would not do: the payload of
- * a live block is the app's data and could hold one. */
-static inline bool free_neighbour_ok(const uint8_t *b, uint64_t key, uint32_t pos, uint32_t first, uint32_t end)
+/* Hardened: a list neighbour at pos is a chunk position of this heap that
+ * says it is free; paranoid also verifies its checksum. Standard stops at
+ * the position, the FREE bit and (the callers) the back link: those keep
+ * every write of an unlink inside the heap, and a link to a fake chunk in a
+ * live payload changes nothing an attacker who writes the arena could not
+ * change directly: the fake is verified, and refused, before any block is
+ * carved from it (listed_ok), merged with it (prev_ok, free_successor_ok).
+ * The checksum per neighbour would cost about 15 instructions per pair. */
+static inline bool free_neighbour_ok(heap_t h, uint64_t key, uint32_t pos)
 {
-    if (!chunk_pos_ok(pos, first, end)) {
+    uint8_t *b = h.b;
+    if (!chunk_pos_ok(pos, heap_first(h), heap_end(h))) {
         return false;
     }
     uint32_t lf = ld(b, pos + 4u);
-    return (lf & FLAG_FREE) != 0u && free_header_ok(b, key, pos, lf);
+    return (lf & FLAG_FREE) != 0u && (!PARANOID || free_header_ok(b, key, pos, lf));
 }
 
 /* Hardened: a list successor (link `next` of the chunk or pseudo chunk at
  * back) is none, or a free chunk of this heap that points back at it. */
-static inline bool successor_ok(const uint8_t *b, uint64_t key, uint32_t next, uint32_t back, uint32_t first,
-                                uint32_t end)
+static inline bool successor_ok(heap_t h, uint64_t key, uint32_t next, uint32_t back)
 {
-    return next == 0u || (free_neighbour_ok(b, key, next, first, end) && ld(b, next + 12u) == back);
+    uint8_t *b = h.b;
+    return next == 0u || (free_neighbour_ok(h, key, next) && ld(b, next + 12u) == back);
 }
 
 /* Hardened: the free chunk at off may be unlinked. Its links lead to free
  * chunks of this heap (prev may be a list head: a pseudo chunk 8 bytes
  * before the head) that point back at it, so unlinking writes only into
  * the link fields of free chunks and list heads. */
-HOT bool links_ok(const uint8_t *b, uint64_t key, uint32_t off)
+HOT bool links_ok(heap_t h, uint64_t key, uint32_t off)
 {
+    uint8_t *b = h.b;
     if (!HARDENED) {
         return true;
     }
-    uint32_t first = first_of(b);
-    uint32_t end = end_of(b);
     uint32_t next = ld(b, off + 8u);
     uint32_t prev = ld(b, off + 12u);
-    bool prev_in = (prev - (HEADS_AT - 8u) < first - HEADS_AT && (prev & 3u) == 0u) ||
-                   free_neighbour_ok(b, key, prev, first, end);
-    return prev_in && ld(b, prev + 8u) == off && successor_ok(b, key, next, off, first, end);
+    bool prev_in = (prev - (HEADS_AT - 8u) < heap_first(h) - HEADS_AT && (prev & 3u) == 0u) ||
+                   free_neighbour_ok(h, key, prev);
+    return prev_in && ld(b, prev + 8u) == off && successor_ok(h, key, next, off);
 }
 
 /* Links the free chunk at off at the head of its class. Hardened, false
  * (nothing written) when the list's first chunk is no free chunk pointing
  * back at the head: the head or that chunk is damaged. */
-HOT bool list_insert(uint8_t *b, uint64_t key, uint32_t off, uint32_t len)
+HOT bool list_insert(heap_t h, uint64_t key, uint32_t off, uint32_t len)
 {
+    uint8_t *b = h.b;
     uint32_t cls = class_of(len);
     uint32_t head = head_at(cls);
-    uint32_t h = ld(b, head);
-    if (HARDENED && !successor_ok(b, key, h, head - 8u, first_of(b), end_of(b))) {
+    uint32_t top = ld(b, head);
+    if (HARDENED && !successor_ok(h, key, top, head - 8u)) {
         return false;
     }
-    st(b, off + 8u, h);
+    st(b, off + 8u, top);
     st(b, off + 12u, head - 8u);
-    st(b, h + 12u, off);
+    st(b, top + 12u, off);
     st(b, head, off);
     if (HARDENED) {
-        st(b, W_SCRATCH * 4u, 0u); /* h was 0: the write above landed there */
+        st(b, W_SCRATCH * 4u, 0u); /* top was 0: the write above landed there */
     }
     st64(b, word_at(cls), ld64(b, word_at(cls)) | (uint64_t)1u << (cls % 64u));
     return true;
@@ -108,8 +116,9 @@ HOT bool list_insert(uint8_t *b, uint64_t key, uint32_t off, uint32_t len)
  * exactly when the chunk had no successor and its predecessor is a list head
  * (a pseudo chunk inside the context, below `first`); the head's position
  * then names the class whose bit to clear, so no size class is computed. */
-HOT void list_remove(uint8_t *b, uint32_t off)
+HOT void list_remove(heap_t h, uint32_t off)
 {
+    uint8_t *b = h.b;
     uint32_t next = ld(b, off + 8u);
     uint32_t prev = ld(b, off + 12u);
     st(b, prev + 8u, next);
@@ -117,7 +126,7 @@ HOT void list_remove(uint8_t *b, uint32_t off)
     if (HARDENED) {
         st(b, W_SCRATCH * 4u, 0u); /* next was 0: the write above landed there */
     }
-    uint32_t emptied = (uint32_t)(next == 0u) & (uint32_t)(prev < first_of(b));
+    uint32_t emptied = (uint32_t)(next == 0u) & (uint32_t)(prev < heap_first(h));
     uint32_t cls = ((prev + 8u - HEADS_AT) / 4u) & (0u - emptied);
     st64(b, word_at(cls), ld64(b, word_at(cls)) & ~((uint64_t)emptied << (cls % 64u)));
 }
@@ -130,14 +139,15 @@ HOT void list_remove(uint8_t *b, uint32_t off)
  * search skips that class because it may hold chunks smaller than len.
  * Hardened, a link that leaves the heap is returned as is, for the caller's
  * verification to report. */
-static uint32_t find_exact(const uint8_t *b, uint32_t len)
+static uint32_t find_exact(heap_t h, uint32_t len)
 {
+    uint8_t *b = h.b;
     uint32_t cls = class_of(len);
-    if (cls >= classes_of(b)) {
+    if (cls >= classes_at(heap_first(h))) {
         return 0u;
     }
-    uint32_t first = first_of(b);
-    uint32_t end = end_of(b);
+    uint32_t first = heap_first(h);
+    uint32_t end = heap_end(h);
     uint32_t off = ld(b, head_at(cls));
     for (unsigned i = 0; off != 0u && i < FALLBACK_SCAN; i++) {
         if (HARDENED && !chunk_pos_ok(off, first, end)) {
@@ -154,20 +164,23 @@ static uint32_t find_exact(const uint8_t *b, uint32_t len)
 /* A free chunk of at least len bytes, still linked, or 0. The request is
  * rounded up to the next class boundary so that the head of any non-empty
  * class found fits (good fit); small classes are exact and need no rounding. */
-HOT uint32_t find_free(const uint8_t *b, uint32_t len)
+HOT uint32_t find_free(heap_t h, uint32_t len)
 {
+    uint8_t *b = h.b;
     uint32_t cls = class_of(len + (GRANULE << class_shift(len)) - 1u);
-    uint32_t words = words_of(b);
+    /* Every context has BITMAP_WORDS bitmap words (any request's class lies
+     * in them); a healthy heap's bits past its own classes are 0, and a set
+     * one is caught below, so the scan need not know the heap's classes. */
     uint32_t w = cls / 64u;
-    uint64_t bits = w < words ? ld64(b, word_at(cls)) & (~(uint64_t)0u << (cls % 64u)) : 0u;
+    uint64_t bits = ld64(b, word_at(cls)) & (~(uint64_t)0u << (cls % 64u));
     while (bits == 0u) {
-        if (++w >= words) {
-            return find_exact(b, len);
+        if (++w >= BITMAP_WORDS) {
+            return find_exact(h, len);
         }
         bits = ld64(b, BITMAP_AT + 8u * w);
     }
     uint32_t cls_found = 64u * w + ffs64(bits);
-    if (HARDENED && cls_found >= classes_of(b)) {
+    if (cls_found >= classes_at(heap_first(h))) {
         return EMPTY_HEAD; /* a bit past the heap's classes: its head would lie past the heads */
     }
     uint32_t off = ld(b, head_at(cls_found));
@@ -177,10 +190,11 @@ HOT uint32_t find_free(const uint8_t *b, uint32_t len)
 /* The chunk at off, found through a list for a request of need bytes, is a
  * free chunk that big, inside the heap, whose header (hardened: checksum)
  * and links (hardened) check out. Off checks the position and the length. */
-static mem_fault_t listed_ok(const uint8_t *b, uint64_t key, uint32_t off, uint32_t need)
+static mem_fault_t listed_ok(heap_t h, uint64_t key, uint32_t off, uint32_t need)
 {
-    uint32_t first = first_of(b);
-    uint32_t end = end_of(b);
+    uint8_t *b = h.b;
+    uint32_t first = heap_first(h);
+    uint32_t end = heap_end(h);
     if (off == EMPTY_HEAD) {
         return MEM_FAULT_CORRUPT_CONTEXT;
     }
@@ -194,13 +208,13 @@ static mem_fault_t listed_ok(const uint8_t *b, uint64_t key, uint32_t off, uint3
         return MEM_FAULT_CORRUPT_HEADER; /* a length past the heap's end */
     }
     if ((lf & FLAG_FREE) != 0u && len >= need) {
-        return links_ok(b, key, off) ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_LINK;
+        return links_ok(h, key, off) ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_LINK;
     }
     /* No free chunk there: whoever pointed at it is damaged, a list head
      * (the context) or a chunk's link. Fault path only: scan the heads. */
-    uint32_t classes = classes_of(b);
-    for (uint32_t cls = 0; cls < classes && cls < MAX_FL * SL_COUNT; cls++) {
-        if (ld(b, head_at(cls)) == off) {
+    uint32_t classes = classes_at(heap_first(h));
+    for (uint32_t c = 0; c < classes && c < MAX_FL * SL_COUNT; c++) {
+        if (ld(b, head_at(c)) == off) {
             return MEM_FAULT_CORRUPT_CONTEXT;
         }
     }
@@ -212,8 +226,9 @@ static mem_fault_t listed_ok(const uint8_t *b, uint64_t key, uint32_t off, uint3
 /* Writes the header of an allocated chunk serving a request of n bytes
  * (hardened: its checksum with the slack, and the canary right after the
  * n bytes). */
-HOT void set_allocated(uint8_t *b, uint64_t key, uint32_t off, uint32_t len_flags, uint32_t n)
+HOT void set_allocated(heap_t h, uint64_t key, uint32_t off, uint32_t len_flags, uint32_t n)
 {
+    uint8_t *b = h.b;
     st(b, off + 4u, len_flags);
     if (HARDENED) {
         uint32_t slack = (len_flags & ~FLAG_MASK) - MEM_CHUNK_OVERHEAD - n;
@@ -227,8 +242,9 @@ HOT void set_allocated(uint8_t *b, uint64_t key, uint32_t off, uint32_t len_flag
  * allocated; tell_next: the chunk after it still says its predecessor is
  * allocated and is told otherwise (false when what lay there before was
  * free already). False when the list is damaged. */
-HOT bool make_free(uint8_t *b, uint64_t key, uint32_t off, uint32_t len, bool tell_next)
+HOT bool make_free(heap_t h, uint64_t key, uint32_t off, uint32_t len, bool tell_next)
 {
+    uint8_t *b = h.b;
     uint32_t lf = len | FLAG_FREE;
     st(b, off + 4u, lf);
     if (HARDENED) {
@@ -239,7 +255,7 @@ HOT bool make_free(uint8_t *b, uint64_t key, uint32_t off, uint32_t len, bool te
         uint32_t next = off + len;
         st(b, next + 4u, ld(b, next + 4u) | FLAG_PREV_FREE);
     }
-    return list_insert(b, key, off, len);
+    return list_insert(h, key, off, len);
 }
 
 /* Turns the unlinked region [off, off+have) into an allocated chunk of need
@@ -249,9 +265,10 @@ HOT bool make_free(uint8_t *b, uint64_t key, uint32_t off, uint32_t len, bool te
  * free. Paranoid: the rest's payload below dirty_end held live data or
  * headers and is poisoned again. Returns the chunk's length, or 0 when the
  * rest could not be linked. */
-HOT uint32_t take(uint8_t *b, uint64_t key, uint32_t off, uint32_t have, uint32_t need, uint32_t n,
+HOT uint32_t take(heap_t h, uint64_t key, uint32_t off, uint32_t have, uint32_t need, uint32_t n,
                   uint32_t prev_flag, uint32_t dirty_end, bool tail_free)
 {
+    uint8_t *b = h.b;
     uint32_t len = have;
     if (have - need >= MIN_CHUNK) {
         len = need;
@@ -260,14 +277,14 @@ HOT uint32_t take(uint8_t *b, uint64_t key, uint32_t off, uint32_t have, uint32_
             uint32_t to = tail_at(rest, have - need);
             fill_words(b, rest + 16u, dirty_end < to ? dirty_end : to, POISON_WORD);
         }
-        if (!make_free(b, key, rest, have - need, !tail_free)) {
+        if (!make_free(h, key, rest, have - need, !tail_free)) {
             return 0u;
         }
     } else {
         uint32_t next = off + have;
         st(b, next + 4u, ld(b, next + 4u) & ~FLAG_PREV_FREE);
     }
-    set_allocated(b, key, off, len | prev_flag, n);
+    set_allocated(h, key, off, len | prev_flag, n);
     return len;
 }
 
@@ -277,42 +294,47 @@ static inline uint32_t request_len(size_t n) /* 0 < n <= MAX_REQUEST */
     return len < MIN_CHUNK ? MIN_CHUNK : len;
 }
 
-/* A chunk at off (not first) claims a free predecessor of prev_len bytes:
- * that predecessor must lie in the heap and say so in its own header. */
-HOT bool prev_ok(const uint8_t *b, uint64_t key, uint32_t off, uint32_t prev_len)
+/* The chunk at pos says it is free with length and flags lf, and is about
+ * to be merged with or grown into: its header, length and links must check
+ * out first. The fault, or MEM_FAULT_NONE. */
+HOT mem_fault_t mergeable(heap_t h, uint64_t key, uint32_t pos, uint32_t lf)
 {
-    if (prev_len < MIN_CHUNK || prev_len > off - first_of(b) || (prev_len & FLAG_MASK) != 0u) {
+    if (!free_header_ok(h.b, key, pos, lf) || !len_fits(pos, lf & ~FLAG_MASK, heap_end(h))) {
+        return MEM_FAULT_CORRUPT_HEADER;
+    }
+    return links_ok(h, key, pos) ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_LINK;
+}
+
+/* A chunk at off (not first) claims a free predecessor of prev_len bytes:
+ * that predecessor must lie in the heap, say so in its own header and be
+ * mergeable. */
+HOT bool prev_ok(heap_t h, uint64_t key, uint32_t off, uint32_t prev_len)
+{
+    if (prev_len < MIN_CHUNK || prev_len > off - heap_first(h) || (prev_len & FLAG_MASK) != 0u) {
         return false;
     }
     uint32_t p = off - prev_len;
-    uint32_t plf = ld(b, p + 4u);
-    return plf == (prev_len | FLAG_FREE) && free_header_ok(b, key, p, plf) && links_ok(b, key, p);
+    uint32_t plf = ld(h.b, p + 4u);
+    return plf == (prev_len | FLAG_FREE) && mergeable(h, key, p, plf) == MEM_FAULT_NONE;
 }
 
-/* The chunk at next (length and flags nf) follows a live chunk. When it is
- * free, which makes it one to merge with or grow into, its header, length
- * and links must check out first: the fault, or MEM_FAULT_NONE. */
-HOT mem_fault_t free_successor_ok(const uint8_t *b, uint64_t key, uint32_t next, uint32_t nf)
+/* The chunk at next (length and flags nf) follows a live chunk: when it is
+ * free, it must be mergeable. The fault, or MEM_FAULT_NONE. */
+HOT mem_fault_t free_successor_ok(heap_t h, uint64_t key, uint32_t next, uint32_t nf)
 {
-    if ((nf & FLAG_FREE) == 0u) {
-        return MEM_FAULT_NONE;
-    }
-    if (!free_header_ok(b, key, next, nf) || !len_fits(next, nf & ~FLAG_MASK, end_of(b))) {
-        return MEM_FAULT_CORRUPT_HEADER;
-    }
-    return links_ok(b, key, next) ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_LINK;
+    return (nf & FLAG_FREE) == 0u ? MEM_FAULT_NONE : mergeable(h, key, next, nf);
 }
 
 /* Offset of the allocated chunk whose payload is ptr, or 0 with the reason
- * in *why (and the damaged chunk in *where for CORRUPT_HEADER): outside the
- * heap or misaligned, a header that fails its checksum (classified by a
- * walk: interior pointer or damage), already free, or a broken canary.
+ * in *why: outside the heap or misaligned, already free, a length past the
+ * end, or a broken canary; MEM_FAULT_NONE when the header fails its checksum
+ * (or, off, its tags), which only a walk can tell apart (refuse_pointer).
  * Reads only inside the heap and writes nothing. */
-HOT uint32_t chunk_at(const uint8_t *b, uint64_t key, const void *ptr, mem_fault_t *why,
-                      const void **where)
+HOT uint32_t chunk_at(heap_t h, uint64_t key, const void *ptr, mem_fault_t *why)
 {
-    uint32_t first = first_of(b);
-    uint32_t end = end_of(b);
+    uint8_t *b = h.b;
+    uint32_t first = heap_first(h);
+    uint32_t end = heap_end(h);
     /* One unsigned comparison tests both bounds: payloads lie in
      * [first + 8, end - 8]. Pointers of other objects compare as integers. */
     uintptr_t rel = (uintptr_t)ptr - (uintptr_t)b;
@@ -326,7 +348,7 @@ HOT uint32_t chunk_at(const uint8_t *b, uint64_t key, const void *ptr, mem_fault
     if (HARDENED) {
         uint32_t check = ld(b, off);
         if (check != header_check(key, off, lf, check & SLACK_MASK)) {
-            *why = heap_classify(b, key, off, where);
+            *why = MEM_FAULT_NONE;
             return 0u;
         }
         /* A verified header can only be wrong with the secret in hand; its
@@ -342,20 +364,32 @@ HOT uint32_t chunk_at(const uint8_t *b, uint64_t key, const void *ptr, mem_fault
     uint32_t bad = (uint32_t)((lf & (FLAG_FREE | 4u)) != 0u) | (uint32_t)(len < MIN_CHUNK) |
                    (uint32_t)(len > end - off);
     if (bad != 0u || (ld(b, off + len + 4u) & FLAG_PREV_FREE) != 0u) {
-        *why = heap_classify(b, key, off, where);
+        *why = MEM_FAULT_NONE;
         return 0u;
     }
     return off;
 }
 
-/* chunk_at, reporting the fault when ptr is no live chunk (then 0). */
-HOT uint32_t live_chunk(uint8_t *b, uint64_t key, const void *ptr)
+/* Reports why ptr is no live chunk (chunk_at's *why; MEM_FAULT_NONE: a
+ * header chunk_at could not trust, classified by a walk). Out of line, so
+ * that the hot path keeps no address of a local and needs no stack frame. */
+static __attribute__((noinline)) void refuse_pointer(uint8_t *b, uint64_t key, const void *ptr, mem_fault_t why)
 {
-    mem_fault_t why = MEM_FAULT_NONE;
     const void *where = ptr;
-    uint32_t off = chunk_at(b, key, ptr, &why, &where);
+    if (why == MEM_FAULT_NONE) {
+        why = heap_classify(b, key, (uint32_t)((uintptr_t)ptr - (uintptr_t)b) - 8u, &where);
+    }
+    heap_fault(b, why, where);
+}
+
+/* chunk_at, reporting the fault when ptr is no live chunk (then 0). */
+HOT uint32_t live_chunk(heap_t h, uint64_t key, const void *ptr)
+{
+    uint8_t *b = h.b;
+    mem_fault_t why = MEM_FAULT_NONE;
+    uint32_t off = chunk_at(h, key, ptr, &why);
     if (off == 0u) {
-        heap_fault(b, why, where);
+        refuse_pointer(b, key, ptr, why);
     }
     return off;
 }
@@ -373,8 +407,9 @@ HOT uint32_t block_size(const uint8_t *b, uint32_t off, uint32_t len)
  * fault; every header that ends up inside the merged chunk is erased, so
  * no signed word is left in memory a later block will hand out. Returns the
  * fault found in a neighbour (the caller reports it) or MEM_FAULT_NONE. */
-HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **where)
+HOT mem_fault_t free_chunk(heap_t h, uint64_t key, uint32_t off, const void **where)
 {
+    uint8_t *b = h.b;
     uint32_t lf = ld(b, off + 4u);
     uint32_t len = lf & ~FLAG_MASK;
     san_block_free(b, off + 8u, block_size(b, off, len));
@@ -387,7 +422,7 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
      * its PREV_FREE bit set, which no checksum covers, so a damaged header
      * there is left for whoever uses that chunk to report. */
     uint32_t next_len = (nf & FLAG_FREE) != 0u ? nf & ~FLAG_MASK : 0u;
-    mem_fault_t next_fault = free_successor_ok(b, key, next, nf);
+    mem_fault_t next_fault = free_successor_ok(h, key, next, nf);
     if (next_fault != MEM_FAULT_NONE) {
         *where = b + next + 8u;
         return next_fault;
@@ -395,13 +430,13 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
     uint32_t prev_len = 0u;
     if ((lf & FLAG_PREV_FREE) != 0u) {
         prev_len = ld(b, off - TAIL_BACK);
-        if (!prev_ok(b, key, off, prev_len)) {
+        if (!prev_ok(h, key, off, prev_len)) {
             *where = b + off + 8u;
             return MEM_FAULT_CORRUPT_HEADER;
         }
     }
     if (next_len != 0u) {
-        list_remove(b, next);
+        list_remove(h, next);
         if (HARDENED) {
             /* next's header and links become payload. */
             wipe(b, next, next + 16u, FREE_BYTE);
@@ -419,10 +454,10 @@ HOT mem_fault_t free_chunk(uint8_t *b, uint64_t key, uint32_t off, const void **
             st64(b, off, 0u);
         }
         off -= prev_len;
-        list_remove(b, off);
+        list_remove(h, off);
         len += prev_len;
     }
-    if (!make_free(b, key, off, len, next_len == 0u)) {
+    if (!make_free(h, key, off, len, next_len == 0u)) {
         *where = b + off + 8u;
         return MEM_FAULT_CORRUPT_LINK;
     }
@@ -483,7 +518,8 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
     if (PARANOID) {
         fill_words(b, first + 16u, tail_at(first, len), POISON_WORD);
     }
-    (void)make_free(b, key, first, len, true); /* empty lists: cannot fail */
+    heap_t h = heap_view(b);
+    (void)make_free(h, key, first, len, true); /* empty lists: cannot fail */
     san_heap_ready(b, b, size);
     heap_leave(vg);
     return b;
@@ -494,20 +530,21 @@ mem_ctx_t mem_init(void *heap_start, size_t heap_size)
     return mem_init_secure(heap_start, heap_size, MEM_DEFAULT_SEED);
 }
 
-static void *alloc_in(uint8_t *b, uint64_t key, size_t nb_bytes)
+static void *alloc_in(heap_t h, uint64_t key, size_t nb_bytes)
 {
+    uint8_t *b = h.b;
     if (nb_bytes == 0u || nb_bytes > MAX_REQUEST) {
         return NULL;
     }
     uint32_t n = (uint32_t)nb_bytes;
     uint32_t need = request_len(nb_bytes);
-    uint32_t off = find_free(b, need);
+    uint32_t off = find_free(h, need);
     if (off == 0u) {
         return NULL;
     }
     /* Every level: off trusts the checksum-free metadata, but never a
      * position or a length past the heap's end. */
-    mem_fault_t why = listed_ok(b, key, off, need);
+    mem_fault_t why = listed_ok(h, key, off, need);
     if (why != MEM_FAULT_NONE) {
         heap_fault(b, why, why == MEM_FAULT_CORRUPT_CONTEXT ? (const void *)b : b + off + 8u);
         return NULL;
@@ -517,8 +554,8 @@ static void *alloc_in(uint8_t *b, uint64_t key, size_t nb_bytes)
         heap_fault(b, MEM_FAULT_WRITE_AFTER_FREE, b + off + 8u);
         return NULL;
     }
-    list_remove(b, off);
-    uint32_t len = take(b, key, off, have, need, n, 0u, 0u, true);
+    list_remove(h, off);
+    uint32_t len = take(h, key, off, have, need, n, 0u, 0u, true);
     if (len == 0u) {
         heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + off + need + 8u); /* the rest's list */
         return NULL;
@@ -532,16 +569,17 @@ void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes)
     bool vg;
     uint64_t key;
     uint8_t *b = heap_enter(ctx, NULL, &vg, &key);
-    void *p = b == NULL ? NULL : alloc_in(b, key, nb_bytes);
+    void *p = b == NULL ? NULL : alloc_in(heap_view(b), key, nb_bytes);
     heap_leave(vg);
     return p;
 }
 
 /* Frees ptr (whose chunk at off is verified), reporting a damaged neighbour. */
-static void free_verified(uint8_t *b, uint64_t key, uint32_t off)
+HOT void free_verified(heap_t h, uint64_t key, uint32_t off)
 {
+    uint8_t *b = h.b;
     const void *where = NULL;
-    mem_fault_t why = free_chunk(b, key, off, &where);
+    mem_fault_t why = free_chunk(h, key, off, &where);
     if (why != MEM_FAULT_NONE) {
         heap_fault(b, why, where);
     }
@@ -556,80 +594,75 @@ void mem_free(mem_ctx_t ctx, void *ptr)
     uint64_t key;
     uint8_t *b = heap_enter(ctx, ptr, &vg, &key);
     if (b != NULL) {
-        uint32_t off = live_chunk(b, key, ptr);
+        heap_t h = heap_view(b);
+        uint32_t off = live_chunk(h, key, ptr);
         if (off != 0u) {
-            free_verified(b, key, off);
+            free_verified(h, key, off);
         }
     }
     heap_leave(vg);
 }
 
-/* mem_realloc growing the verified chunk at off (have bytes, serving old_n,
+/* mem_realloc resizing the verified chunk at off (have bytes, serving old_n,
  * with a next chunk that is free for next_len bytes or allocated for 0) to
- * need bytes serving n, in place or by sliding down into a free
- * predecessor. NULL when neither has room, or after reporting a fault.
- * Hardened, what becomes payload that held the old canary or a header is
- * erased first: nothing signed is left where the block's owner reads. */
-static void *grow_in_place(uint8_t *b, uint64_t key, uint32_t off, uint32_t need, uint32_t n, uint32_t next_len)
+ * need bytes serving n: in place, with the free successor when there is one
+ * (what is left over is split off and freed), when that is enough; else by
+ * sliding down into a free predecessor (with the successor too when it is
+ * free). NULL when neither has room, or after reporting a fault. Hardened,
+ * what the block no longer holds (past the new or old request, whichever
+ * ends first: the old canary included) and the headers that become payload
+ * are erased first: nothing signed and no data of the block is left where
+ * its owner or a later block reads. */
+static void *resize_in_place(heap_t h, uint64_t key, uint32_t off, uint32_t need, uint32_t n, uint32_t next_len)
 {
+    uint8_t *b = h.b;
     uint32_t lf = ld(b, off + 4u);
     uint32_t have = lf & ~FLAG_MASK;
     uint32_t next = off + have;
     uint32_t old_n = block_size(b, off, have);
-    if (next_len != 0u && have + next_len >= need) {
-        uint32_t total = have + next_len;
-        uint32_t len = total - need >= MIN_CHUNK ? need : total;
-        if (PARANOID && poison_broken(b, next, next_len, off + len) != 0u) {
-            heap_fault(b, MEM_FAULT_WRITE_AFTER_FREE, b + next + 8u);
+    uint32_t prev_len = 0u;
+    if (have + next_len < need) {
+        if ((lf & FLAG_PREV_FREE) == 0u) {
             return NULL;
         }
-        list_remove(b, next);
-        if (HARDENED) {
-            /* The old canary and next's header and links become payload. */
-            wipe(b, canary_at(off, old_n), canary_at(off, old_n) + 4u, FREE_BYTE);
-            wipe(b, next, next + 16u, FREE_BYTE);
-        }
-        len = take(b, key, off, total, need, n, lf & FLAG_PREV_FREE, next + 16u, true);
-        if (len == 0u) {
-            heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + off + 8u);
+        prev_len = ld(b, off - TAIL_BACK);
+        if (!prev_ok(h, key, off, prev_len)) {
+            heap_fault(b, MEM_FAULT_CORRUPT_HEADER, b + off + 8u);
             return NULL;
         }
-        san_block_change(b, off + 8u, old_n, off + 8u, block_size(b, off, len));
-        return b + off + 8u;
-    }
-    if ((lf & FLAG_PREV_FREE) == 0u) {
-        return NULL;
-    }
-    uint32_t prev_len = ld(b, off - TAIL_BACK);
-    if (!prev_ok(b, key, off, prev_len)) {
-        heap_fault(b, MEM_FAULT_CORRUPT_HEADER, b + off + 8u);
-        return NULL;
-    }
-    uint32_t total = prev_len + have + next_len;
-    if (total < need) {
-        return NULL;
+        if (prev_len + have + next_len < need) {
+            return NULL;
+        }
     }
     uint32_t start = off - prev_len;
+    uint32_t total = prev_len + have + next_len;
     uint32_t len = total - need >= MIN_CHUNK ? need : total;
-    if (PARANOID && (poison_broken(b, start, prev_len, start + len) != 0u ||
+    if (PARANOID && ((prev_len != 0u && poison_broken(b, start, prev_len, start + len) != 0u) ||
                      (next_len != 0u && poison_broken(b, next, next_len, start + len) != 0u))) {
-        heap_fault(b, MEM_FAULT_WRITE_AFTER_FREE, b + start + 8u);
+        heap_fault(b, MEM_FAULT_WRITE_AFTER_FREE, b + (prev_len != 0u ? start : next) + 8u);
         return NULL;
     }
-    list_remove(b, start);
+    if (prev_len != 0u) {
+        list_remove(h, start);
+    }
     if (next_len != 0u) {
-        list_remove(b, next);
+        list_remove(h, next);
     }
-    san_range_open(b, start + 8u, off - start);
-    st64(b, off, 0u); /* no stale header for a later free of the old pointer */
-    memmove(b + start + 8u, b + off + 8u, old_n);
-    /* The old block's bytes past the copy, its canary and the headers that
-     * become payload must not outlive the move. */
-    uint32_t stale = start + 8u + old_n > off + 8u ? start + 8u + old_n : off + 8u;
+    /* From the first stale byte on (in place: past the shorter request;
+     * slid down: the old block's bytes past the copy), up to the end of the
+     * merged headers, nothing may outlive the move. */
+    uint32_t stale = canary_at(off, n < old_n ? n : old_n);
+    if (prev_len != 0u) {
+        san_range_open(b, start + 8u, off - start);
+        st64(b, off, 0u); /* no stale header for a later free of the old pointer */
+        memmove(b + start + 8u, b + off + 8u, old_n);
+        stale = start + 8u + old_n > off + 8u ? (start + 8u + old_n + 3u) & ~3u : off + 8u;
+    }
+    uint32_t merged_end = next_len != 0u ? next + 16u : next;
     if (HARDENED) {
-        wipe(b, (stale + 3u) & ~3u, next_len != 0u ? next + 16u : next, FREE_BYTE);
+        wipe(b, stale, merged_end, FREE_BYTE);
     }
-    len = take(b, key, start, total, need, n, 0u, next + 16u, next_len != 0u);
+    len = take(h, key, start, total, need, n, prev_len != 0u ? 0u : lf & FLAG_PREV_FREE, merged_end, next_len != 0u);
     if (len == 0u) {
         heap_fault(b, MEM_FAULT_CORRUPT_LINK, b + start + 8u);
         return NULL;
@@ -638,14 +671,15 @@ static void *grow_in_place(uint8_t *b, uint64_t key, uint32_t off, uint32_t need
     return b + start + 8u;
 }
 
-static void *realloc_in(uint8_t *b, uint64_t key, void *ptr, size_t size)
+static void *realloc_in(heap_t h, uint64_t key, void *ptr, size_t size)
 {
-    uint32_t off = live_chunk(b, key, ptr);
+    uint8_t *b = h.b;
+    uint32_t off = live_chunk(h, key, ptr);
     if (off == 0u) {
         return NULL;
     }
     if (size == 0u) {
-        free_verified(b, key, off);
+        free_verified(h, key, off);
         return NULL;
     }
     if (size > MAX_REQUEST) {
@@ -662,44 +696,21 @@ static void *realloc_in(uint8_t *b, uint64_t key, void *ptr, size_t size)
     /* Unlike free, realloc also verifies an allocated successor: whether the
      * block grows in place or moves depends on that header's FREE bit. */
     mem_fault_t next_fault = (nf & FLAG_FREE) == 0u && !header_ok(b, key, next, nf) ? MEM_FAULT_CORRUPT_HEADER
-                                                                                    : free_successor_ok(b, key, next, nf);
+                                                                                    : free_successor_ok(h, key, next, nf);
     if (next_fault != MEM_FAULT_NONE) {
         heap_fault(b, next_fault, b + next + 8u);
         return NULL;
     }
-    if (need <= have) {
-        bool split = have - need >= MIN_CHUNK;
-        uint32_t len = split ? need : have;
-        if (HARDENED) {
-            /* The old canary is erased before the new one is written: it is
-             * payload now, or slack a later realloc could uncover. */
-            st(b, canary_at(off, old_n), 0u);
-        }
-        set_allocated(b, key, off, len | (lf & FLAG_PREV_FREE), n);
-        san_block_change(b, off + 8u, old_n, off + 8u, block_size(b, off, len));
-        if (split) {
-            /* The tail becomes an allocated chunk of its own and is freed
-             * like any other: free_chunk wipes it and merges it with a free
-             * successor. */
-            set_allocated(b, key, off + need, have - need, have - need - MEM_CHUNK_OVERHEAD);
-            san_block_alloc(b, off + need + 8u, have - need - MEM_CHUNK_OVERHEAD);
-            free_verified(b, key, off + need);
-            if (ld(b, W_STATE * 4u) != 0u) {
-                return NULL;
-            }
-        }
-        return ptr;
-    }
-    void *grown = grow_in_place(b, key, off, need, n, next_len);
+    void *grown = resize_in_place(h, key, off, need, n, next_len);
     if (grown != NULL || ld(b, W_STATE * 4u) != 0u) {
         return grown;
     }
-    void *moved = alloc_in(b, key, size);
+    void *moved = alloc_in(h, key, size);
     if (moved == NULL) {
         return NULL;
     }
     memcpy(moved, ptr, old_n);
-    free_verified(b, key, off);
+    free_verified(h, key, off);
     return ld(b, W_STATE * 4u) == 0u ? moved : NULL;
 }
 
@@ -708,7 +719,7 @@ void *mem_realloc(mem_ctx_t ctx, void *ptr, size_t size)
     bool vg;
     uint64_t key;
     uint8_t *b = heap_enter(ctx, ptr, &vg, &key);
-    void *p = b == NULL ? NULL : ptr == NULL ? alloc_in(b, key, size) : realloc_in(b, key, ptr, size);
+    void *p = b == NULL ? NULL : ptr == NULL ? alloc_in(heap_view(b), key, size) : realloc_in(heap_view(b), key, ptr, size);
     heap_leave(vg);
     return p;
 }
@@ -723,7 +734,7 @@ size_t mem_usable_size(mem_ctx_t ctx, const void *ptr)
     size_t n = 0u;
     uint8_t *b = heap_enter(ctx, ptr, &vg, &key);
     if (b != NULL) {
-        uint32_t off = live_chunk(b, key, ptr);
+        uint32_t off = live_chunk(heap_view(b), key, ptr);
         if (off != 0u) {
             n = block_size(b, off, len_of(b, off));
         }

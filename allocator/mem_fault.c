@@ -105,9 +105,8 @@ void heap_refuse(uint8_t *b, const void *addr)
     call_handler(b, fault, addr == NULL || fault == MEM_FAULT_CORRUPT_CONTEXT ? (const void *)b : addr);
 }
 
-uint8_t *heap_recognize(mem_ctx_t ctx, bool *vg)
+uint8_t *heap_recognize(mem_ctx_t ctx)
 {
-    *vg = false;
     if (ctx == NULL || ((uintptr_t)ctx & (GRANULE - 1u)) != 0u) {
         return NULL;
     }
@@ -121,14 +120,22 @@ uint8_t *heap_recognize(mem_ctx_t ctx, bool *vg)
     if (!known) {
         return NULL;
     }
-    /* With both identity words gone, whether the heap was made under
-     * valgrind is whether this process runs under it. */
-    *vg = d == 1u || (d > 1u && san_running());
-    if (*vg) {
+    if (san_vg_recognized(b)) {
         san_reporting(false);
     }
     if (ld(b, W_STATE * 4u) != (uint32_t)MEM_FAULT_CORRUPT_CONTEXT) {
         heap_fail(b, MEM_FAULT_CORRUPT_CONTEXT);
     }
     return b;
+}
+
+void heap_refuse_unknown(mem_ctx_t ctx, const void *addr)
+{
+    uint8_t *b = heap_recognize(ctx);
+    if (b != NULL) {
+        heap_refuse(b, addr);
+        if (san_vg_recognized(b)) {
+            san_reporting(true);
+        }
+    }
 }

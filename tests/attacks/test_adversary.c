@@ -870,6 +870,49 @@ static void forged_interior_chunk(int which)
 ATTACK_TEST(test_forged_interior_chunk_right_key, forged_interior_chunk(RIGHT_KEY))
 ATTACK_TEST(test_forged_interior_chunk_wrong_key, forged_interior_chunk(WRONG_KEY))
 
+/* A list link aimed at a fake free chunk planted in a live block: a's
+ * payload holds a length word that says FREE and a back link to the free
+ * chunk b, and b's next link is aimed there; the fake's check word is a's
+ * data (no key). Standard checks a list neighbour by its position, its FREE
+ * bit and its back link (docs/HARDENING.md, "list links"): taking b goes
+ * through (the unlink writes only into a's payload, inside the arena), and
+ * the fake, now first in b's list, is verified and refused (CORRUPT_HEADER
+ * at it) by the next request of that class, before anything is carved from
+ * it. Paranoid also verifies the neighbour's checksum: taking b is refused
+ * (CORRUPT_LINK at b). Either way nothing is handed out over a. */
+static void test_fake_list_neighbour_in_live_block(void **state)
+{
+    (void)state;
+    fresh_heap();
+    uint8_t *a;
+    uint8_t *b;
+    take_three(&a, &b);
+    give_back(b);
+    uint8_t *fake = a; /* the fake chunk's position: a's payload, 8-aligned */
+    raw_put32(fake + 4, (uint32_t)chunk_len(b) | FLAG_FREE);
+    raw_put32(fake + 8, 0u);
+    raw_put32(fake + 12, off_of(b));     /* back link: b's chunk */
+    raw_put32(b, off_of(fake) + 8u);     /* b's next: the fake's position */
+    uint8_t *got = mem_alloc(C, BLOCK);
+    if (PARANOID) {
+        assert_null(got);
+        expect_one(LNK, b);
+        assert_int_equal(mem_last_fault(C), LNK);
+        verdict(true);
+        return;
+    }
+    assert_ptr_equal(got, b);
+    live_add(got, BLOCK);
+    expect_none();
+    if (off_ends_here()) {
+        return; /* off trusts the fake: it would hand it out */
+    }
+    assert_null(mem_alloc(C, BLOCK));
+    expect_one(HDR, fake + 8);
+    assert_int_equal(mem_last_fault(C), HDR);
+    verdict(true);
+}
+
 /* ---- 4. a forged successor past the heap's end ---------------------------- */
 
 /* The free chunk after a claims a length past the heap's end, under the
@@ -1330,6 +1373,7 @@ int main(void)
         T(test_forged_enlarge_free_wrong_key),
         T(test_forged_interior_chunk_right_key),
         T(test_forged_interior_chunk_wrong_key),
+        T(test_fake_list_neighbour_in_live_block),
         T(test_successor_past_end_64),
         T(test_successor_past_end_wrapping),
         T(test_successor_past_end_alloc),

@@ -23,13 +23,13 @@ typedef struct {
     mem_ctx_t ctx;
     uint8_t *a, *b, *c, *d;
     size_t usable; /* BLOCK hardened (the exact request), the chunk's length - 4 off */
-} heap_t;
+} fixture_t;
 
-static heap_t H;
+static fixture_t H;
 static int cookie; /* the handler's user pointer */
 
 /* A heap with four blocks a..d and the recording handler (unless bare). */
-static void heap_open(heap_t *h, bool bare)
+static void heap_open(fixture_t *h, bool bare)
 {
     memset(h, 0, sizeof *h);
     region_open(&h->r, ARENA_SIZE);

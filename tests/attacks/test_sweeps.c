@@ -428,9 +428,9 @@ typedef struct {
     block_t blk[MAX_BLOCKS];
     size_t nblk;
     uint8_t fill; /* next fill byte */
-} heap_t;
+} fixture_t;
 
-static heap_t H;
+static fixture_t H;
 
 /* Where p lies relative to the arena (the heap's context), for messages. */
 static long at_of(const void *p)
