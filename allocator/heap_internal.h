@@ -189,11 +189,14 @@ META void fill_words(uint8_t *b, uint32_t from, uint32_t to, uint32_t v)
     }
 }
 
-/* Fills [from, to) with byte v, any alignment: ASan builds' wipe. */
+/* Fills [from, to) with byte v, any alignment: ASan builds' wipe. Stores
+ * through volatile, so that the compiler cannot turn the loop into a call
+ * of memset, which ASan intercepts and checks against its poisoning. */
 META void fill_bytes(uint8_t *b, uint32_t from, uint32_t to, uint8_t v)
 {
+    volatile uint8_t *p = b;
     for (uint32_t o = from; o < to; o++) {
-        b[o] = v;
+        p[o] = v;
     }
 }
 

@@ -46,27 +46,23 @@ static uint32_t poison_broken(const uint8_t *b, uint32_t off, uint32_t len, uint
 
 /* ---- free lists --------------------------------------------------------- */
 
-/* Hardened: a list neighbour at pos is a chunk position of this heap that
- * says it is free; paranoid also verifies its checksum. Standard stops at
- * the position, the FREE bit and (the callers) the back link: those keep
- * every write of an unlink inside the heap, and a link to a fake chunk in a
- * live payload changes nothing an attacker who writes the arena could not
- * change directly: the fake is verified, and refused, before any block is
- * carved from it (listed_ok), merged with it (prev_ok, free_successor_ok).
- * The checksum per neighbour would cost about 15 instructions per pair. */
-static inline bool free_neighbour_ok(heap_t h, uint64_t key, uint32_t pos)
+/* Hardened: a list neighbour at pos is a free chunk of this heap (in range,
+ * checksummed header, FREE). A back link alone would not do: the payload of
+ * a live block is the app's data and could hold one, and an unlink would
+ * then write into that live block. */
+HOT bool free_neighbour_ok(heap_t h, uint64_t key, uint32_t pos)
 {
     uint8_t *b = h.b;
     if (!chunk_pos_ok(pos, heap_first(h), heap_end(h))) {
         return false;
     }
     uint32_t lf = ld(b, pos + 4u);
-    return (lf & FLAG_FREE) != 0u && (!PARANOID || free_header_ok(b, key, pos, lf));
+    return (lf & FLAG_FREE) != 0u && free_header_ok(b, key, pos, lf);
 }
 
 /* Hardened: a list successor (link `next` of the chunk or pseudo chunk at
  * back) is none, or a free chunk of this heap that points back at it. */
-static inline bool successor_ok(heap_t h, uint64_t key, uint32_t next, uint32_t back)
+HOT bool successor_ok(heap_t h, uint64_t key, uint32_t next, uint32_t back)
 {
     uint8_t *b = h.b;
     return next == 0u || (free_neighbour_ok(h, key, next) && ld(b, next + 12u) == back);
