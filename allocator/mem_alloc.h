@@ -256,10 +256,13 @@ void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes);
  *
  * - ptr NULL: same as mem_alloc(ctx, size).
  * - size 0: frees ptr and returns NULL.
- * - shrinking: splits in place and returns ptr.
+ * - shrinking: stays in place (what is left over is split off and freed,
+ *   with the following chunk when that is free) and returns ptr; hardened,
+ *   the bytes past the new size are wiped.
  * - growing: extends in place into the following free chunk when that
- *   suffices; otherwise moves to a new chunk (or slides down into the
- *   preceding free chunk) and copies the content.
+ *   suffices; otherwise slides down into the preceding free chunk (with the
+ *   following one when free) when that suffices, or moves to a new chunk,
+ *   and copies the content.
  * @return the (possibly moved) payload with the first min(old, new) bytes
  *         preserved (old: the previous request; bytes past it are not,
  *         even when the chunk had room: its canary was there); NULL when ctx is bad, size > MEM_MAX_HEAP_SIZE or no

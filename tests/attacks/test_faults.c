@@ -768,6 +768,20 @@ static void test_wiped_payloads(void **state)
      * links (16 bytes) are metadata. */
     size_t tail = chunk_len_of(big) - 8u;
     expect_wiped(big, tail + 16u, 200u + 4u);
+    /* A shrink that stays inside its chunk (too little left to split off):
+     * past the new request's canary, the old data and the old canary are
+     * wiped up to the chunk's end. */
+    uint8_t *small = mem_alloc(H.ctx, 40);
+    assert_non_null(small);
+    memset(small, 0x5D, 40);
+    uint32_t small_len = chunk_len_of(small);
+    /* An allocated successor, so that the 8 bytes left over stay inside. */
+    uint8_t *guard = mem_alloc(H.ctx, 40);
+    assert_ptr_equal(guard, small + small_len);
+    assert_ptr_equal(mem_realloc(H.ctx, small, 30), small);
+    assert_int_equal(chunk_len_of(small), small_len);
+    assert_int_equal(mem_usable_size(H.ctx, small), 30);
+    expect_wiped(small, 30u + 4u, small_len - 8u);
     assert_true(mem_check(H.ctx));
     assert_int_equal(g_faults.calls, 0);
 }
