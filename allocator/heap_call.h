@@ -17,6 +17,18 @@
 #include "heap_internal.h"
 #include "heap_sanitizer.h"
 
+/* The heap at b was found: when it was made under valgrind, memcheck's
+ * reporting goes off for the allocator's own accesses (true: heap_leave
+ * turns it back on). */
+static inline bool heap_quiet(const uint8_t *b)
+{
+    bool vg = san_vg(b);
+    if (vg) {
+        san_reporting(false);
+    }
+    return vg;
+}
+
 /* The heap behind ctx, or NULL when ctx is no heap, with memcheck's
  * reporting off for the allocator's own accesses. *vg tells heap_leave to
  * turn it back on; it is set whenever a heap made under valgrind was found.
@@ -31,10 +43,7 @@ static inline uint8_t *heap_open(mem_ctx_t ctx, bool *vg)
         *vg = b != NULL && san_vg_recognized(b);
         return b;
     }
-    *vg = san_vg(b);
-    if (*vg) {
-        san_reporting(false);
-    }
+    *vg = heap_quiet(b);
     return b;
 }
 
@@ -58,10 +67,7 @@ static inline uint8_t *heap_enter(mem_ctx_t ctx, const void *addr, bool *vg, uin
         *vg = false;
         return NULL;
     }
-    *vg = san_vg(b);
-    if (*vg) {
-        san_reporting(false);
-    }
+    *vg = heap_quiet(b);
     *key = HARDENED ? key_of(b) : 0u;
     if (!heap_usable(b, *key)) {
         heap_refuse(b, addr);

@@ -203,7 +203,18 @@ META void fill_bytes(uint8_t *b, uint32_t from, uint32_t to, uint8_t v)
 /* Offset of the first word in [from, to) that is not v, or 0 when all are. */
 META uint32_t find_not_word(const uint8_t *b, uint32_t from, uint32_t to, uint32_t v)
 {
-    for (uint32_t o = from; o < to; o += 4u) {
+    /* Eight bytes a step while they match (half the iterations over a
+     * poisoned payload), then the word that differs. */
+    uint64_t v2 = (uint64_t)v << 32 | v;
+    uint32_t o = from;
+    for (; to - o >= 8u && o < to; o += 8u) {
+        uint64_t w;
+        memcpy(&w, b + o, sizeof w);
+        if (w != v2) {
+            break;
+        }
+    }
+    for (; o < to; o += 4u) {
         uint32_t w;
         memcpy(&w, b + o, sizeof w);
         if (w != v) {

@@ -54,19 +54,18 @@ bool heap_secret_ready(void)
     return g_ready;
 }
 
-uint64_t heap_new_nonce(uintptr_t base, uint64_t seed)
+uint64_t heap_new_nonce(uint64_t seed)
 {
     /* The nonce is public (it sits in the context), so it is made of public
      * things only: a bijective mix of the secret here would hand the secret
-     * to whoever reads it. It only has to differ
-     * from every earlier init's at this address: the counter sees to that,
-     * for any seeds but ones chosen to cancel it, and the seed is mixed in. The key's secrecy comes from heap_key_of's mask. */
-    (void)base; /* heap_key_of mixes the address in */
-    /* The counter is spread over all 64 bits (a bijection, so still unique)
-     * before the seed joins: seeds that differ in a few low bits, like
-     * 1 and 2, would otherwise cancel the counter's step. */
-    uint64_t c = ++g_inits * UINT64_C(0x9E3779B97F4A7C15);
-    return (c ^ (c >> 29)) ^ seed;
+     * to whoever reads it; the key's secrecy comes from heap_key_of's mask,
+     * and the address from heap_key_of too. It only has to differ from every
+     * earlier init's: the counter sees to that, for any seeds but ones chosen
+     * to cancel it. The counter is multiplied by an odd constant (a
+     * bijection, so still unique) before the seed joins, so that two inits
+     * differ in many bits, never in the few low ones that seeds like 1 and 2
+     * differ in. */
+    return ++g_inits * UINT64_C(0x9E3779B97F4A7C15) ^ seed;
 }
 
 #ifdef __OPTIMIZE_SIZE__

@@ -28,9 +28,10 @@ extern uint64_t heap_lib_secret[2] __attribute__((visibility("hidden")));
  * guessable key. The first call must not race with another mem_init. */
 bool heap_secret_ready(void);
 
-/* A fresh nonce for a heap at base made with seed: never the same twice in
- * a process (an init counter is mixed in), unpredictable without the secret. */
-uint64_t heap_new_nonce(uintptr_t base, uint64_t seed);
+/* A fresh nonce for a heap made with seed: never the same twice in a
+ * process (an init counter is mixed in). Public: the key's secrecy comes
+ * from heap_key_of. */
+uint64_t heap_new_nonce(uint64_t seed);
 
 /* The key of the heap at base whose context holds nonce: the nonce and the
  * address under the secret mask. Two instructions, so that every call can

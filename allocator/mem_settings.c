@@ -12,7 +12,7 @@
 static uint8_t *heap_open_healthy(mem_ctx_t ctx, bool *vg)
 {
     uint8_t *b = heap_open(ctx, vg);
-    return b != NULL && ld(b, W_STATE * 4u) == 0u && (!HARDENED || ctx_intact(b, key_of(b))) ? b : NULL;
+    return b != NULL && heap_usable(b, HARDENED ? key_of(b) : 0u) ? b : NULL;
 }
 
 bool mem_set_fault_handler(mem_ctx_t ctx, mem_fault_handler_t handler, void *user)
