@@ -114,8 +114,8 @@ HOT bool list_insert(heap_t h, uint64_t key, uint32_t off, uint32_t len)
  * then names the class whose bit to clear, so no size class is computed.
  * A branch, not a branch-free mask: 15 fewer instructions per alloc+free
  * pair and 14 fewer bytes of Thumb code, which is what a Cortex-M pays; on
- * a deep x86 pipeline the mispredictions cost off and paranoid about 12 %
- * of their time per pair (docs/BENCHMARKS.md), standard nothing. */
+ * a deep x86 pipeline its mispredictions cost off about 4 ns per pair
+ * (docs/BENCHMARKS.md). */
 HOT void list_remove(heap_t h, uint32_t off)
 {
     uint8_t *b = h.b;
