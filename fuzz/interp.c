@@ -72,19 +72,54 @@ MODEL_CODE static bool first_chunk(void *data, uint8_t *addr, bool allocated, si
     return true;
 }
 
+/* The context's size mem_alloc.h documents for the n bytes left of a
+ * buffer past its first aligned address (rounded down to 8, capped). */
+static size_t documented_ctx_size(size_t n)
+{
+    unsigned log2 = 0;
+    while (((size_t)2u << log2) <= n - 88u) {
+        log2++;
+    }
+    return 80u + 32u * (log2 - 4u);
+}
+
+/* A new heap (mem_init, OP_REINIT) laid out as mem_alloc.h documents it:
+ * the context at the buffer's first 8-aligned address, taking exactly its
+ * documented size, then one free chunk up to the 8-byte sentinel. What the
+ * model expects of mem_stat from then on follows from this, not from the
+ * allocator's own answers. */
+static void check_layout(run_t *r, size_t size)
+{
+    uintptr_t base = (uintptr_t)r->arena;
+    uintptr_t ctx = (base + 7u) & ~(uintptr_t)7u;
+    size_t n = size - (size_t)(ctx - base);
+    n = (n < MEM_MAX_HEAP_SIZE ? n : MEM_MAX_HEAP_SIZE) & ~(size_t)7u;
+    size_t ctx_size = documented_ctx_size(n);
+    uintptr_t area[2] = {0, 0};
+    mem_parse(r->ctx, first_chunk, area);
+    /* (mem_parse's size is the chunk's length: area[1] is where its usable
+     * bytes end, MEM_CHUNK_OVERHEAD - 8 bytes into the sentinel's place) */
+    if ((uintptr_t)r->ctx != ctx || area[0] != ctx + ctx_size + 8u || area[1] != ctx + n - MEM_CHUNK_OVERHEAD) {
+        fuzz_fail("init-layout", "a %zu-byte heap at misalignment %zu: context at +%zu, first chunk's payload at +%zu, "
+                  "its usable end at +%zu; documented: context at +%zu (%zu bytes), payload at +%zu, end at +%zu",
+                  size, (size_t)(base & 7u), (size_t)((uintptr_t)r->ctx - base), (size_t)(area[0] - base),
+                  (size_t)(area[1] - base), (size_t)(ctx - base), ctx_size, (size_t)(ctx + ctx_size + 8u - base),
+                  (size_t)(ctx + n - MEM_CHUNK_OVERHEAD - base));
+    }
+    r->chunk_lo = area[0];
+    r->chunk_hi = area[1];
+    r->conserved = n - 8u - ctx_size;
+    r->total = size < MEM_MAX_HEAP_SIZE ? size : MEM_MAX_HEAP_SIZE;
+    r->largest = r->conserved;
+}
+
 static void attach(run_t *r, size_t size)
 {
     memset(r->slots, 0, sizeof r->slots);
     r->ctx = r->t->init(r->arena, size);
     if (r->ctx != NULL) {
-        mem_stat_t st = model_stat(r);
-        r->conserved = st.free_size + st.allocated_size;
-        r->largest = st.largest_free_size;
-        /* A new heap is one free chunk: its payload is where blocks go. */
-        uintptr_t area[2] = {0, 0};
-        mem_parse(r->ctx, first_chunk, area);
-        r->chunk_lo = area[0];
-        r->chunk_hi = area[1];
+        check_layout(r, size);
+        model_check_full(r); /* mem_stat must agree at once */
     }
 }
 
@@ -94,8 +129,14 @@ static void attach(run_t *r, size_t size)
 void op_free_live(run_t *r, unsigned n, const char *what)
 {
     slot_t *s = &r->slots[n];
+    model_verify(r, n, "content");
     bool broken = corrupt_canary_broken(r, s);
+    freed_t before = model_before_free(r, s);
+    unsigned calls = r->faults != NULL ? r->faults->count : 0u;
     r->t->free(r->ctx, s->ptr);
+    if (r->faults == NULL || r->faults->count == calls) {
+        model_check_wiped(r, &before, what);
+    }
     corrupt_check_live_call(r, n, broken, what);
     if (r->faults != NULL && !r->refusing && r->faults->count != r->calls_before) {
         r->model_lost = true;
@@ -106,7 +147,7 @@ void op_free_live(run_t *r, unsigned n, const char *what)
 }
 
 /* alloc, calloc, persist and strdup: a new block in the lowest empty slot. */
-static void op_new_block(run_t *r, const op_t *op, size_t n, size_t largest)
+static void op_new_block(run_t *r, const op_t *op, size_t n)
 {
     int slot = model_lowest_empty(r);
     if (slot < 0) {
@@ -157,17 +198,25 @@ static void op_new_block(run_t *r, const op_t *op, size_t n, size_t largest)
     if (p != NULL) {
         model_take_slot(r, s, p, n);
     } else if (n != 0u) {
-        model_check_fit(r, n, largest, prog_op_name(op->kind));
+        model_check_fit(r, n, prog_op_name(op->kind));
     }
 }
 
-static void op_realloc(run_t *r, const op_t *op, size_t n, size_t largest)
+static void op_realloc(run_t *r, const op_t *op, size_t n)
 {
     slot_t *s = &r->slots[op->slot];
     slot_t old = *s;
+    if (old.ptr != NULL) {
+        model_verify(r, op->slot, "content");
+    }
     bool broken = corrupt_canary_broken(r, s);
+    freed_t before = old.ptr != NULL ? model_before_free(r, s) : (freed_t){NULL, 0, false, 0, false};
+    unsigned calls = r->faults != NULL ? r->faults->count : 0u;
     void *p = r->t->realloc(r->ctx, old.ptr, n);
     trace_result(r, "->", p);
+    if (r->faults == NULL || r->faults->count == calls) {
+        model_check_resized(r, &before, old.size, p, n);
+    }
     if (old.ptr != NULL) {
         corrupt_check_live_call(r, op->slot, broken, "realloc");
     }
@@ -189,7 +238,7 @@ static void op_realloc(run_t *r, const op_t *op, size_t n, size_t largest)
         if (p != NULL) {
             model_take_slot(r, op->slot, p, n);
         } else if (n != 0u) {
-            model_check_fit(r, n, largest, "realloc(NULL)");
+            model_check_fit(r, n, "realloc(NULL)");
         }
         return;
     }
@@ -214,6 +263,9 @@ static void op_recalloc(run_t *r, const op_t *op, size_t n)
 {
     slot_t *s = &r->slots[op->slot];
     void *held = s->ptr;
+    if (held != NULL) {
+        model_verify(r, op->slot, "content");
+    }
     s->ptr = NULL; /* freed first, whatever happens next */
     bool ok = r->t->calloc(r->ctx, &held, n, false);
     trace_result(r, "->", held);
@@ -230,15 +282,13 @@ static void op_recalloc(run_t *r, const op_t *op, size_t n)
 
 static void run_op(run_t *r, const op_t *op)
 {
-    /* The largest free chunk before the operation: for sizes relative to it
-     * and for the "fits, so it must succeed" check; a heap walk, so only
-     * for the operations that allocate. */
-    bool allocates = op->kind == OP_ALLOC || op->kind == OP_CALLOC || op->kind == OP_PERSIST ||
-                     op->kind == OP_STRDUP || op->kind == OP_REALLOC || op->kind == OP_RECALLOC ||
-                     op->size.kind == 4u;
-    /* (On a damaged heap no implicit walk: mem_stat would check the heap
-     * and change what the program's own operations find.) */
-    if (allocates && r->ctx != NULL && predictable(r)) {
+    /* The largest free chunk before the operation, for a size relative to
+     * it: a heap walk, so only then (the "fits, so it must succeed" check
+     * learns it after a failure, which leaves the heap as it was). On a
+     * damaged heap no implicit walk: mem_stat would check the heap and
+     * change what the program's own operations find; the last one seen
+     * stands in. */
+    if (op->size.kind == 4u && r->ctx != NULL && predictable(r)) {
         r->largest = model_stat(r).largest_free_size;
     }
     size_t largest = r->largest;
@@ -249,10 +299,10 @@ static void run_op(run_t *r, const op_t *op)
     case OP_CALLOC:
     case OP_PERSIST:
     case OP_STRDUP:
-        op_new_block(r, op, n, largest);
+        op_new_block(r, op, n);
         break;
     case OP_REALLOC:
-        op_realloc(r, op, n, largest);
+        op_realloc(r, op, n);
         break;
     case OP_RECALLOC:
         op_recalloc(r, op, n);
@@ -266,6 +316,9 @@ static void run_op(run_t *r, const op_t *op)
         break;
     case OP_CLEANUP: {
         void *held = s->ptr;
+        if (held != NULL) {
+            model_verify(r, op->slot, "content");
+        }
         r->t->cleanup(r->ctx, &held);
         if (held != NULL) {
             fuzz_fail("cleanup-null", "step %u: cleanup left %p in the pointer", r->step, held);
@@ -306,7 +359,9 @@ static void run_op(run_t *r, const op_t *op)
             corrupt_reported(r, ok, "mem_check");
             if (ok && r->faults != NULL && !r->refusing && r->faults->count == r->calls_before) {
                 /* Damage mem_check does not see must be harmless: from
-                 * here on the model must hold in full again. */
+                 * here on the model must hold in full again. Not so a
+                 * changed byte of poison (paranoid): mem_check must see it. */
+                corrupt_check_passed(r);
                 r->tainted = false;
             }
             if (r->trace != NULL) {
@@ -330,29 +385,61 @@ static void run_op(run_t *r, const op_t *op)
 
 /* ---- a run ---------------------------------------------------------------- */
 
-/* The arena of a run: exactly heap_size bytes at the given misalignment.
- * Blocks are kept per heap size, because allocating megabytes under ASan for
- * every input would cost more than the run; ASan is told that the slack
- * around the arena is off limits, so any access outside it is reported as if
- * the arena were an exact-size allocation. */
+/* The arena of a run: exactly heap_size bytes at the given misalignment,
+ * between two GUARD_BYTES guards. Blocks are kept per heap size, because
+ * allocating megabytes under ASan for every input would cost more than the
+ * run. Under ASan the guards and the slack are poisoned, so any access
+ * outside the arena is reported as if the arena were an exact-size
+ * allocation; without it the guards hold GUARD_FILL and the end of every
+ * run checks that they still do (`inside-arena`): nothing the allocator
+ * writes lands outside its buffer, whatever the program wrote into it. */
+#define GUARD_BYTES 4096u
+#define GUARD_FILL 0xE7u
+
+static uint8_t *arena_blocks[FUZZ_HEAP_SIZES];
+
 static uint8_t *arena_for(unsigned size_index, size_t heap_size, size_t misalign, bool clear)
 {
-    static uint8_t *blocks[FUZZ_HEAP_SIZES];
-    size_t block_size = heap_size + 7u;
-    if (blocks[size_index] == NULL) {
-        blocks[size_index] = malloc(block_size);
-        if (blocks[size_index] == NULL) {
+    size_t block_size = GUARD_BYTES + heap_size + 7u + GUARD_BYTES;
+    if (arena_blocks[size_index] == NULL) {
+        arena_blocks[size_index] = malloc(block_size);
+        if (arena_blocks[size_index] == NULL) {
             fuzz_fail("harness", "cannot allocate a %zu-byte arena", heap_size);
         }
+        memset(arena_blocks[size_index], GUARD_FILL, block_size);
     }
-    uint8_t *block = blocks[size_index];
+    uint8_t *block = arena_blocks[size_index];
+    uint8_t *arena = block + GUARD_BYTES + misalign;
     FUZZ_UNPOISON(block, block_size);
+    memset(block, GUARD_FILL, GUARD_BYTES + misalign);
+    memset(arena + heap_size, GUARD_FILL, 7u - misalign + GUARD_BYTES);
     if (clear) {
-        memset(block, 0, block_size); /* a copy op reads free bytes: no state from the last run */
+        memset(arena, 0, heap_size); /* a copy op reads free bytes: no state from the last run */
     }
-    FUZZ_POISON(block, misalign);
-    FUZZ_POISON(block + misalign + heap_size, 7u - misalign);
-    return block + misalign;
+    FUZZ_POISON(block, GUARD_BYTES + misalign);
+    FUZZ_POISON(arena + heap_size, 7u - misalign + GUARD_BYTES);
+    return arena;
+}
+
+/* Without ASan: the bytes around the arena are as arena_for left them. */
+MODEL_CODE static void check_guards(const run_t *r)
+{
+#ifndef FUZZ_ASAN
+    size_t misalign = (size_t)((uintptr_t)r->arena & 7u);
+    const uint8_t *lo = r->arena - misalign - GUARD_BYTES, *hi = r->arena + r->arena_size;
+    for (size_t i = 0; i < GUARD_BYTES + misalign; i++) {
+        if (lo[i] != GUARD_FILL) {
+            fuzz_fail("inside-arena", "byte %zu before the arena was written", GUARD_BYTES + misalign - i);
+        }
+    }
+    for (size_t i = 0; i < GUARD_BYTES + 7u - misalign; i++) {
+        if (hi[i] != GUARD_FILL) {
+            fuzz_fail("inside-arena", "byte %zu past the arena's end was written", i);
+        }
+    }
+#else
+    (void)r;
+#endif
 }
 
 void fuzz_run(const fuzz_target_t *target, const uint8_t *data, size_t size, FILE *trace)
@@ -364,10 +451,11 @@ void fuzz_run(const fuzz_target_t *target, const uint8_t *data, size_t size, FIL
     size_t heap_size = prog_heap_size(h0);
     size_t misalign = h1 % 8u;
     uint8_t *arena = arena_for(h0 % FUZZ_HEAP_SIZES, heap_size, misalign, target->faults != NULL);
-    run_t *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        fuzz_fail("harness", "cannot allocate the model");
-    }
+    /* One model for every run (no allocation per input: its pages stay
+     * warm and no sanitizer quarantine churns). */
+    static run_t model;
+    run_t *r = &model;
+    memset(r, 0, sizeof *r);
     r->t = target;
     r->arena = arena;
     r->arena_size = heap_size;
@@ -384,7 +472,6 @@ void fuzz_run(const fuzz_target_t *target, const uint8_t *data, size_t size, FIL
     if (r->ctx == NULL) {
         fuzz_fail("init", "a %zu-byte heap at misalignment %zu was refused", heap_size, misalign);
     }
-    model_check_all(r);
     op_t op;
     while (prog_read_op(&rd, &target->table, &op)) {
         r->step++;
@@ -411,14 +498,16 @@ void fuzz_run(const fuzz_target_t *target, const uint8_t *data, size_t size, FIL
         corrupt_final(r);
     }
     model_check_all(r);
+    check_guards(r);
     if (!predictable(r)) {
-        free(r); /* a damaged heap: the closing frees would only be refused */
-        return;
+        return; /* a damaged heap: the closing frees would only be refused */
     }
     unsigned calls = r->faults != NULL ? r->faults->count : 0u;
     for (unsigned i = 0; i < FUZZ_SLOTS; i++) {
         if (r->slots[i].ptr != NULL) {
+            freed_t before = model_before_free(r, &r->slots[i]);
             target->free(r->ctx, r->slots[i].ptr);
+            model_check_wiped(r, &before, "the closing free");
             r->slots[i].ptr = NULL;
         }
     }
@@ -434,5 +523,4 @@ void fuzz_run(const fuzz_target_t *target, const uint8_t *data, size_t size, FIL
                       st.nb_chunks, st.nb_allocated);
         }
     }
-    free(r);
 }

@@ -28,6 +28,13 @@
 /* Bytes of a block a corruption op overwrote, remembered until the block is
  * filled again (fuzz_corrupt): its content is the pattern but for these. */
 #define MAX_OVERRIDES 16u
+/* Changed poison bytes remembered per run (fuzz_corrupt, paranoid). */
+#define MAX_POISONED 8u
+/* The full model check (mem_check, mem_stat against the model, usable sizes,
+ * every block's content) runs after every FULL_EVERY-th operation and at the
+ * end; after the others only what the operation touched is checked, which
+ * keeps a step O(1) in the heap's size (fuzz/FORMAT.md "Invariants"). */
+#define FULL_EVERY 8u
 
 typedef struct {
     uint8_t *ptr; /* NULL: empty slot */
@@ -48,7 +55,8 @@ typedef struct {
     uint8_t *arena;
     size_t arena_size;
     mem_ctx_t ctx; /* NULL while the heap is detached (failed reinit) */
-    size_t conserved; /* free_size + allocated_size of this heap */
+    size_t conserved; /* free_size + allocated_size of this heap: the one chunk of mem_init */
+    size_t total;     /* mem_stat's total_size: the size given to mem_init, capped */
     slot_t slots[FUZZ_SLOTS];
     unsigned step;
     bool final; /* the closing checks: sweep everything */
@@ -65,15 +73,27 @@ typedef struct {
     mem_fault_t failed;    /* mem_last_fault as of the last operation */
     unsigned calls_before; /* faults->count before the operation */
     bool refusing;         /* the heap refused everything when the operation began */
+    /* fuzz_corrupt, paranoid: bytes a corruption op changed inside a free
+     * chunk's poison (found by a walk of the intact heap), with the value
+     * written and the handler's count then. Until the allocator reports a
+     * fault, memory holding one of them must not be handed out and
+     * mem_check must not pass; an entry goes when the allocator itself
+     * rewrites the byte (a header, links, a wipe). */
+    unsigned n_poisoned;
+    struct {
+        size_t at;
+        uint8_t value;
+        unsigned reports;
+    } poisoned[MAX_POISONED];
 } run_t;
 
-static inline uint8_t pattern(uint8_t seed, size_t i)
+MODEL_CODE static inline uint8_t pattern(uint8_t seed, size_t i)
 {
     return (uint8_t)(seed + 7u * (uint8_t)i + (uint8_t)(i >> 8));
 }
 
 /* What byte i of s must hold: the pattern, or what a corruption op wrote. */
-static inline uint8_t expected(const slot_t *s, size_t i)
+MODEL_CODE static inline uint8_t expected(const slot_t *s, size_t i)
 {
     for (unsigned k = s->n_over; k-- > 0;) {
         if (s->over_at[k] == i) {
@@ -100,6 +120,27 @@ void op_free_live(run_t *r, unsigned n, const char *what);
 
 /* ---- interp_model.c: the shadow model and its invariants ----------------- */
 
+/* What a free must wipe, read from the intact heap before the call. */
+typedef struct {
+    uint8_t *at;          /* the block's payload; NULL: nothing to check */
+    size_t len;           /* its chunk's length */
+    bool prev_free;       /* the chunk merges into its free predecessor */
+    size_t prev_len;      /* that predecessor's length (its tail word) */
+    bool next_free;       /* its free successor merges into it */
+} freed_t;
+
+/* Before mem_free of slot s's block (hardened, predictable heap). */
+freed_t model_before_free(const run_t *r, const slot_t *s);
+/* Right after that free, which reported nothing: the payload reads as
+ * wiped (standard: zero; paranoid: poison) apart from the new free
+ * chunk's links, and so does every header a merge moved inside it. */
+void model_check_wiped(const run_t *r, const freed_t *f, const char *what);
+/* Right after a realloc of that block (old_n bytes) to n that reported
+ * nothing and answered p: in place, what the block no longer holds and
+ * every header and canary now inside it reads as wiped; moved away, the old
+ * block as after a free; to 0 bytes, a free. */
+void model_check_resized(const run_t *r, const freed_t *f, size_t old_n, const void *p, size_t n);
+
 /* Writes s's pattern over its checked bytes (and forgets its overrides). */
 void model_fill(slot_t *s);
 /* The patterned bytes of slot n in [0, to), laid out for s's size. */
@@ -114,15 +155,19 @@ void model_take_slot(run_t *r, unsigned n, void *p, size_t size);
 int model_lowest_empty(const run_t *r);
 mem_stat_t model_stat(const run_t *r);
 /* "fits, so it must succeed": a failed allocation of n bytes. */
-void model_check_fit(const run_t *r, size_t n, size_t largest_before, const char *what);
+void model_check_fit(const run_t *r, size_t n, const char *what);
 /* A block just handed out: aligned, in the chunk area, apart from the
  * model's blocks (slot skip excepted). */
-void model_accept_block(const run_t *r, const void *p, size_t n, int skip, const char *what);
+void model_accept_block(run_t *r, const void *p, size_t n, int skip, const char *what);
 /* The walk of mem_parse checked against the model (OP_PARSE). */
 void model_parse_walk(run_t *r);
-/* After every operation: the full model on a predictable heap, the live
- * blocks' contents on a damaged one. */
+/* After every operation: the full check every FULL_EVERY steps and at the
+ * end. */
 void model_check_all(run_t *r);
+/* The full check now: on a predictable heap mem_check, mem_stat and
+ * mem_parse against the model, every block's size, bounds and content; on
+ * a damaged one, every block's content. */
+void model_check_full(run_t *r);
 
 /* ---- interp_corrupt.c: the corruption mode (fuzz_corrupt) ----------------- */
 
@@ -138,6 +183,12 @@ void corrupt_refused(const run_t *r, bool ok, const char *what);
 /* A call that answered "nothing" (false, zeroed statistics, no walk) when
  * the heap always has something must have reported a fault. */
 void corrupt_reported(const run_t *r, bool answered, const char *what);
+/* Paranoid: a block handed out at p (n bytes) holds no changed poison
+ * byte unless a fault was reported first. */
+void corrupt_check_poison(run_t *r, const uint8_t *p, size_t n);
+/* Paranoid: an OP_CHECK whose mem_check passed left no changed poison byte
+ * unreported. */
+void corrupt_check_passed(run_t *r);
 /* poke, poke32, copy, plant. */
 void corrupt_op(run_t *r, const op_t *op);
 /* free_at. */

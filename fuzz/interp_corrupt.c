@@ -102,6 +102,98 @@ static bool is_corruption_code(mem_fault_t f)
            f <= MEM_FAULT_CORRUPT_CONTEXT;
 }
 
+/* ---- paranoid: a changed byte of poison is reported ------------------------ */
+
+typedef struct {
+    uintptr_t at;
+    bool poisoned;
+} poison_probe_t;
+
+MODEL_CODE static bool find_poisoned(void *data, uint8_t *addr, bool allocated, size_t size)
+{
+    poison_probe_t *q = data;
+    uintptr_t a = (uintptr_t)addr;
+    /* mem_alloc.h, heap_internal.h: the poison of a free chunk is all of it
+     * but its header, links and tail word */
+    q->poisoned = !allocated && q->at >= a + 8u && q->at < a - 8u + size - 4u;
+    return q->at < a - 8u + size;
+}
+
+/* Paranoid, on an intact heap: byte off (about to become value) lies in a
+ * free chunk's poison. Remembered until the allocator reports a fault or
+ * rewrites the byte itself. */
+static void note_poison(run_t *r, size_t off, uint8_t value)
+{
+    if (MEM_HARDENING < 2 || r->ctx == NULL || r->n_poisoned == MAX_POISONED) {
+        return;
+    }
+    poison_probe_t q = {(uintptr_t)(r->arena + off), false};
+    mem_parse(r->ctx, find_poisoned, &q);
+    if (q.poisoned) {
+        r->poisoned[r->n_poisoned].at = off;
+        r->poisoned[r->n_poisoned].value = value;
+        r->poisoned[r->n_poisoned].reports = r->faults->count;
+        r->n_poisoned++;
+    }
+}
+
+/* Drops the bytes the allocator rewrote (a header, links, a wipe) and, once
+ * a fault was reported, all of them: the heap failed closed. */
+static void forget_poison(run_t *r)
+{
+    unsigned kept = 0;
+    for (unsigned k = 0; k < r->n_poisoned; k++) {
+        if (r->arena[r->poisoned[k].at] == r->poisoned[k].value && r->faults->count == r->poisoned[k].reports) {
+            r->poisoned[kept++] = r->poisoned[k];
+        }
+    }
+    r->n_poisoned = kept;
+}
+
+/* A block handed out at p (n bytes requested): no changed poison byte lies
+ * in its chunk unless a fault was reported first. What follows the chunk,
+ * when the allocator split it off, got a header and links: the bytes there
+ * are the allocator's from now on. */
+MODEL_CODE void corrupt_check_poison(run_t *r, const uint8_t *p, size_t n)
+{
+    if (r->faults == NULL || r->n_poisoned == 0u) {
+        return;
+    }
+    size_t lo = (size_t)(p - r->arena), hi = lo + n;
+    uint32_t lf;
+    memcpy(&lf, p - 4, sizeof lf);
+    size_t len = lf & ~(uint32_t)7u;
+    if (len > n && lo - 8u + len <= r->arena_size) {
+        hi = lo - 8u + len; /* the whole chunk: its slack was poison too */
+    }
+    for (unsigned k = 0; k < r->n_poisoned; k++) {
+        size_t at = r->poisoned[k].at;
+        if (at >= lo && at < hi && r->faults->count == r->poisoned[k].reports) {
+            fuzz_fail("poison-reported", "step %u: a block at heap+0x%zx (%zu bytes) was handed out over heap+0x%zx, "
+                      "a byte of a free chunk's poison set to 0x%02x, and no fault was reported", r->step, lo, n, at,
+                      r->poisoned[k].value);
+        }
+    }
+    unsigned kept = 0;
+    for (unsigned k = 0; k < r->n_poisoned; k++) {
+        if (r->poisoned[k].at < hi || r->poisoned[k].at >= hi + 16u) {
+            r->poisoned[kept++] = r->poisoned[k];
+        }
+    }
+    r->n_poisoned = kept;
+}
+
+/* mem_check passed (no fault reported): no changed poison byte is left in
+ * a free chunk, where paranoid's check reads every byte of poison. */
+static void check_poison_checked(run_t *r, const char *what)
+{
+    forget_poison(r);
+    if (r->n_poisoned != 0u) {
+        fuzz_fail("poison-reported", "step %u: %s passed although heap+0x%zx, a byte of a free chunk's poison, was "
+                  "set to 0x%02x", r->step, what, r->poisoned[0].at, r->poisoned[0].value);
+    }
+}
+
 /* Writes n bytes at arena offset off: into a live block's payload the model
  * learns the new bytes; anywhere else the heap is tainted (its metadata, a
  * free chunk, slack). Every byte of the arena may be written. */
@@ -109,10 +201,14 @@ static void corrupt_bytes(run_t *r, size_t off, const uint8_t *bytes, size_t n)
 {
     size_t ctx_at = (size_t)((uint8_t *)r->ctx - r->arena);
     unsigned to_payload = 0, to_meta = 0;
+    bool intact = predictable(r);
     for (size_t k = 0; k < n; k++) {
         uint8_t *p = r->arena + off + k;
         if (*p == bytes[k]) {
             continue;
+        }
+        if (intact) {
+            note_poison(r, off + k, bytes[k]);
         }
         *p = bytes[k];
         slot_t *s = NULL;
@@ -246,8 +342,16 @@ void corrupt_free_at(run_t *r, const op_t *op)
 
 /* ---- around every operation ----------------------------------------------- */
 
+void corrupt_check_passed(run_t *r)
+{
+    if (r->faults != NULL && r->faults->count == r->calls_before) {
+        check_poison_checked(r, "mem_check");
+    }
+}
+
 void corrupt_before_op(run_t *r)
 {
+    forget_poison(r);
     r->calls_before = r->faults->count;
     r->faults->seen = 0u;
     r->refusing = r->failed != MEM_FAULT_NONE;
@@ -332,6 +436,7 @@ void corrupt_final(run_t *r)
     if (calls != 0u) {
         fuzz_fail("false-fault", "the final mem_check passed but reported %s", mem_fault_name(r->faults->last));
     }
+    check_poison_checked(r, "the final mem_check");
     /* Undetected, so it must have been harmless: the model holds in full. */
     r->tainted = false;
 }

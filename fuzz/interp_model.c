@@ -7,6 +7,9 @@
 
 #include "interp.h"
 
+/* Largest paranoid heap the periodic full check runs mem_check on. */
+#define PARANOID_CHECK_BYTES 65536u
+
 /* Which bytes of a block carry the pattern: all of a block up to
  * DENSE_BYTES, else its first and last EDGE_BYTES and about SPARSE_SAMPLES
  * bytes between (every SPARSE_STEP-th byte at least). Allocator bugs hit payloads at their edges (headers, splits,
@@ -16,10 +19,6 @@
 #define EDGE_BYTES 64u
 #define SPARSE_STEP 61u
 #define SPARSE_SAMPLES 32u
-/* Between full sweeps, only this many bytes at each end of a block. */
-#define GUARD_BYTES 16u
-#define SWEEP_EVERY 8u
-
 /* Next patterned index after i in a block of size bytes. */
 MODEL_CODE static inline size_t next_index(size_t i, size_t size)
 {
@@ -45,18 +44,16 @@ MODEL_CODE void model_fill(slot_t *s)
  * is checked with its own layout. */
 MODEL_CODE void model_verify_range(const run_t *r, unsigned n, const slot_t *s, size_t to, const char *invariant)
 {
-    for (size_t i = 0; i < to; i = next_index(i, s->size)) {
-        if (s->ptr[i] != expected(s, i)) {
-            fuzz_fail(invariant, "step %u: slot %u (%zu bytes at heap+0x%zx): byte %zu is 0x%02x, expected 0x%02x",
-                      r->step, n, s->size, (size_t)(s->ptr - r->arena), i, s->ptr[i], expected(s, i));
+    if (s->n_over == 0u) { /* the usual case: the pattern alone */
+        size_t i = 0;
+        while (i < to && s->ptr[i] == pattern(s->seed, i)) {
+            i = next_index(i, s->size);
+        }
+        if (i >= to) {
+            return;
         }
     }
-}
-
-/* The last `count` bytes of s (all patterned: within EDGE_BYTES). */
-MODEL_CODE static void verify_tail(const run_t *r, unsigned n, const slot_t *s, size_t count, const char *invariant)
-{
-    for (size_t i = s->size - count; i < s->size; i++) {
+    for (size_t i = 0; i < to; i = next_index(i, s->size)) {
         if (s->ptr[i] != expected(s, i)) {
             fuzz_fail(invariant, "step %u: slot %u (%zu bytes at heap+0x%zx): byte %zu is 0x%02x, expected 0x%02x",
                       r->step, n, s->size, (size_t)(s->ptr - r->arena), i, s->ptr[i], expected(s, i));
@@ -87,29 +84,50 @@ MODEL_CODE void model_check_zero(const run_t *r, const void *p, size_t n, const 
     }
 }
 
-/* The content of the live block of slot n after an operation: its edges
- * every step (headers and splits land there), all of it every SWEEP_EVERY
- * steps and at the end of the run. */
-MODEL_CODE static void check_content(const run_t *r, unsigned n)
+/* The bookkeeping around a block that no other block may share a byte
+ * with (heap_internal.h): before it, its header (hardened, 8 bytes; off, the
+ * 4-byte length word, the word before that being the previous chunk's
+ * payload); after its requested bytes, its canary (hardened, 4 bytes; off,
+ * none). */
+#define HEAD_BYTES (MEM_HARDENING > 0 ? 8u : 4u)
+#define CANARY_BYTES (MEM_HARDENING > 0 ? 4u : 0u)
+
+/* The length of the chunk whose payload is p, from its header word (len |
+ * flags, just before the payload; the same place at every level). */
+MODEL_CODE static size_t chunk_len(const uint8_t *p)
+{
+    uint32_t len_flags;
+    memcpy(&len_flags, p - 4, sizeof len_flags);
+    return len_flags & ~(uint32_t)7u;
+}
+
+/* mem_usable_size of a block the model holds: exactly the request at the
+ * hardened levels (the canary follows it); off, the chunk's length less its
+ * 4-byte header. Checked when a block is handed out and by every full
+ * check. */
+MODEL_CODE static void check_usable(const run_t *r, unsigned n)
 {
     const slot_t *s = &r->slots[n];
-    if (r->step % SWEEP_EVERY == 0u || r->final || s->size <= 2u * GUARD_BYTES) {
-        model_verify(r, n, "content");
-    } else {
-        model_verify_range(r, n, s, GUARD_BYTES, "content");
-        verify_tail(r, n, s, GUARD_BYTES, "content");
+    size_t usable = mem_usable_size(r->ctx, s->ptr);
+    size_t want = MEM_HARDENING > 0 ? s->size : chunk_len(s->ptr) - MEM_CHUNK_OVERHEAD;
+    if (usable != want || usable < s->size) {
+        fuzz_fail("usable-size", "step %u: slot %u: mem_usable_size %zu for %zu requested, expected %zu", r->step, n,
+                  usable, s->size, want);
     }
 }
 
-void model_take_slot(run_t *r, unsigned n, void *p, size_t size)
+MODEL_CODE void model_take_slot(run_t *r, unsigned n, void *p, size_t size)
 {
     r->slots[n] = (slot_t){.ptr = p, .size = size, .seed = r->next_seed};
+    if (predictable(r)) {
+        check_usable(r, n);
+    }
     r->next_seed = (uint8_t)(r->next_seed + 101u);
     model_fill(&r->slots[n]);
     corrupt_note_canary(r, &r->slots[n]);
 }
 
-int model_lowest_empty(const run_t *r)
+MODEL_CODE int model_lowest_empty(const run_t *r)
 {
     for (unsigned i = 0; i < FUZZ_SLOTS; i++) {
         if (r->slots[i].ptr == NULL) {
@@ -124,6 +142,109 @@ mem_stat_t model_stat(const run_t *r)
     mem_stat_t st;
     mem_stat(r->ctx, &st);
     return st;
+}
+
+/* ---- what a free leaves behind ------------------------------------------- */
+
+MODEL_CODE static uint32_t load_word(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+MODEL_CODE freed_t model_before_free(const run_t *r, const slot_t *s)
+{
+    freed_t f = {NULL, 0, false, 0, false};
+    if (MEM_HARDENING == 0 || r->ctx == NULL || !predictable(r)) {
+        return f; /* off wipes nothing; a damaged heap's layout is unknown */
+    }
+    uint32_t lf = load_word(s->ptr - 4);
+    f.at = s->ptr;
+    f.len = lf & ~(uint32_t)7u;
+    f.prev_free = (lf & 2u) != 0u; /* PREV_FREE (heap_internal.h) */
+    f.prev_len = f.prev_free ? load_word(s->ptr - 12) : 0u;
+    f.next_free = (load_word(s->ptr - 8 + f.len + 4) & 1u) != 0u; /* the successor's FREE */
+    return f;
+}
+
+/* Bytes [lo, hi) all hold v: every byte of a short range, else the first
+ * and last 256 and every 61st between (a wipe is one loop: it is skipped or
+ * cut short at an edge, not in the middle). */
+MODEL_CODE static void check_filled(const run_t *r, const uint8_t *lo, const uint8_t *hi, uint8_t v,
+                                     const char *what, const char *part)
+{
+    size_t n = (size_t)(hi - lo);
+    for (size_t i = 0; i < n; i = (i < 256u || i + 256u >= n) ? i + 1u : i + 61u) {
+        if (lo[i] != v) {
+            fuzz_fail("freed-wiped", "step %u: after %s, byte %zu of %s (heap+0x%zx) is 0x%02x, expected 0x%02x",
+                      r->step, what, i, part, (size_t)(lo + i - r->arena), lo[i], v);
+        }
+    }
+}
+
+/* The chunk's payload (the links excepted: the new free chunk's, or with
+ * a free predecessor its inside too), its tail word when a successor
+ * merges, the successor's header and links, and with a free predecessor
+ * that predecessor's tail word and the chunk's header and links: every
+ * byte of it once held the app's data or a signed word. */
+MODEL_CODE void model_check_wiped(const run_t *r, const freed_t *f, const char *what)
+{
+    if (f->at == NULL) {
+        return;
+    }
+    const uint8_t v = MEM_HARDENING > 1 ? 0xA5u : 0u;
+    const uint8_t *payload = f->at, *end = f->at - 8 + f->len;
+    if (f->prev_free) {
+        check_filled(r, payload - 12, payload + 8, v, what, "the merged header and links");
+    }
+    check_filled(r, payload + 8, end - 4, v, what, "the freed payload");
+    if (f->next_free) {
+        check_filled(r, end - 4, end + 16, v, what, "the merged successor's header and links");
+    }
+}
+
+MODEL_CODE void model_check_resized(const run_t *r, const freed_t *f, size_t old_n, const void *p, size_t n)
+{
+    if (f->at == NULL) {
+        return;
+    }
+    const uint8_t *q = p;
+    const uint8_t v = MEM_HARDENING > 1 ? 0xA5u : 0u;
+    const uint8_t *old_end = f->at - 8 + f->len;
+    if (q == NULL) {
+        if (n == 0u) {
+            model_check_wiped(r, f, "realloc to 0");
+        }
+        return; /* a failed realloc: the block stays as it was */
+    }
+    if (q != f->at) {
+        /* moved: the old block was freed, unless it slid down into its
+         * free predecessor (the old bytes are then the copy's) */
+        if (!f->prev_free || q != f->at - f->prev_len) {
+            model_check_wiped(r, f, "realloc moving the block");
+        }
+        return;
+    }
+    if (n > old_n) {
+        /* grown in place: the old canary, the slack, and when a free
+         * successor was merged its header and links (its payload past them
+         * may hold what the buffer held before mem_init) */
+        const uint8_t *limit = f->next_free ? old_end + 16 : old_end;
+        check_filled(r, q + old_n, q + n < limit ? q + n : limit, v, "realloc growing in place", "the grown bytes");
+    } else if (n < old_n) {
+        /* shrunk: past the new canary, what it held, but for the header
+         * and links of a chunk split off behind it */
+        const uint8_t *rest = q - 8 + chunk_len(q);
+        const uint8_t *from = q + n + 4, *to = q + old_n;
+        if (rest < to) {
+            check_filled(r, from, rest > from ? rest : from, v, "realloc shrinking in place", "the bytes let go");
+            from = rest + 16;
+        }
+        if (from < to) {
+            check_filled(r, from, to, v, "realloc shrinking in place", "the bytes let go");
+        }
+    }
 }
 
 /* ---- the "fits, so it must succeed" rule --------------------------------- */
@@ -146,11 +267,14 @@ MODEL_CODE static bool count_band(void *data, uint8_t *addr, bool allocated, siz
 /* A failed allocation of n bytes is a bug when a free chunk can hold it,
  * except where mem_alloc.h allows it: the chunk is in the request's own size
  * class and the bounded exact-fit scan (16 chunks) did not reach it. */
-void model_check_fit(const run_t *r, size_t n, size_t largest_before, const char *what)
+void model_check_fit(const run_t *r, size_t n, const char *what)
 {
     if (r->ctx == NULL || n == 0u || n > r->arena_size || !predictable(r)) {
         return;
     }
+    /* A failed allocation leaves an intact heap as it was: its largest free
+     * chunk now is the one it had before the call. */
+    size_t largest_before = model_stat(r).largest_free_size;
     /* The chunk a request needs (mem_alloc.h): at least MEM_MIN_CHUNK bytes;
      * a remainder of up to MEM_MIN_CHUNK - 8 bytes is absorbed, not split. */
     size_t need = (n + MEM_CHUNK_OVERHEAD + 7u) & ~(size_t)7u;
@@ -169,24 +293,26 @@ void model_check_fit(const run_t *r, size_t n, size_t largest_before, const char
 
 /* ---- invariants after every operation ------------------------------------ */
 
-/* The bookkeeping around a block that no other block may share a byte
- * with (heap_internal.h): before it, its header (hardened, 8 bytes; off, the
- * 4-byte length word, the word before that being the previous chunk's
- * payload); after its requested bytes, its canary (hardened, 4 bytes; off,
- * none). */
-#define HEAD_BYTES (MEM_HARDENING > 0 ? 8u : 4u)
-#define CANARY_BYTES (MEM_HARDENING > 0 ? 4u : 0u)
+typedef struct {
+    unsigned chunks, allocated;
+    size_t bytes, largest;
+} chunks_t;
 
-/* The length of the chunk whose payload is p, from its header word (len |
- * flags, just before the payload; the same place at every level). */
-static size_t chunk_len(const uint8_t *p)
+MODEL_CODE static bool count_chunks(void *data, uint8_t *addr, bool allocated, size_t size)
 {
-    uint32_t len_flags;
-    memcpy(&len_flags, p - 4, sizeof len_flags);
-    return len_flags & ~(uint32_t)7u;
+    (void)addr;
+    chunks_t *c = data;
+    c->chunks++;
+    c->bytes += size;
+    if (allocated) {
+        c->allocated++;
+    } else if (size > c->largest) {
+        c->largest = size;
+    }
+    return false;
 }
 
-static void check_detached(const run_t *r)
+MODEL_CODE static void check_detached(const run_t *r)
 {
     for (unsigned i = 0; i < FUZZ_SLOTS; i++) {
         if (r->slots[i].ptr != NULL) {
@@ -201,7 +327,11 @@ MODEL_CODE static void check_model(run_t *r)
         check_detached(r);
         return;
     }
-    if (!mem_check(r->ctx)) {
+    /* Paranoid's mem_check reads every byte of free memory: on a large heap
+     * only the closing check (and the program's own check operations) pay
+     * for it, so that a step stays O(1) in the heap's size. */
+    bool whole = MEM_HARDENING < 2 || r->final || r->arena_size <= PARANOID_CHECK_BYTES;
+    if (whole && !mem_check(r->ctx)) {
         fuzz_fail("mem_check", "step %u: mem_check reports an inconsistent heap", r->step);
     }
     unsigned order[FUZZ_SLOTS];
@@ -216,14 +346,8 @@ MODEL_CODE static void check_model(run_t *r)
         if ((p & 7u) != 0u) {
             fuzz_fail("alignment", "step %u: slot %u at %p is not 8-byte aligned", r->step, i, (void *)s->ptr);
         }
-        /* Exactly the request at the hardened levels (the canary follows
-         * it); off, the chunk's length less its 4-byte header. */
-        size_t usable = mem_usable_size(r->ctx, s->ptr);
-        size_t want = MEM_HARDENING > 0 ? s->size : chunk_len(s->ptr) - MEM_CHUNK_OVERHEAD;
-        if (usable != want || usable < s->size) {
-            fuzz_fail("usable-size", "step %u: slot %u: mem_usable_size %zu for %zu requested, expected %zu", r->step,
-                      i, usable, s->size, want);
-        }
+        check_usable(r, i);
+        size_t usable = s->size;
         if (p < r->chunk_lo || p > r->chunk_hi || r->chunk_hi - p < usable) {
             fuzz_fail("inside-heap", "step %u: slot %u [heap+0x%zx, +%zu) leaves the chunk area [heap+0x%zx, heap+0x%zx)",
                       r->step, i, (size_t)(s->ptr - r->arena), usable, (size_t)(r->chunk_lo - (uintptr_t)r->arena),
@@ -250,7 +374,7 @@ MODEL_CODE static void check_model(run_t *r)
         }
     }
     for (unsigned k = 0; k < live; k++) {
-        check_content(r, order[k]);
+        model_verify(r, order[k], "content");
     }
     mem_stat_t st = model_stat(r);
     if (st.nb_allocated != live || st.allocated_size != chunk_bytes ||
@@ -258,6 +382,17 @@ MODEL_CODE static void check_model(run_t *r)
         fuzz_fail("stat", "step %u: mem_stat says %u blocks / %zu bytes allocated, %zu free; the model %u / %zu, total %zu",
                   r->step, st.nb_allocated, st.allocated_size, st.free_size, live, chunk_bytes, r->conserved);
     }
+    /* The rest of mem_stat against what mem_parse walks (the two share no
+     * code: the walk is checked against the model by parse_one). */
+    chunks_t c = {0, 0, 0, 0};
+    mem_parse(r->ctx, count_chunks, &c);
+    if (st.total_size != r->total || st.nb_chunks != c.chunks || st.largest_free_size != c.largest ||
+        c.allocated != live || c.bytes != r->conserved) {
+        fuzz_fail("stat", "step %u: mem_stat says total %zu, %u chunks, largest free %zu; expected total %zu and, "
+                  "from mem_parse, %u chunks (%u allocated, %zu bytes), largest free %zu", r->step, st.total_size,
+                  st.nb_chunks, st.largest_free_size, r->total, c.chunks, c.allocated, c.bytes, c.largest);
+    }
+    r->largest = st.largest_free_size;
 }
 
 /* A damaged heap (fuzz_corrupt) is not checked against the model, only for
@@ -267,17 +402,28 @@ MODEL_CODE static void check_contents(const run_t *r)
 {
     for (unsigned i = 0; i < FUZZ_SLOTS; i++) {
         if (r->slots[i].ptr != NULL) {
-            check_content(r, i);
+            model_verify(r, i, "content");
         }
     }
 }
 
-void model_check_all(run_t *r)
+MODEL_CODE void model_check_full(run_t *r)
 {
     if (predictable(r)) {
         check_model(r);
     } else {
         check_contents(r);
+    }
+}
+
+/* Every FULL_EVERY steps and at the end, everything; between, nothing
+ * more than what each operation checks of the blocks it touched (a block
+ * is checked in full before the program frees or resizes it, so damage to
+ * it is seen no later than that). */
+MODEL_CODE void model_check_all(run_t *r)
+{
+    if (r->final || r->step % FULL_EVERY == 0u) {
+        model_check_full(r);
     }
 }
 
@@ -291,11 +437,12 @@ void model_check_all(run_t *r)
  * CANARY_BYTES): a block whose own header or canary lands on a live one's
  * bytes, or whose bytes cover a live one's header or canary, shares memory
  * with it as surely as two payloads that overlap. */
-MODEL_CODE void model_accept_block(const run_t *r, const void *p, size_t n, int skip, const char *what)
+MODEL_CODE void model_accept_block(run_t *r, const void *p, size_t n, int skip, const char *what)
 {
     if (p == NULL || n == 0u) {
         return;
     }
+    corrupt_check_poison(r, p, n);
     uintptr_t a = (uintptr_t)p;
     if ((a & 7u) != 0u) {
         fuzz_fail("alignment", "step %u: %s returned %p, not 8-byte aligned", r->step, what, p);

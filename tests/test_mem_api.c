@@ -464,11 +464,13 @@ static void test_init_fresh_heap(void **state)
     /* context + sentinel take room, but not most of the heap */
     assert_true(g_fresh.free_size <= HEAP_SIZE - 8u - 16u);
     assert_true(g_fresh.free_size >= HEAP_SIZE / 2u);
-    /* the context takes at most 80 + 32 * (log2(32 KiB) - 5) = 400 bytes:
-     * the free chunk starts (8 bytes before its payload) right after it */
+    /* the context takes exactly 80 + 32 * (floor(log2(32 KiB - 88)) - 4) =
+     * 400 bytes: the free chunk starts (8 bytes before its payload) right
+     * after it and ends 8 bytes (the sentinel) before the heap's end */
     uint8_t *first = largest_free_addr(g_ctx);
     assert_non_null(first);
-    assert_true(addr_of(first) - 8u - addr_of(g_ctx) <= 80u + 32u * (15u - 5u));
+    assert_int_equal(addr_of(first) - 8u - addr_of(g_ctx), 80u + 32u * (14u - 4u));
+    assert_int_equal(g_fresh.free_size, HEAP_SIZE - 400u - 8u);
     assert_true(heap_consistent(g_ctx));
 }
 
