@@ -344,6 +344,15 @@ static void run_op(run_t *r, const op_t *op)
             }
             corrupt_refused(r, a.total_size != 0u || b.total_size != 0u, "mem_stat");
             corrupt_reported(r, a.total_size != 0u && b.total_size != 0u, "mem_stat");
+            /* Every context word is covered by the context's checksum: an
+             * answer given without a report, damaged heap or not, carries
+             * the size mem_init was given, never a forged one. */
+            bool reported = r->faults != NULL && r->faults->count != r->calls_before;
+            if (!reported && ((a.total_size != 0u && a.total_size != r->total) ||
+                              (b.total_size != 0u && b.total_size != r->total))) {
+                fuzz_fail("context-covered", "step %u: mem_stat answered total_size %zu / %zu without a report; "
+                          "mem_init was given %zu", r->step, a.total_size, b.total_size, r->total);
+            }
         }
         break;
     case OP_PARSE:
