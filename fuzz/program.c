@@ -79,6 +79,16 @@ static bool has_size(op_kind_t k)
            k == OP_PERSIST || k == OP_REINIT;
 }
 
+bool prog_op_has_slot(op_kind_t kind)
+{
+    return has_slot(kind);
+}
+
+bool prog_op_has_size(op_kind_t kind)
+{
+    return has_size(kind);
+}
+
 bool prog_read_op(reader_t *r, const op_table_t *table, op_t *op)
 {
     if (r->pos >= r->size) {

@@ -83,6 +83,11 @@ size_t prog_heap_size(uint8_t b);
 /** Header byte for a heap size, or -1 when the size is not in the table. */
 int prog_heap_byte(size_t heap_size);
 
+/** Whether operations of this kind take a slot, and a size (FORMAT.md's
+ *  tables; the structure-aware mutator asks, fuzz/mutator.c). */
+bool prog_op_has_slot(op_kind_t kind);
+bool prog_op_has_size(op_kind_t kind);
+
 /** Reads the next operation; false once the input is exhausted. */
 bool prog_read_op(reader_t *r, const op_table_t *table, op_t *op);
 
