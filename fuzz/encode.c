@@ -3,7 +3,7 @@
  * fuzz/decode prints; see fuzz/FORMAT.md).
  *   encode [--target NAME] < PROGRAM.txt > INPUT
  * The program starts with "target NAME" (unless --target is given) and
- * "heap SIZE misalign M"; bad text stops with "encode: line N: reason".
+ * "heap SIZE misalign M [check_every K]"; bad text stops with "encode: line N: reason".
  */
 
 #include <stdio.h>
@@ -53,11 +53,16 @@ int main(int argc, char **argv)
         }
         if (sscanf(text, " heap %lu misalign %lu", &heap, &misalign) == 2) {
             int b = prog_heap_byte(heap);
+            unsigned long every = 0;
+            const char *more = strstr(text, "check_every");
+            if (more != NULL && (sscanf(more, "check_every %lu", &every) != 1 || every > 3u)) {
+                return fail(line, "check_every takes 0 to 3");
+            }
             if (b < 0 || misalign > 7u || have_heap) {
                 return fail(line, have_heap ? "a second heap line" : "heap size not in the format's table, or misalign > 7");
             }
             out[0] = (uint8_t)b;
-            out[1] = (uint8_t)misalign;
+            out[1] = (uint8_t)(misalign | every << 3);
             used = 2;
             have_heap = true;
             continue;

@@ -117,6 +117,9 @@ static void attach(run_t *r, size_t size)
 {
     memset(r->slots, 0, sizeof r->slots);
     r->ctx = r->t->init(r->arena, size);
+    if (r->ctx != NULL && MEM_HARDENING > 1 && r->check_every != 0u && !mem_set_check_interval(r->ctx, r->check_every)) {
+        fuzz_fail("harness", "mem_set_check_interval(%u) refused a new heap", r->check_every);
+    }
     if (r->ctx != NULL) {
         check_layout(r, size);
         model_check_full(r); /* mem_stat must agree at once */
@@ -280,6 +283,32 @@ static void op_recalloc(run_t *r, const op_t *op, size_t n)
     }
 }
 
+/* One mem_stat call, judged on its own: the first of OP_STAT's two may find
+ * the heap damaged (a periodic check, paranoid) and the second then refuses,
+ * so what a call that reports must answer is the call's own affair. Every
+ * context word is covered by the context's checksum: an answer given
+ * without a report, damaged heap or not, carries the size mem_init was
+ * given, never a forged one. */
+static void stat_call(run_t *r, void *arg, mem_stat_t *st, const char *what)
+{
+    unsigned calls_before = r->calls_before;
+    bool refusing = r->refusing;
+    if (r->faults != NULL) {
+        r->calls_before = r->faults->count;
+        r->refusing = refusing || mem_last_fault(r->ctx) != MEM_FAULT_NONE;
+    }
+    mem_stat(arg, st);
+    bool reported = r->faults != NULL && r->faults->count != r->calls_before;
+    corrupt_refused(r, st->total_size != 0u, what);
+    corrupt_reported(r, st->total_size != 0u, what);
+    if (!reported && st->total_size != 0u && st->total_size != r->total) {
+        fuzz_fail("context-covered", "step %u: %s answered total_size %zu without a report; mem_init was given %zu",
+                  r->step, what, st->total_size, r->total);
+    }
+    r->calls_before = calls_before;
+    r->refusing = refusing;
+}
+
 static void run_op(run_t *r, const op_t *op)
 {
     /* The largest free chunk before the operation, for a size relative to
@@ -337,21 +366,10 @@ static void run_op(run_t *r, const op_t *op)
             /* Both forms whatever the context holds: the library decides
              * which one it got without following a pointer read from the
              * arena (its first 8 bytes may point at a fake context). */
-            mem_stat(&ctx, &b);
-            mem_stat(ctx, &a);
+            stat_call(r, &ctx, &b, "mem_stat(&ctx)");
+            stat_call(r, ctx, &a, "mem_stat(ctx)");
             if (memcmp(&a, &b, sizeof a) != 0 && predictable(r)) {
                 fuzz_fail("stat-ctx-or-address", "step %u: mem_stat(ctx) and mem_stat(&ctx) differ", r->step);
-            }
-            corrupt_refused(r, a.total_size != 0u || b.total_size != 0u, "mem_stat");
-            corrupt_reported(r, a.total_size != 0u && b.total_size != 0u, "mem_stat");
-            /* Every context word is covered by the context's checksum: an
-             * answer given without a report, damaged heap or not, carries
-             * the size mem_init was given, never a forged one. */
-            bool reported = r->faults != NULL && r->faults->count != r->calls_before;
-            if (!reported && ((a.total_size != 0u && a.total_size != r->total) ||
-                              (b.total_size != 0u && b.total_size != r->total))) {
-                fuzz_fail("context-covered", "step %u: mem_stat answered total_size %zu / %zu without a report; "
-                          "mem_init was given %zu", r->step, a.total_size, b.total_size, r->total);
             }
         }
         break;
@@ -459,6 +477,8 @@ void fuzz_run(const fuzz_target_t *target, const uint8_t *data, size_t size, FIL
     rd.pos = size < 2u ? size : 2u;
     size_t heap_size = prog_heap_size(h0);
     size_t misalign = h1 % 8u;
+    /* paranoid: the periodic full check every this many calls (0: none) */
+    unsigned check_every = (h1 >> 3) % 4u;
     uint8_t *arena = arena_for(h0 % FUZZ_HEAP_SIZES, heap_size, misalign, target->faults != NULL);
     /* One model for every run (no allocation per input: its pages stay
      * warm and no sanitizer quarantine churns). */
@@ -471,11 +491,13 @@ void fuzz_run(const fuzz_target_t *target, const uint8_t *data, size_t size, FIL
     r->trace = trace;
     r->next_seed = 1;
     r->faults = target->faults;
+    r->check_every = check_every;
     if (target->begin != NULL) {
         target->begin();
     }
     if (trace != NULL) {
-        fprintf(trace, "target %s\nheap %zu misalign %zu\n", target->table.name, heap_size, misalign);
+        fprintf(trace, "target %s\nheap %zu misalign %zu", target->table.name, heap_size, misalign);
+        fprintf(trace, check_every != 0u ? " check_every %u\n" : "\n", check_every);
     }
     attach(r, heap_size);
     if (r->ctx == NULL) {

@@ -73,6 +73,8 @@ typedef struct {
     mem_fault_t failed;    /* mem_last_fault as of the last operation */
     unsigned calls_before; /* faults->count before the operation */
     bool refusing;         /* the heap refused everything when the operation began */
+    unsigned check_every;  /* paranoid: mem_set_check_interval of every heap (0: none) */
+    bool poison_before;    /* a changed poison byte was pending when the operation began */
     /* fuzz_corrupt, paranoid: bytes a corruption op changed inside a free
      * chunk's poison (found by a walk of the intact heap), with the value
      * written and the handler's count then. Until the allocator reports a

@@ -352,6 +352,7 @@ void corrupt_check_passed(run_t *r)
 void corrupt_before_op(run_t *r)
 {
     forget_poison(r);
+    r->poison_before = r->n_poisoned != 0u;
     r->calls_before = r->faults->count;
     r->faults->seen = 0u;
     r->refusing = r->failed != MEM_FAULT_NONE;
@@ -399,6 +400,15 @@ void corrupt_after_op(run_t *r, const op_t *op, bool expects_call)
     }
     if (calls != 0u && is_corruption_code(f->last) && lf == MEM_FAULT_NONE) {
         fuzz_fail("fail-closed", "step %u: %s was reported but the heap did not fail", r->step, mem_fault_name(f->last));
+    }
+    /* Paranoid, checking every call: a call that enters the heap runs the
+     * full check first, and that reads every byte of free poison. (mem_parse
+     * and calls on a live block enter it whatever they are asked.) */
+    bool enters = op->kind == OP_PARSE ||
+                  ((op->kind == OP_FREE || op->kind == OP_REALLOC) && expects_call);
+    if (MEM_HARDENING > 1 && r->check_every == 1u && r->poison_before && enters && calls == 0u) {
+        fuzz_fail("periodic-check", "step %u: %s on a heap checked every call, with a changed byte of free poison, "
+                  "reported nothing", r->step, prog_op_name(op->kind));
     }
     if (calls == 0u && lf != MEM_FAULT_NONE) {
         fuzz_fail("silent-refusal", "step %u: %s failed the heap (%s) without reporting it", r->step,

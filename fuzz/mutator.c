@@ -601,8 +601,10 @@ static void apply_header(mut_rng_t *rng, mut_prog_t *p)
     if (one_in(rng, 2)) { /* another of the 16 heap sizes */
         p->header[0] = (uint8_t)((p->header[0] % FUZZ_HEAP_SIZES + 1u + mut_below(rng, FUZZ_HEAP_SIZES - 1u)) %
                                  FUZZ_HEAP_SIZES);
-    } else { /* another of the 8 misalignments */
-        p->header[1] = (uint8_t)((p->header[1] % 8u + 1u + mut_below(rng, 7)) % 8u);
+    } else if (one_in(rng, 2)) { /* another of the 8 misalignments, the check interval kept */
+        p->header[1] = (uint8_t)((p->header[1] & 0x18u) | (p->header[1] % 8u + 1u + mut_below(rng, 7)) % 8u);
+    } else { /* another paranoid check interval (FORMAT.md: bits 3-4), the misalignment kept */
+        p->header[1] = (uint8_t)((p->header[1] & 7u) | ((p->header[1] >> 3) % 4u + 1u + mut_below(rng, 3)) % 4u << 3);
     }
 }
 

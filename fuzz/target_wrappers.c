@@ -19,6 +19,25 @@
 
 #define MAX_LINES 4u
 
+/* The file name every call passes for its site: the tail of one long path,
+ * of a length that changes from call to call (0 to 300 bytes), so that the
+ * log's rule for a name that does not fit the line (its start replaced by
+ * "...", the line exactly MEM_UTILS_LOG_LINE_MAX bytes, app_mem_utils.h) is
+ * fuzzed too, on both sides of the limit. */
+static const char g_path[] = "lib00/lib01/lib02/lib03/lib04/lib05/lib06/lib07/lib08/lib09/lib10/lib11/lib12/lib13/lib14/lib15/lib16/lib17/lib18/lib19/lib20/lib21/lib22/lib23/lib24/lib25/lib26/lib27/lib28/lib29/lib30/lib31/lib32/lib33/lib34/lib35/lib36/lib37/lib38/lib39/lib40/lib41/lib42/lib43/lib44/lib45/lib46/lib47/lib48/site.c";
+static unsigned g_calls;
+static const char *g_site;
+
+static const char *next_site(void)
+{
+    size_t len = (g_calls++ * 53u) % sizeof g_path;
+    g_site = g_path + (sizeof g_path - 1u - len);
+    return g_site;
+}
+
+#undef ALLOC_FILE
+#define ALLOC_FILE next_site()
+
 static struct {
     char text[MAX_LINES][MEM_UTILS_LOG_LINE_MAX + 1u];
     unsigned count;
@@ -40,6 +59,7 @@ static void begin(void)
 {
     mem_utils_set_log_sink(capture, NULL);
     g_log.count = 0;
+    g_calls = 0;
 }
 
 /* The call just made must have written exactly the lines given, in order. */
@@ -63,16 +83,35 @@ static void expect_log(unsigned n, ...)
 
 typedef char line_t[MEM_UTILS_LOG_LINE_MAX + 1u];
 
+/* Appends "<site>:<line>\n" to the used bytes of out, as the documented
+ * rule says: a name too long for the line loses its start to "...". */
+static const char *with_site(line_t out, int used, int line)
+{
+    char tail[24];
+    size_t tail_len = (size_t)snprintf(tail, sizeof tail, ":%d\n", line);
+    size_t at = (size_t)used, name_len = strlen(g_site);
+    size_t room = MEM_UTILS_LOG_LINE_MAX - at - tail_len;
+    if (name_len > room) {
+        memcpy(out + at, "...", 3u);
+        memcpy(out + at + 3u, g_site + name_len - (room - 3u), room - 3u);
+        at += room;
+    } else {
+        memcpy(out + at, g_site, name_len);
+        at += name_len;
+    }
+    memcpy(out + at, tail, tail_len + 1u);
+    return out;
+}
+
 static const char *alloc_line(line_t out, const char *event, size_t size, const void *p, int line)
 {
-    snprintf(out, sizeof(line_t), "==MP %s;%zu;0x%" PRIxPTR ";%s:%d\n", event, size, (uintptr_t)p, __FILE__, line);
-    return out;
+    return with_site(out, snprintf(out, sizeof(line_t), "==MP %s;%zu;0x%" PRIxPTR ";", event, size, (uintptr_t)p),
+                     line);
 }
 
 static const char *free_line(line_t out, const void *p, int line)
 {
-    snprintf(out, sizeof(line_t), "==MP free;0x%" PRIxPTR ";%s:%d\n", (uintptr_t)p, __FILE__, line);
-    return out;
+    return with_site(out, snprintf(out, sizeof(line_t), "==MP free;0x%" PRIxPTR ";", (uintptr_t)p), line);
 }
 
 static mem_ctx_t w_init(void *buf, size_t size)

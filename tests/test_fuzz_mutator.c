@@ -439,11 +439,12 @@ static void test_each_kind_changes_the_program(void **state)
                     assert_true(header_same);
                     break;
                 }
-                default: { /* another heap size or misalignment, the same operations */
+                default: { /* another heap size, misalignment or check interval, the same operations */
                     assert_int_equal(ac, bc);
                     assert_true(same_run(t, a, 0, b, 0, bc));
                     assert_true(g_after.header[0] % FUZZ_HEAP_SIZES != g_before.header[0] % FUZZ_HEAP_SIZES ||
-                                g_after.header[1] % 8u != g_before.header[1] % 8u);
+                                g_after.header[1] % 8u != g_before.header[1] % 8u ||
+                                (g_after.header[1] >> 3) % 4u != (g_before.header[1] >> 3) % 4u);
                     break;
                 }
                 }
