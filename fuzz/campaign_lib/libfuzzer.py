@@ -37,9 +37,15 @@ def parse_libfuzzer_log(log):
 MAX_RESTARTS = 20  # per worker: a crash ends a libFuzzer process; a new one takes its place
 
 
+# A target with a custom mutator (fuzz/mutator_libfuzzer.c) runs with -len_control=0 unless told:
+# inputs then grow to -max_len at once and a step of the campaign runs 2 to 5 times fewer of them.
+# libFuzzer's usual length control (start short, grow when coverage stalls) is asked for by name.
+LEN_CONTROL = "-len_control=100"
+
+
 def libfuzzer_cmd(binary, seconds, crashes, dict_path, corpus_dirs):
     cmd = [binary, f"-max_total_time={max(1, int(round(seconds)))}", "-print_final_stats=1",
-           "-timeout=10", "-rss_limit_mb=4096", f"-artifact_prefix={crashes}/"]
+           "-timeout=10", "-rss_limit_mb=4096", LEN_CONTROL, f"-artifact_prefix={crashes}/"]
     if dict_path:
         cmd.append(f"-dict={dict_path}")
     return cmd + list(corpus_dirs)
