@@ -282,7 +282,7 @@ static void gen_string(mut_rng_t *rng, op_t *op)
 {
     op->len = (uint8_t)(one_in(rng, 8) ? mut_below(rng, FUZZ_MAX_BYTES + 1u) : mut_below(rng, 33));
     for (unsigned i = 0; i < op->len; i++) {
-        op->bytes[i] = one_in(rng, 16) ? 0u : one_in(rng, 4) ? (uint8_t)mut_rand(rng) : (uint8_t)(0x20u + mut_below(rng, 95));
+        op->bytes[i] = (uint8_t)(one_in(rng, 16) ? 0u : one_in(rng, 4) ? mut_rand(rng) & 0xFFu : 0x20u + mut_below(rng, 95));
     }
 }
 
@@ -453,13 +453,13 @@ static bool mutate_operand(mut_rng_t *rng, const mut_prog_t *p, size_t pos, op_t
     }
     switch (fields[mut_below(rng, n)]) {
     case F_SLOT:
-        op->slot = one_in(rng, 2) ? gen_slot(rng, p, pos) : (uint8_t)(op->slot + (one_in(rng, 2) ? 1u : 63u));
+        op->slot = (uint8_t)(one_in(rng, 2) ? gen_slot(rng, p, pos) : (op->slot + (one_in(rng, 2) ? 1u : 63u)) & 0xFFu);
         break;
     case F_SIZE: mutate_size(rng, p, &op->size); break;
     case F_BYTES: mutate_string(rng, op); break;
     case F_OFFSET: op->offset = mutate_u32(rng, p, op->offset, false); break;
     case F_VALUE:
-        op->value = one_in(rng, 2) ? gen_byte(rng) : (uint8_t)(op->value ^ (1u << mut_below(rng, 8)));
+        op->value = (uint8_t)(one_in(rng, 2) ? gen_byte(rng) : (op->value ^ (1u << mut_below(rng, 8))) & 0xFFu);
         break;
     case F_WORD: op->word = mutate_u32(rng, p, op->word, op->kind == OP_POKE32); break;
     case F_COUNT: op->count = (uint8_t)(1u + mut_below(rng, FUZZ_MAX_COPY)); break;
