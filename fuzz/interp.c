@@ -356,6 +356,19 @@ static void run_op(run_t *r, const op_t *op)
         break;
     }
     case OP_REINIT:
+        if (r->faults != NULL) {
+            /* fuzz_corrupt: always a heap again (its checks need one), and a
+             * fresh one: whatever the program wrote is gone with the old
+             * heap; its blocks' addresses stay, as stale pointers that
+             * free_at may hand back (each must be reported: the new init's
+             * nonce keys nothing the old heap signed) */
+            n = n < MEM_MIN_HEAP_SIZE || n > r->arena_size ? r->arena_size : n;
+            r->tainted = false;
+            r->model_lost = false;
+            r->failed = MEM_FAULT_NONE;
+            r->refusing = false;
+            r->n_poisoned = 0;
+        }
         attach(r, n < r->arena_size ? n : r->arena_size);
         trace_result(r, "-> context", r->ctx);
         break;

@@ -47,9 +47,14 @@ static void decoy_handler(mem_ctx_t ctx, mem_fault_t fault, const void *addr, vo
               "user %p", ctx, mem_fault_name(fault), addr, user);
 }
 
-static mem_ctx_t init_recording(void *buf, size_t size)
+/* A run's record starts empty; a re-init (OP_REINIT) keeps counting. */
+static void begin_recording(void)
 {
     g_faults = (fuzz_faults_t){0};
+}
+
+static mem_ctx_t init_recording(void *buf, size_t size)
+{
     g_heap = mem_init(buf, size);
     if (g_heap != NULL && !mem_set_fault_handler(g_heap, record, &g_faults)) {
         fuzz_fail("harness", "mem_set_fault_handler refused a new heap");
@@ -63,8 +68,8 @@ static const fuzz_plants_t plants = {
     .registered = record,
 };
 
-static const op_kind_t ops[] = {OP_ALLOC, OP_CALLOC, OP_REALLOC, OP_FREE,   OP_STAT,   OP_PARSE,
-                                OP_CHECK, OP_POKE,   OP_POKE32,  OP_COPY,   OP_FREE_AT, OP_PLANT};
+static const op_kind_t ops[] = {OP_ALLOC, OP_CALLOC, OP_REALLOC, OP_FREE,   OP_STAT,   OP_PARSE, OP_CHECK,
+                                OP_POKE,  OP_POKE32, OP_COPY,    OP_FREE_AT, OP_PLANT, OP_REINIT};
 
 /* Every byte of the arena may be overwritten, context included: nothing
  * there decides where control goes (the handler is registered in the
@@ -77,6 +82,7 @@ const fuzz_target_t fuzz_target_corrupt = {
     .calloc = fuzz_alloc_zeroed,
     .realloc = mem_realloc,
     .free = mem_free,
+    .begin = begin_recording,
     .faults = &g_faults,
     .plants = &plants,
 };
