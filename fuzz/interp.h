@@ -94,6 +94,25 @@ MODEL_CODE static inline uint8_t pattern(uint8_t seed, size_t i)
     return (uint8_t)(seed + 7u * (uint8_t)i + (uint8_t)(i >> 8));
 }
 
+/* A metadata word of the arena. Read with plain, instrumented accesses:
+ * the fuzz targets link the copy of the allocator built without arena
+ * poisoning or memcheck requests (wrappers/meson.build,
+ * .clusterfuzzlite/build.sh), so ASan checks these like the allocator's
+ * own accesses, against the arena's bounds. */
+static inline uint32_t load32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The length of the chunk whose payload is p, from its header word (len |
+ * flags, just before the payload; the same place at every level). */
+static inline size_t chunk_len(const uint8_t *p)
+{
+    return load32(p - 4) & ~(uint32_t)7u;
+}
+
 /* What byte i of s must hold: the pattern, or what a corruption op wrote. */
 MODEL_CODE static inline uint8_t expected(const slot_t *s, size_t i)
 {
@@ -131,7 +150,8 @@ typedef struct {
     bool next_free;       /* its free successor merges into it */
 } freed_t;
 
-/* Before mem_free of slot s's block (hardened, predictable heap). */
+/* Before mem_free or mem_realloc of slot s's block (hardened, predictable
+ * heap; nothing to check for an empty slot). */
 freed_t model_before_free(const run_t *r, const slot_t *s);
 /* Right after that free, which reported nothing: the payload reads as
  * wiped (standard: zero; paranoid: poison) apart from the new free
@@ -188,9 +208,10 @@ void corrupt_reported(const run_t *r, bool answered, const char *what);
 /* Paranoid: a block handed out at p (n bytes) holds no changed poison
  * byte unless a fault was reported first. */
 void corrupt_check_poison(run_t *r, const uint8_t *p, size_t n);
-/* Paranoid: an OP_CHECK whose mem_check passed left no changed poison byte
- * unreported. */
-void corrupt_check_passed(run_t *r);
+/* A full check passed with no report (mem_check, the final one, or the
+ * periodic check of a call on a heap checked every call): the taint is
+ * cleared, and no changed poison byte (paranoid) may be left. */
+void corrupt_check_passed(run_t *r, const char *what);
 /* poke, poke32, copy, plant. */
 void corrupt_op(run_t *r, const op_t *op);
 /* free_at. */

@@ -41,18 +41,6 @@ void corrupt_reported(const run_t *r, bool answered, const char *what)
 
 /* ---- the canary model and calls on live blocks ----------------------------- */
 
-/* Corruption ops and the canary checks read and write the allocator's
- * metadata with plain, instrumented accesses: the fuzz targets link the copy
- * of the allocator built without arena poisoning or memcheck requests
- * (wrappers/meson.build, .clusterfuzzlite/build.sh), so ASan checks these
- * like the allocator's own accesses, against the arena's bounds. */
-static uint32_t load32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 /* The canary sits right after the requested bytes (mem_alloc.h; the model
  * holds mem_usable_size to exactly the request), so a poke one byte past
  * them must be reported. */
@@ -104,37 +92,42 @@ static bool is_corruption_code(mem_fault_t f)
 
 /* ---- paranoid: a changed byte of poison is reported ------------------------ */
 
+/* One walk for a corruption op's n bytes at arena offset off. */
 typedef struct {
-    uintptr_t at;
-    bool poisoned;
+    run_t *r;
+    size_t off, n;
+    const uint8_t *bytes;
 } poison_probe_t;
 
 MODEL_CODE static bool find_poisoned(void *data, uint8_t *addr, bool allocated, size_t size)
 {
     poison_probe_t *q = data;
-    uintptr_t a = (uintptr_t)addr;
+    run_t *r = q->r;
     /* mem_alloc.h, heap_internal.h: the poison of a free chunk is all of it
      * but its header, links and tail word */
-    q->poisoned = !allocated && q->at >= a + 8u && q->at < a - 8u + size - 4u;
-    return q->at < a - 8u + size;
+    size_t lo = (size_t)(addr - r->arena) + 8u, hi = (size_t)(addr - r->arena) - 8u + size - 4u;
+    for (size_t k = 0; !allocated && k < q->n && r->n_poisoned < MAX_POISONED; k++) {
+        size_t at = q->off + k;
+        if (at >= lo && at < hi && r->arena[at] != q->bytes[k]) {
+            r->poisoned[r->n_poisoned].at = at;
+            r->poisoned[r->n_poisoned].value = q->bytes[k];
+            r->poisoned[r->n_poisoned].reports = r->faults->count;
+            r->n_poisoned++;
+        }
+    }
+    return q->off + q->n <= hi + 4u; /* past the op's bytes: stop */
 }
 
-/* Paranoid, on an intact heap: byte off (about to become value) lies in a
- * free chunk's poison. Remembered until the allocator reports a fault or
- * rewrites the byte itself. */
-static void note_poison(run_t *r, size_t off, uint8_t value)
+/* Paranoid, on an intact heap, before a corruption op writes n bytes at
+ * off: the bytes it changes inside a free chunk's poison. Remembered until
+ * the allocator reports a fault or rewrites the byte itself. */
+static void note_poison(run_t *r, size_t off, const uint8_t *bytes, size_t n)
 {
-    if (MEM_HARDENING < 2 || r->ctx == NULL || r->n_poisoned == MAX_POISONED) {
+    if (MEM_HARDENING < 2 || r->ctx == NULL || !predictable(r)) {
         return;
     }
-    poison_probe_t q = {(uintptr_t)(r->arena + off), false};
+    poison_probe_t q = {r, off, n, bytes};
     mem_parse(r->ctx, find_poisoned, &q);
-    if (q.poisoned) {
-        r->poisoned[r->n_poisoned].at = off;
-        r->poisoned[r->n_poisoned].value = value;
-        r->poisoned[r->n_poisoned].reports = r->faults->count;
-        r->n_poisoned++;
-    }
 }
 
 /* Drops the bytes the allocator rewrote (a header, links, a wipe) and, once
@@ -160,9 +153,7 @@ MODEL_CODE void corrupt_check_poison(run_t *r, const uint8_t *p, size_t n)
         return;
     }
     size_t lo = (size_t)(p - r->arena), hi = lo + n;
-    uint32_t lf;
-    memcpy(&lf, p - 4, sizeof lf);
-    size_t len = lf & ~(uint32_t)7u;
+    size_t len = chunk_len(p);
     if (len > n && lo - 8u + len <= r->arena_size) {
         hi = lo - 8u + len; /* the whole chunk: its slack was poison too */
     }
@@ -201,14 +192,11 @@ static void corrupt_bytes(run_t *r, size_t off, const uint8_t *bytes, size_t n)
 {
     size_t ctx_at = (size_t)((uint8_t *)r->ctx - r->arena);
     unsigned to_payload = 0, to_meta = 0;
-    bool intact = predictable(r);
+    note_poison(r, off, bytes, n);
     for (size_t k = 0; k < n; k++) {
         uint8_t *p = r->arena + off + k;
         if (*p == bytes[k]) {
             continue;
-        }
-        if (intact) {
-            note_poison(r, off + k, bytes[k]);
         }
         *p = bytes[k];
         slot_t *s = NULL;
@@ -342,11 +330,13 @@ void corrupt_free_at(run_t *r, const op_t *op)
 
 /* ---- around every operation ----------------------------------------------- */
 
-void corrupt_check_passed(run_t *r)
+/* A full check passed with no report (what: the call that ran it): any
+ * damage it does not see must be harmless, so the model must hold in full
+ * again; not so a changed byte of poison (paranoid), which it must see. */
+void corrupt_check_passed(run_t *r, const char *what)
 {
-    if (r->faults != NULL && r->faults->count == r->calls_before) {
-        check_poison_checked(r, "mem_check");
-    }
+    check_poison_checked(r, what);
+    r->tainted = false;
 }
 
 void corrupt_before_op(run_t *r)
@@ -419,10 +409,7 @@ void corrupt_after_op(run_t *r, const op_t *op, bool expects_call)
                   mem_fault_name(f->last));
     }
     if (MEM_HARDENING > 1 && r->check_every == 1u && enters && calls == 0u && lf == MEM_FAULT_NONE) {
-        /* It passed a full check as it entered: whatever was changed before
-         * is harmless, as after a passing check, and the model must hold in
-         * full again (any damage mem_check sees, not only poison). */
-        r->tainted = false;
+        corrupt_check_passed(r, prog_op_name(op->kind)); /* its periodic check, as it entered */
     }
     r->failed = lf;
 }
@@ -452,7 +439,5 @@ void corrupt_final(run_t *r)
     if (calls != 0u) {
         fuzz_fail("false-fault", "the final mem_check passed but reported %s", mem_fault_name(r->faults->last));
     }
-    check_poison_checked(r, "the final mem_check");
-    /* Undetected, so it must have been harmless: the model holds in full. */
-    r->tainted = false;
+    corrupt_check_passed(r, "the final mem_check");
 }

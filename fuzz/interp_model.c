@@ -92,15 +92,6 @@ MODEL_CODE void model_check_zero(const run_t *r, const void *p, size_t n, const 
 #define HEAD_BYTES (MEM_HARDENING > 0 ? 8u : 4u)
 #define CANARY_BYTES (MEM_HARDENING > 0 ? 4u : 0u)
 
-/* The length of the chunk whose payload is p, from its header word (len |
- * flags, just before the payload; the same place at every level). */
-MODEL_CODE static size_t chunk_len(const uint8_t *p)
-{
-    uint32_t len_flags;
-    memcpy(&len_flags, p - 4, sizeof len_flags);
-    return len_flags & ~(uint32_t)7u;
-}
-
 /* mem_usable_size of a block the model holds: exactly the request at the
  * hardened levels (the canary follows it); off, the chunk's length less its
  * 4-byte header. Checked when a block is handed out and by every full
@@ -146,25 +137,18 @@ mem_stat_t model_stat(const run_t *r)
 
 /* ---- what a free leaves behind ------------------------------------------- */
 
-MODEL_CODE static uint32_t load_word(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 MODEL_CODE freed_t model_before_free(const run_t *r, const slot_t *s)
 {
     freed_t f = {NULL, 0, false, 0, false};
-    if (MEM_HARDENING == 0 || r->ctx == NULL || !predictable(r)) {
+    if (MEM_HARDENING == 0 || r->ctx == NULL || s->ptr == NULL || !predictable(r)) {
         return f; /* off wipes nothing; a damaged heap's layout is unknown */
     }
-    uint32_t lf = load_word(s->ptr - 4);
+    uint32_t lf = load32(s->ptr - 4);
     f.at = s->ptr;
     f.len = lf & ~(uint32_t)7u;
     f.prev_free = (lf & 2u) != 0u; /* PREV_FREE (heap_internal.h) */
-    f.prev_len = f.prev_free ? load_word(s->ptr - 12) : 0u;
-    f.next_free = (load_word(s->ptr - 8 + f.len + 4) & 1u) != 0u; /* the successor's FREE */
+    f.prev_len = f.prev_free ? load32(s->ptr - 12) : 0u;
+    f.next_free = (load32(s->ptr - 8 + f.len + 4) & 1u) != 0u; /* the successor's FREE */
     return f;
 }
 
