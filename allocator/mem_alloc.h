@@ -204,11 +204,38 @@ bool hardalloc_entropy(void *buf, size_t len);
 /** Seed used by mem_init: public, like every nonce. */
 #define MEM_DEFAULT_SEED UINT64_C(0x68617264616c6c63) /* "hardallc" */
 
+/** The SDK's exception for a corrupted heap (its errors.h: EXCEPTION_CORRUPT),
+ *  which the default handler throws when the library is built for the SDK's
+ *  fault path (mem_default_fault). */
+#define MEM_SDK_EXCEPTION_CORRUPT 0x14u
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MEM_NORETURN __attribute__((noreturn))
+#else
+#define MEM_NORETURN
+#endif
+
 /**
- * Installs the heap's fault handler; NULL restores the default, which
- * prints one line naming the fault, the address and the heap on stderr and
- * calls abort() (built with HARDALLOC_NO_STDIO, for firmware without stdio:
- * only abort()). The handler and user pointer are kept in the library's
+ * What the default fault handler does, for handlers that add to it (the app
+ * wrappers name the faulting block's sites this way): writes the one line
+ * `hardalloc: <fault name> at <addr> in heap <ctx><note>` to stderr (note
+ * NULL: nothing appended; built with HARDALLOC_NO_STDIO, for firmware
+ * without stdio: no line), then ends the call:
+ *  - by default, abort();
+ *  - built for the SDK's fault path (Meson -Dfault_action=sdk, macro
+ *    HARDALLOC_SDK_EXCEPTIONS), os_longjmp(MEM_SDK_EXCEPTION_CORRUPT), the
+ *    SDK's THROW(EXCEPTION_CORRUPT), whatever the fault: an SDK app's
+ *    TRY/CATCH, and an SDK unit test that wraps os_longjmp and setjmps
+ *    around the call, see what the SDK's allocator gave them. The app (the
+ *    SDK) defines os_longjmp; should it ever return, abort() follows.
+ * Any ctx, fault and addr are accepted (they are only printed). Never returns.
+ */
+MEM_NORETURN void mem_default_fault(mem_ctx_t ctx, mem_fault_t fault, const void *addr, const char *note);
+
+/**
+ * Installs the heap's fault handler; NULL restores the default, which is
+ * mem_default_fault(ctx, fault, addr, NULL): one line on stderr, then
+ * abort() (or the SDK's exception, see mem_default_fault). The handler and user pointer are kept in the library's
  * static table under the heap's address, never in the arena: whatever is
  * written there, a fault reaches this handler or the default one. mem_init
  * at the same address restores the default. The table holds

@@ -37,20 +37,37 @@ static bool is_corruption(mem_fault_t fault)
     return fault != MEM_FAULT_NONE && fault != MEM_FAULT_DOUBLE_FREE && fault != MEM_FAULT_INVALID_POINTER;
 }
 
-/* HARDALLOC_NO_STDIO (firmware builds): the default handler aborts without
- * printing, so that the library does not pull the C library's stdio in
- * (about 25 KiB of Thumb code with newlib, bench/size). */
-static void default_handler(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
+#ifdef HARDALLOC_SDK_EXCEPTIONS
+/* The SDK's throw (its exceptions.h), defined by the app or the SDK. Declared
+ * here without noreturn on purpose: if a stub ever returns, abort() below
+ * still ends the call instead of falling into undefined behaviour. */
+void os_longjmp(unsigned int exception);
+#endif
+
+/* HARDALLOC_NO_STDIO (firmware builds): no line, so that the library does
+ * not pull the C library's stdio in (about 25 KiB of Thumb code with newlib,
+ * bench/size). */
+void mem_default_fault(mem_ctx_t ctx, mem_fault_t fault, const void *addr, const char *note)
 {
-    (void)user;
 #ifndef HARDALLOC_NO_STDIO
-    fprintf(stderr, "hardalloc: %s at %p in heap %p\n", mem_fault_name(fault), addr, (void *)ctx);
+    fprintf(stderr, "hardalloc: %s at %p in heap %p%s\n", mem_fault_name(fault), addr, (void *)ctx,
+            note != NULL ? note : "");
 #else
     (void)ctx;
     (void)fault;
     (void)addr;
+    (void)note;
+#endif
+#ifdef HARDALLOC_SDK_EXCEPTIONS
+    os_longjmp(MEM_SDK_EXCEPTION_CORRUPT);
 #endif
     abort();
+}
+
+static void default_handler(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
+{
+    (void)user;
+    mem_default_fault(ctx, fault, addr, NULL);
 }
 
 static void call_handler(uint8_t *b, mem_fault_t fault, const void *addr)

@@ -34,6 +34,7 @@
 #define mem_set_fault_handler GBENCH_SYM(mem_set_fault_handler)
 #define mem_last_fault GBENCH_SYM(mem_last_fault)
 #define mem_fault_name GBENCH_SYM(mem_fault_name)
+#define mem_default_fault GBENCH_SYM(mem_default_fault)
 #define mem_set_check_interval GBENCH_SYM(mem_set_check_interval)
 #define heap_fault GBENCH_SYM(heap_fault)
 #define heap_refuse GBENCH_SYM(heap_refuse)
