@@ -331,7 +331,9 @@ void mem_parse(mem_ctx_t ctx, mem_parse_callback_t callback, void *data);
  * Fills *stat with the heap's statistics.
  *
  * @param ctx either a context or the address of a mem_ctx_t variable holding
- *            one (SDK callers pass both). The first 8 bytes at ctx are read;
+ *            one (SDK callers pass both). The first 8 bytes at ctx are read
+ *            (with 4-byte pointers, bytes 4..7 only when the first word is
+ *            no heap the table knows: &ctx is then a 4-byte variable);
  *            when ctx itself is no heap (not even a damaged one), its first
  *            pointer-sized word is followed only when it is a heap the
  *            library's static table knows (16 heaps): an address

@@ -143,23 +143,34 @@ static bool stat_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
  * identity words or the table of heaps say so, damaged or not), or it is
  * the SDK's &ctx form: then its first pointer-sized word is a candidate
  * that is followed only when the library's table (static storage) knows it
- * as a heap. Nothing read from an arena is ever followed unverified. */
+ * as a heap. Nothing read from an arena is ever followed unverified.
+ * With 4-byte pointers the &ctx form is a 4-byte object: the second identity
+ * word (bytes 4..7) is read only once the first word is known to hold no
+ * heap the table knows, so that the SDK's mem_stat(&ctx) never reads past
+ * its variable (whatever follows it cannot turn it into "no heap"). A
+ * damaged heap the table no longer knows whose first word holds another
+ * known heap's address then reads as that heap's &ctx: the statistics of a
+ * verified heap, never an address followed unverified. */
 static mem_ctx_t stat_target(mem_ctx_t *ctx)
 {
     const uint8_t *p = (const uint8_t *)ctx;
-    if (((uintptr_t)p & (GRANULE - 1u)) == 0u &&
-        ((ld(p, W_ID * 4u) ^ heap_id(p)) <= 1u || (ld(p, W_ID2 * 4u) ^ heap_id(p) ^ ID2_XOR) <= 1u ||
-         heap_registry_has(p))) {
+    const bool small_ptr = sizeof(mem_ctx_t) < 8u;
+    bool aligned = ((uintptr_t)p & (GRANULE - 1u)) == 0u;
+    if (aligned && ((ld(p, W_ID * 4u) ^ heap_id(p)) <= 1u || heap_registry_has(p) ||
+                    (!small_ptr && (ld(p, W_ID2 * 4u) ^ heap_id(p) ^ ID2_XOR) <= 1u))) {
         return (mem_ctx_t)ctx;
     }
     /* Read uninstrumented: under ASan a damaged heap's context is poisoned. */
     mem_ctx_t inner;
     uint32_t words[2] = {ld(p, 0u), 0u};
-    if (sizeof inner > 4u) {
+    if (!small_ptr) {
         words[1] = ld(p, 4u);
     }
     memcpy(&inner, words, sizeof inner);
-    return heap_registry_has(inner) ? inner : NULL;
+    if (heap_registry_has(inner)) {
+        return inner;
+    }
+    return small_ptr && aligned && (ld(p, W_ID2 * 4u) ^ heap_id(p) ^ ID2_XOR) <= 1u ? (mem_ctx_t)ctx : NULL;
 }
 
 void mem_stat(mem_ctx_t *ctx, mem_stat_t *stat)

@@ -4,10 +4,13 @@
  *        by the app wrappers built with HAVE_MEMORY_PROFILING: the exact line
  *        of every event, what is not logged (failed calls, and calls the heap
  *        refused: the fault goes to the app heap's handler, recorded here, and
- *        the log stays what the heap did), long file names, and the sinks.
+ *        the log stays what the heap did), long file names, and the sinks;
+ *        and faults that name their blocks: the sites the wrappers record
+ *        (mem_utils_fault_sites), the log's `==MP!` fault lines, and the
+ *        default handler's line with its note (checked in a child process).
  */
 
-/* dup, dup2, fileno */
+/* dup, dup2, fileno, fork, pipe (child_capture.h) */
 #define _POSIX_C_SOURCE 200809L
 
 #include "test_helpers.h"
@@ -20,6 +23,7 @@
 
 #include "app_faults.h"
 #include "app_mem_utils.h"
+#include "child_capture.h"
 
 #ifndef HAVE_MEMORY_PROFILING
 #error "test_app_mem_profiling.c needs HAVE_MEMORY_PROFILING: link it with wrappers_profiling_dep"
@@ -43,10 +47,13 @@ typedef struct {
 
 static capture_t g_cap;
 static capture_t g_cap2;
+static capture_t g_fcap; /* the `==MP! ` (fault) lines the sinks received */
 
-static void capture_into(capture_t *c, void *user, const char *line, size_t len)
+#define FAULT_MARK "==MP! "
+
+static void capture_into(capture_t *c, bool right_user, const char *line, size_t len)
 {
-    if (user != c) {
+    if (!right_user) {
         c->wrong_user = true;
     }
     if (len == 0u || len > LINE_MAX_LEN || line[len - 1u] != '\n' ||
@@ -60,20 +67,28 @@ static void capture_into(capture_t *c, void *user, const char *line, size_t len)
     c->n++;
 }
 
+static bool is_fault_line(const char *line, size_t len)
+{
+    return len >= strlen(FAULT_MARK) && memcmp(line, FAULT_MARK, strlen(FAULT_MARK)) == 0;
+}
+
+/* Allocations, frees and inits in g_cap (the tests of those count them
+ * exactly); fault lines apart, in g_fcap. */
 static void capture_sink(void *user, const char *line, size_t len)
 {
-    capture_into(&g_cap, user, line, len);
+    capture_into(is_fault_line(line, len) ? &g_fcap : &g_cap, user == &g_cap, line, len);
 }
 
 static void capture_sink2(void *user, const char *line, size_t len)
 {
-    capture_into(&g_cap2, user, line, len);
+    capture_into(is_fault_line(line, len) ? &g_fcap : &g_cap2, user == &g_cap2, line, len);
 }
 
 static void reset_capture(void)
 {
     memset(&g_cap, 0, sizeof g_cap);
     memset(&g_cap2, 0, sizeof g_cap2);
+    memset(&g_fcap, 0, sizeof g_fcap);
 }
 
 /* The app heap's fault handler in every test: record_fault
@@ -663,6 +678,496 @@ static void test_default_sink_is_stderr(void **state)
     assert_string_equal(got, want);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Faults that name their blocks                                            */
+/* ------------------------------------------------------------------------ */
+
+/* What the app's handler saw: mem_utils_fault_sites asked from inside it,
+ * and how many fault lines the log held by then. Then record_fault, so that
+ * app_faults.h checks (and consumes) the fault as in every other test. */
+static struct {
+    unsigned calls;
+    bool known;
+    mem_utils_site_t alloc;
+    mem_utils_site_t freed;
+    size_t fault_lines;
+} g_seen;
+
+static void sites_handler(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
+{
+    g_seen.calls++;
+    g_seen.alloc = (mem_utils_site_t){"garbage", -1};
+    g_seen.freed = (mem_utils_site_t){"garbage", -1};
+    g_seen.known = mem_utils_fault_sites(addr, &g_seen.alloc, &g_seen.freed);
+    g_seen.fault_lines = g_fcap.n;
+    record_fault(ctx, fault, addr, user);
+}
+
+static void use_sites_handler(void)
+{
+    memset(&g_seen, 0, sizeof g_seen);
+    assert_true(mem_utils_set_fault_handler(sites_handler, &g_faults));
+}
+
+static void expect_site(mem_utils_site_t got, const char *file, int line)
+{
+    if (file == NULL) {
+        assert_null(got.file);
+    } else {
+        assert_non_null(got.file);
+        assert_string_equal(got.file, file);
+    }
+    assert_int_equal(got.line, line);
+}
+
+/* mem_utils_fault_sites(p): known or not, and both sites. */
+static void expect_sites(const void *p, bool known, const char *afile, int aline, const char *ffile, int fline)
+{
+    mem_utils_site_t alloc = {"garbage", -1};
+    mem_utils_site_t freed = {"garbage", -1};
+    assert_int_equal(mem_utils_fault_sites(p, &alloc, &freed), known);
+    expect_site(alloc, afile, aline);
+    expect_site(freed, ffile, fline);
+}
+
+static void expect_fault_line(size_t i, mem_fault_t fault, const void *p, const char *known)
+{
+    char want[2u * LINE_MAX_LEN];
+    (void)snprintf(want, sizeof want, "==MP! fault;%d;0x%" PRIxPTR ";%s;%s\n", (int)fault, (uintptr_t)p, known,
+                   mem_fault_name(fault));
+    assert_false(g_fcap.malformed);
+    assert_true(i < g_fcap.n);
+    assert_string_equal(g_fcap.line[i], want);
+}
+
+static void expect_site_line(size_t i, const char *role, const void *p, const char *file, int line)
+{
+    char want[2u * LINE_MAX_LEN];
+    (void)snprintf(want, sizeof want, "==MP! site;%s;0x%" PRIxPTR ";%s:%d\n", role, (uintptr_t)p, file, line);
+    assert_true(i < g_fcap.n);
+    assert_string_equal(g_fcap.line[i], want);
+}
+
+/* The default handler's expected line: "hardalloc: <name> at p in heap ctx<note>\n". */
+static void default_line(char *out, size_t cap, mem_fault_t fault, const void *p, const char *note)
+{
+    (void)snprintf(out, cap, "hardalloc: %s at %p in heap %p%s\n", mem_fault_name(fault), p, mem_utils_context(),
+                   note);
+}
+
+/* In a child: the default handler (the relay stays: profiling build), then
+ * the call. The log goes to the child's copy of the capturing sink, so its
+ * stderr holds the handler's line alone. */
+static void child_free(void *p)
+{
+    if (mem_utils_set_fault_handler(NULL, NULL)) {
+        APP_MEM_FREE(p);
+    }
+}
+
+#if MEM_HARDENING > 0
+/* A block and its request. */
+typedef struct {
+    void *p;
+    size_t n;
+} block_t;
+
+/* In a child: the default handler, a byte written past the n requested
+ * (raw_access.h: the canary), then the free that finds it. */
+static void child_overflow(void *arg)
+{
+    const block_t *b = arg;
+    if (mem_utils_set_fault_handler(NULL, NULL)) {
+        raw_flip((uint8_t *)b->p + b->n, 1);
+        APP_MEM_FREE(b->p);
+    }
+}
+
+/* The promise the feature is for: the default handler's line names where
+ * the overflowed block was allocated. */
+static void test_default_line_names_overflowed_block(void **state)
+{
+    (void)state;
+    int at = __LINE__; void *p = APP_MEM_ALLOC(40);
+    assert_non_null(p);
+    char note[LINE_MAX_LEN];
+    (void)snprintf(note, sizeof note, " (allocated at %s:%d)", __FILE__, at);
+    char want[2u * LINE_MAX_LEN];
+    default_line(want, sizeof want, MEM_FAULT_OVERFLOW, p, note);
+    block_t b = {p, 40};
+    expect_child_abort(child_overflow, &b, want);
+}
+#endif
+
+static void test_default_line_names_first_free(void **state)
+{
+    (void)state;
+    int at_a = __LINE__; void *p = APP_MEM_ALLOC(24);
+    assert_non_null(p);
+    int at_f = __LINE__; APP_MEM_FREE(p);
+    char note[LINE_MAX_LEN];
+    (void)snprintf(note, sizeof note, " (allocated at %s:%d, first freed at %s:%d)", __FILE__, at_a, __FILE__, at_f);
+    char want[2u * LINE_MAX_LEN];
+    default_line(want, sizeof want, MEM_FAULT_DOUBLE_FREE, p, note);
+    expect_child_abort(child_free, p, want);
+}
+
+/* Nothing known, nothing appended: the allocator's line as it is. */
+static void test_default_line_without_sites(void **state)
+{
+    (void)state;
+    static uint64_t not_heap[2];
+    char want[2u * LINE_MAX_LEN];
+    default_line(want, sizeof want, MEM_FAULT_INVALID_POINTER, not_heap, "");
+    expect_child_abort(child_free, not_heap, want);
+}
+
+/* A name too long for the note loses its start, as in the log. */
+static void test_default_line_cuts_long_names(void **state)
+{
+    (void)state;
+    static char name[700];
+    memset(name, 'd', sizeof name - 1u);
+    memcpy(name + sizeof name - 8u, "/x.c", 5);
+    void *p = mem_utils_alloc(24, false, name, 77);
+    assert_non_null(p);
+    mem_utils_free(p, name, 78);
+    char got[2048];
+    int status = run_captured(child_free, p, got, sizeof got);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(strstr(got, "(allocated at ...ddd"));
+    assert_non_null(strstr(got, "/x.c:77, first freed at ..."));
+    assert_non_null(strstr(got, "/x.c:78)\n"));
+    assert_true(strlen(got) < 700u);
+}
+
+#if MEM_HARDENING > 0
+static void test_sites_in_app_handler_overflow(void **state)
+{
+    (void)state;
+    use_sites_handler();
+    int at = __LINE__; uint8_t *p = APP_MEM_ALLOC(40);
+    assert_non_null(p);
+    raw_flip(p + 40, 1);
+    APP_MEM_FREE(p);
+    expect_one_fault(MEM_FAULT_OVERFLOW, p);
+    assert_true(g_seen.known);
+    expect_site(g_seen.alloc, __FILE__, at);
+    expect_site(g_seen.freed, NULL, 0);
+}
+#endif
+
+static void test_sites_in_app_handler_double_free(void **state)
+{
+    (void)state;
+    use_sites_handler();
+    int at_a = __LINE__; void *p = APP_MEM_ALLOC(24);
+    assert_non_null(p);
+    int at_f = __LINE__; APP_MEM_FREE(p);
+    APP_MEM_FREE(p);
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, p);
+    assert_true(g_seen.known);
+    expect_site(g_seen.alloc, __FILE__, at_a);
+    expect_site(g_seen.freed, __FILE__, at_f);
+}
+
+#if MEM_HARDENING > 0
+static void test_fault_line_overflow(void **state)
+{
+    (void)state;
+    use_sites_handler();
+    int at = __LINE__; uint8_t *p = APP_MEM_ALLOC(40);
+    assert_non_null(p);
+    raw_flip(p + 40, 1);
+    APP_MEM_FREE(p);
+    expect_one_fault(MEM_FAULT_OVERFLOW, p);
+    assert_int_equal(g_fcap.n, 2);
+    expect_fault_line(0, MEM_FAULT_OVERFLOW, p, "live");
+    expect_site_line(1, "alloc", p, __FILE__, at);
+    /* the refusals of the failed heap are faults too, about the heap */
+    assert_null(APP_MEM_ALLOC(8));
+    expect_one_fault(MEM_FAULT_OVERFLOW, mem_utils_context());
+    expect_fault_line(2, MEM_FAULT_OVERFLOW, mem_utils_context(), "unknown");
+    assert_int_equal(g_fcap.n, 3);
+}
+#endif
+
+static void test_fault_line_double_and_invalid_free(void **state)
+{
+    (void)state;
+    use_sites_handler();
+    uint64_t local = 0;
+    int at_a = __LINE__; void *p = APP_MEM_ALLOC(24);
+    assert_non_null(p);
+    int at_f = __LINE__; APP_MEM_FREE(p);
+    APP_MEM_FREE(p);
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, p);
+    APP_MEM_FREE(&local);
+    expect_one_fault(MEM_FAULT_INVALID_POINTER, &local);
+    assert_int_equal(g_fcap.n, 4);
+    expect_fault_line(0, MEM_FAULT_DOUBLE_FREE, p, "freed");
+    expect_site_line(1, "alloc", p, __FILE__, at_a);
+    expect_site_line(2, "free", p, __FILE__, at_f);
+    expect_fault_line(3, MEM_FAULT_INVALID_POINTER, &local, "unknown");
+}
+
+/* Written before the handler runs: the handler already finds them, and one
+ * that longjmps out leaves them in the log. */
+static void test_fault_lines_come_before_the_handler(void **state)
+{
+    (void)state;
+    use_sites_handler();
+    void *p = APP_MEM_ALLOC(24);
+    assert_non_null(p);
+    APP_MEM_FREE(p);
+    APP_MEM_FREE(p);
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, p);
+    assert_int_equal(g_seen.fault_lines, 3);
+
+    fault_recorder_arm(&g_faults);
+    if (setjmp(g_faults.escape) == 0) {
+        APP_MEM_FREE(p);
+        fail_msg("the handler did not longjmp");
+    }
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, p);
+    assert_int_equal(g_fcap.n, 6);
+    expect_fault_line(3, MEM_FAULT_DOUBLE_FREE, p, "freed");
+}
+
+/* The fault's site lines obey the log's rule for long names. */
+static void test_fault_site_line_cut(void **state)
+{
+    (void)state;
+    use_sites_handler();
+    static char name[LINE_MAX_LEN + 64u];
+    make_name(name, LINE_MAX_LEN + 40u);
+    void *p = mem_utils_alloc(24, false, name, 5);
+    assert_non_null(p);
+    mem_utils_free(p, name, 6);
+    mem_utils_free(p, name, 7);
+    expect_one_fault(MEM_FAULT_DOUBLE_FREE, p);
+    assert_int_equal(g_fcap.n, 3);
+    char head[LINE_MAX_LEN];
+    (void)snprintf(head, sizeof head, "==MP! site;alloc;0x%" PRIxPTR ";", (uintptr_t)p);
+    memcpy(&g_cap.line[0], &g_fcap.line[1], sizeof g_cap.line[0]); /* expect_cut reads g_cap */
+    g_cap.len[0] = g_fcap.len[1];
+    expect_cut(0, head, name, ":5\n");
+    (void)snprintf(head, sizeof head, "==MP! site;free;0x%" PRIxPTR ";", (uintptr_t)p);
+    memcpy(&g_cap.line[0], &g_fcap.line[2], sizeof g_cap.line[0]);
+    g_cap.len[0] = g_fcap.len[2];
+    expect_cut(0, head, name, ":6\n");
+}
+
+static void test_fault_sites_contract(void **state)
+{
+    (void)state;
+    int at = __LINE__; uint8_t *p = APP_MEM_ALLOC(32);
+    void *q = mem_utils_alloc(16, false, NULL, 0);
+    assert_non_null(p);
+    assert_non_null(q);
+    expect_sites(p, true, __FILE__, at, NULL, 0);
+    assert_true(mem_utils_fault_sites(p, NULL, NULL));      /* NULL outputs */
+    expect_sites(q, true, NULL, 0, NULL, 0);                 /* recorded without a site */
+    expect_sites(p + 8, false, NULL, 0, NULL, 0);            /* interior: no block */
+    expect_sites(&at, false, NULL, 0, NULL, 0);              /* not the heap's */
+    expect_sites(NULL, false, NULL, 0, NULL, 0);
+    assert_false(mem_utils_fault_sites(&at, NULL, NULL));
+}
+
+/* The latest free at an address answers, and a live block before any free. */
+static void test_fault_sites_latest_wins(void **state)
+{
+    (void)state;
+    void *p = mem_utils_alloc(24, false, "a.c", 1);
+    mem_utils_free(p, "a.c", 2);
+    void *again = mem_utils_alloc(24, false, "b.c", 3);
+    assert_ptr_equal(again, p); /* the same chunk, handed out again */
+    expect_sites(p, true, "b.c", 3, NULL, 0);
+    mem_utils_free(p, "b.c", 4);
+    expect_sites(p, true, "b.c", 3, "b.c", 4);
+}
+
+static void test_realloc_moves_the_record(void **state)
+{
+    (void)state;
+    int at_a = __LINE__; void *p = APP_MEM_ALLOC(40);
+    void *barrier = APP_MEM_ALLOC(40); /* growing p must move it */
+    assert_non_null(p);
+    assert_non_null(barrier);
+    int at_r = __LINE__; void *moved = APP_MEM_REALLOC(p, 400);
+    assert_non_null(moved);
+    assert_ptr_not_equal(moved, p);
+    expect_sites(moved, true, __FILE__, at_r, NULL, 0);
+    expect_sites(p, true, __FILE__, at_a, __FILE__, at_r); /* the old address: freed by the realloc */
+    int at_s = __LINE__; void *shrunk = APP_MEM_REALLOC(moved, 100);
+    assert_ptr_equal(shrunk, moved);
+    expect_sites(shrunk, true, __FILE__, at_s, NULL, 0); /* in place: still live, the realloc's site */
+}
+
+static void test_init_forgets_every_site(void **state)
+{
+    (void)state;
+    void *live = APP_MEM_ALLOC(40);
+    void *freed = APP_MEM_ALLOC(40);
+    assert_non_null(live);
+    assert_non_null(freed);
+    APP_MEM_FREE(freed);
+    assert_true(mem_utils_fault_sites(live, NULL, NULL));
+    assert_true(mem_utils_fault_sites(freed, NULL, NULL));
+    assert_true(mem_utils_init(g_buf, sizeof g_buf));
+    expect_sites(live, false, NULL, 0, NULL, 0);
+    expect_sites(freed, false, NULL, 0, NULL, 0);
+}
+
+/* Fills the table: MEM_UTILS_SITES_LIVE_MAX blocks of 8 bytes at lines 1..,
+ * then one more, which is not recorded. */
+static void *g_blocks[MEM_UTILS_SITES_LIVE_MAX + 1u];
+
+static void *fill_site_table(void)
+{
+    for (unsigned i = 0; i < MEM_UTILS_SITES_LIVE_MAX; i++) {
+        g_blocks[i] = mem_utils_alloc(8, false, "t.c", (int)i + 1);
+        assert_non_null(g_blocks[i]);
+    }
+    void *extra = mem_utils_alloc(8, false, "t.c", 9999);
+    assert_non_null(extra);
+    return extra;
+}
+
+static void test_table_full_block_is_unknown(void **state)
+{
+    (void)state;
+    void *extra = fill_site_table();
+    expect_sites(extra, false, NULL, 0, NULL, 0);
+    expect_sites(g_blocks[0], true, "t.c", 1, NULL, 0);
+    expect_sites(g_blocks[MEM_UTILS_SITES_LIVE_MAX - 1u], true, "t.c", (int)MEM_UTILS_SITES_LIVE_MAX, NULL, 0);
+    /* a free makes room again */
+    mem_utils_free(g_blocks[5], "t.c", 10000);
+    void *next = mem_utils_alloc(8, false, "t.c", 10001);
+    assert_non_null(next);
+    expect_sites(next, true, "t.c", 10001, NULL, 0);
+}
+
+/* A block made while the table is full stays unknown, even at the address
+ * of an earlier free; the free of such a block is named by that free alone. */
+static void test_table_full_free_and_reuse(void **state)
+{
+    (void)state;
+    void *extra = fill_site_table();
+    mem_utils_free(extra, "t.c", 6);
+    expect_sites(extra, true, NULL, 0, "t.c", 6);
+    void *again = mem_utils_alloc(8, false, "t.c", 7); /* its chunk again, the table still full */
+    assert_ptr_equal(again, extra);
+    expect_sites(again, false, NULL, 0, NULL, 0);
+}
+
+#if MEM_HARDENING > 0
+static void test_table_full_overflow_note(void **state)
+{
+    (void)state;
+    void *extra = fill_site_table();
+    char want[2u * LINE_MAX_LEN];
+    default_line(want, sizeof want, MEM_FAULT_OVERFLOW, extra, " (allocation site not recorded: site table full)");
+    block_t b = {extra, 8};
+    expect_child_abort(child_overflow, &b, want);
+}
+
+static void test_table_full_fault_line(void **state)
+{
+    (void)state;
+    use_sites_handler();
+    void *extra = fill_site_table();
+    raw_flip((uint8_t *)extra + 8, 1);
+    mem_utils_free(extra, "t.c", 1);
+    expect_one_fault(MEM_FAULT_OVERFLOW, extra);
+    assert_false(g_seen.known);
+    assert_int_equal(g_fcap.n, 1);
+    expect_fault_line(0, MEM_FAULT_OVERFLOW, extra, "table-full");
+}
+#endif
+
+/* The ring keeps the last MEM_UTILS_FREED_SITES frees: the oldest is overwritten. */
+static void test_freed_ring_overwrites_the_oldest(void **state)
+{
+    (void)state;
+    enum { N = MEM_UTILS_FREED_SITES + 1u };
+    void *p[N];
+    for (unsigned i = 0; i < N; i++) {
+        p[i] = mem_utils_alloc(8, false, "r.c", (int)i);
+        assert_non_null(p[i]);
+    }
+    for (unsigned i = 0; i < N; i++) {
+        mem_utils_free(p[i], "f.c", (int)i);
+    }
+    expect_sites(p[0], false, NULL, 0, NULL, 0);
+    expect_sites(p[1], true, "r.c", 1, "f.c", 1);
+    expect_sites(p[N - 1u], true, "r.c", (int)N - 1, "f.c", (int)N - 1);
+    /* its double free is reported without sites, and the note says why */
+    char note[LINE_MAX_LEN];
+    (void)snprintf(note, sizeof note, " (first free not recorded: only the last %u frees are kept)",
+                   (unsigned)MEM_UTILS_FREED_SITES);
+    char want[2u * LINE_MAX_LEN];
+    default_line(want, sizeof want, MEM_FAULT_DOUBLE_FREE, p[0], note);
+    expect_child_abort(child_free, p[0], want);
+}
+
+/* Random allocations and frees, beyond the table's limit and back: every
+ * live block answers with its own site, or is unknown exactly when it was
+ * made while MEM_UTILS_SITES_LIVE_MAX blocks were recorded; the block just
+ * freed answers with both sites. (The table's deletion moves entries: a
+ * wrong move loses or misnames a block.) */
+static void test_sites_random_against_model(void **state)
+{
+    (void)state;
+    enum { MAX_LIVE = 600, STEPS = 4000 };
+    static void *blk[MAX_LIVE];
+    static int line[MAX_LIVE];
+    static bool rec[MAX_LIVE];
+    size_t n = 0;
+    size_t recorded = 0;
+    uint64_t rng = 0x5eed51735u;
+    for (int step = 1; step <= STEPS; step++) {
+        bool grow = n == 0u || (n < MAX_LIVE && rand_range(&rng, 0, 99) < (step % 1000 < 600 ? 70u : 30u));
+        if (grow) {
+            void *p = mem_utils_alloc(rand_range(&rng, 1, 40), false, "m.c", step);
+            if (p == NULL) {
+                continue;
+            }
+            blk[n] = p;
+            line[n] = step;
+            rec[n] = recorded < MEM_UTILS_SITES_LIVE_MAX;
+            recorded += rec[n] ? 1u : 0u;
+            n++;
+        } else {
+            size_t k = rand_range(&rng, 0, n - 1u);
+            void *p = blk[k];
+            bool was = rec[k];
+            int made = line[k];
+            mem_utils_free(p, "x.c", -step);
+            recorded -= was ? 1u : 0u;
+            n--;
+            blk[k] = blk[n];
+            line[k] = line[n];
+            rec[k] = rec[n];
+            mem_utils_site_t a;
+            mem_utils_site_t f;
+            assert_true(mem_utils_fault_sites(p, &a, &f));
+            assert_int_equal(a.line, was ? made : 0);
+            assert_int_equal(f.line, -step);
+        }
+        for (size_t i = 0; i < n; i++) {
+            mem_utils_site_t a;
+            bool known = mem_utils_fault_sites(blk[i], &a, NULL);
+            if (known != rec[i] || a.line != (rec[i] ? line[i] : 0)) {
+                fail_msg("step %d: block %zu (line %d, recorded %d) answers %d, line %d", step, i, line[i],
+                         (int)rec[i], (int)known, a.line);
+            }
+        }
+    }
+    assert_int_equal(g_cap.malformed, false);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_logged_heap, teardown_logged_heap)
 
 int main(void)
@@ -690,6 +1195,34 @@ int main(void)
         T(test_cut_boundary),
         T(test_sink_switch_and_user),
         T(test_default_sink_is_stderr),
+#if MEM_HARDENING > 0
+        T(test_default_line_names_overflowed_block),
+#endif
+        T(test_default_line_names_first_free),
+        T(test_default_line_without_sites),
+        T(test_default_line_cuts_long_names),
+#if MEM_HARDENING > 0
+        T(test_sites_in_app_handler_overflow),
+#endif
+        T(test_sites_in_app_handler_double_free),
+#if MEM_HARDENING > 0
+        T(test_fault_line_overflow),
+#endif
+        T(test_fault_line_double_and_invalid_free),
+        T(test_fault_lines_come_before_the_handler),
+        T(test_fault_site_line_cut),
+        T(test_fault_sites_contract),
+        T(test_fault_sites_latest_wins),
+        T(test_realloc_moves_the_record),
+        T(test_init_forgets_every_site),
+        T(test_table_full_block_is_unknown),
+        T(test_table_full_free_and_reuse),
+#if MEM_HARDENING > 0
+        T(test_table_full_overflow_note),
+        T(test_table_full_fault_line),
+#endif
+        T(test_freed_ring_overwrites_the_oldest),
+        T(test_sites_random_against_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -525,10 +525,22 @@ static void test_alloc_too_large(void **state)
         SIZE_MAX - 7u,
         SIZE_MAX - 8u,
         SIZE_MAX / 2u,
+#if SIZE_MAX > UINT32_MAX
+        /* 64-bit size_t: sizes whose low 32 bits are small or zero must not
+         * be truncated into a request that fits */
         (size_t)1u << 63,
         u32 + 1u,
         u32 + 1u + 16u,
         u32 + 1u + HEAP_SIZE / 4u,
+#else
+        /* 32-bit size_t: the top half (past the 2 GiB clamp), and sizes
+         * that wrap to a small number once the header and canary are added */
+        SIZE_MAX / 2u + 1u,
+        SIZE_MAX / 2u + 1u + 16u,
+        SIZE_MAX - 11u,
+        SIZE_MAX - 12u,
+        SIZE_MAX - 15u,
+#endif
         u32,
         u32 - 3u,
         u32 - 4u,

@@ -16,6 +16,16 @@
 #define HEAP_SIZE (32u * 1024u)
 #define MAX_PTRS 4096u
 
+/* A request no heap can serve that a careless size computation would turn
+ * into a small one: with a 64-bit size_t, 2^32 (its low 32 bits are 0); with
+ * a 32-bit size_t, the largest size whose chunk length (request, header and
+ * canary) wraps around to 0. */
+#if SIZE_MAX > UINT32_MAX
+#define WRAPPING_REQUEST ((size_t)UINT32_MAX + 1u)
+#else
+#define WRAPPING_REQUEST (SIZE_MAX - MEM_CHUNK_OVERHEAD + 1u)
+#endif
+
 static uint64_t g_heap[HEAP_SIZE / 8u];
 static uint8_t *g_ptrs[MAX_PTRS];
 static size_t g_lens[MAX_PTRS];
@@ -414,7 +424,7 @@ static void test_heap_256mib(void **state)
     assert_non_null(b);
     assert_null(mem_alloc(ctx, 100u * MIB));
     assert_null(mem_alloc(ctx, 1024u * MIB));
-    assert_null(mem_alloc(ctx, (size_t)UINT32_MAX + 1u));
+    assert_null(mem_alloc(ctx, WRAPPING_REQUEST));
     a[0] = 1;
     a[100u * MIB - 1u] = 2;
     b[0] = 3;
@@ -474,7 +484,7 @@ static void check_clamped_heap(uint8_t *map, size_t map_len, size_t misalign)
     p[gib - 1u] = 0xA5;
     assert_null(mem_alloc(ctx, gib));
     assert_null(mem_alloc(ctx, MEM_MAX_HEAP_SIZE));
-    assert_null(mem_alloc(ctx, (size_t)UINT32_MAX + 1u));
+    assert_null(mem_alloc(ctx, WRAPPING_REQUEST));
     uint8_t *q = mem_alloc(ctx, get_stat(ctx).largest_free_size - MEM_CHUNK_OVERHEAD);
     assert_non_null(q);
     assert_true(addr_of(q) + mem_usable_size(ctx, q) <= hi);
@@ -491,24 +501,47 @@ static void check_clamped_heap(uint8_t *map, size_t map_len, size_t misalign)
     assert_true(all_bytes(map + map_len - 4096u, 4096, 0));
 }
 
+/* A mapping of more than MEM_MAX_HEAP_SIZE bytes (its length in *len), or
+ * NULL: 3 GiB where the address space has room for it (64-bit), else the
+ * first of a few lengths past 2 GiB that a 32-bit process still finds in one
+ * piece (its 4 GiB, or 3 under a 3G/1G kernel split, also hold the program,
+ * its libraries and its stack). */
+static uint8_t *map_past_clamp(size_t *len)
+{
+    static const size_t lens[] = {
+        (size_t)3u << 30,
+        MEM_MAX_HEAP_SIZE + 512u * MIB,
+        MEM_MAX_HEAP_SIZE + 64u * MIB,
+        MEM_MAX_HEAP_SIZE + 1u * MIB,
+    };
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        void *map = mmap(NULL, lens[i], PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (map != MAP_FAILED) {
+            *len = lens[i];
+            return map;
+        }
+    }
+    return NULL;
+}
+
 static void test_heap_clamped_to_max(void **state)
 {
     (void)state;
-    const size_t len = (size_t)3u << 30;
-    void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                     -1, 0);
-    if (map == MAP_FAILED) {
-        print_message("    skipped: mmap of 3 GiB (MAP_NORESERVE) failed: %s\n", strerror(errno));
+    size_t len = 0;
+    uint8_t *map = map_past_clamp(&len);
+    if (map == NULL) {
+        print_message("    skipped: no mapping past 2 GiB (MAP_NORESERVE): %s\n", strerror(errno));
         skip();
         return;
     }
+    print_message("    a %zu MiB mapping\n", len / MIB);
     check_clamped_heap(map, len, 0);
     /* again, misaligned, in a fresh mapping so "untouched" means zero */
     assert_int_equal(munmap(map, len), 0);
-    map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-               0);
-    if (map == MAP_FAILED) {
-        print_message("    skipped: second mmap of 3 GiB failed: %s\n", strerror(errno));
+    map = map_past_clamp(&len);
+    if (map == NULL) {
+        print_message("    skipped: no second mapping past 2 GiB: %s\n", strerror(errno));
         skip();
         return;
     }

@@ -372,8 +372,16 @@ static void test_realloc_failure_huge_leaves_chunk(void **state)
     fill_pattern(r[1], usable_for(64), 12);
     mem_stat_t before = get_stat(g_ctx);
     const size_t sizes[] = {
-        SIZE_MAX, SIZE_MAX - 3u, SIZE_MAX - 7u, SIZE_MAX - 8u, (size_t)UINT32_MAX + 1u,
-        (size_t)UINT32_MAX + 1u + 64u, (size_t)UINT32_MAX - 3u, MEM_MAX_HEAP_SIZE, HEAP_SIZE,
+        SIZE_MAX, SIZE_MAX - 3u, SIZE_MAX - 7u, SIZE_MAX - 8u,
+#if SIZE_MAX > UINT32_MAX
+        /* 64-bit size_t: sizes whose low 32 bits are 0 or small */
+        (size_t)UINT32_MAX + 1u, (size_t)UINT32_MAX + 1u + 64u,
+#else
+        /* 32-bit size_t: sizes that wrap once the header and canary are
+         * added, and the top half (past the 2 GiB clamp) */
+        SIZE_MAX - 11u, SIZE_MAX - 12u, SIZE_MAX / 2u + 1u, SIZE_MAX / 2u + 1u + 64u,
+#endif
+        (size_t)UINT32_MAX - 3u, MEM_MAX_HEAP_SIZE, HEAP_SIZE,
         before.largest_free_size + C64,
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {

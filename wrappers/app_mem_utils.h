@@ -20,8 +20,9 @@
  * MEM_FAULT_DOUBLE_FREE, MEM_FAULT_OVERFLOW, ... The default handler prints
  * one line and aborts. An app that wants to survive misuse installs its own
  * handler with mem_utils_set_fault_handler(); when that handler returns, the
- * call that found the fault does nothing more, logs nothing and answers
- * NULL / false (see each function). After a corruption fault the heap fails
+ * call that found the fault does nothing more, logs no allocation or free
+ * (profiling builds log the fault itself, before the handler runs) and
+ * answers NULL / false (see each function). After a corruption fault the heap fails
  * closed: every later call refuses and reports again, until mem_utils_init.
  *
  * Memory profiling: when the app and this library are built with
@@ -29,9 +30,19 @@
  * allocation, persistent allocation and free is logged with the caller's
  * file and line, in the format of profiling/FORMAT.md, to the sink chosen
  * with mem_utils_set_log_sink() (default: whole lines on stderr); a call the
- * heap refused is a fault, not a log event, and writes no line. Without it
- * the macros pass no file or line, so the binary holds neither, and nothing
- * is logged.
+ * heap refused is a fault, not an allocation or a free, and writes no such
+ * line. Without it the macros pass no file or line, so the binary holds
+ * neither, and nothing is logged.
+ *
+ * Faults that name their blocks (profiling builds): the wrappers also keep,
+ * in the library's static storage (never in the heap, which a heap bug may
+ * overwrite), the site of every live block they handed out and of the last
+ * blocks they freed (mem_utils_fault_sites). A fault of the app heap is
+ * written to the log first (`==MP! fault` and `==MP! site` lines,
+ * profiling/FORMAT.md), then goes to the app's handler, which may ask
+ * mem_utils_fault_sites, or to the default one, whose line then ends with
+ * the sites: `hardalloc: double free at 0x... in heap 0x... (allocated at
+ * app.c:42, first freed at app.c:57)`.
  */
 
 #pragma once
@@ -95,7 +106,9 @@ bool mem_utils_init(void *heap_start, size_t heap_size);
  * handler(ctx, fault, addr, user) is called once per fault the app heap
  * finds, with the app heap's context, the fault code, the address the app
  * passed (or the damaged chunk) and user. NULL restores the allocator's
- * default, which prints one line on stderr and aborts.
+ * default, which prints one line on stderr and aborts
+ * (mem_default_fault; in profiling builds the line ends with the block's
+ * sites, see mem_utils_fault_sites).
  *
  * The choice belongs to the app heap, not to one buffer: it is applied to
  * the attached heap at once, and to every heap mem_utils_init() attaches
@@ -104,9 +117,12 @@ bool mem_utils_init(void *heap_start, size_t heap_size);
  * Use this function rather than mem_set_fault_handler(mem_utils_context(),
  * ...): the wrappers put a relay in front of the app's handler that tells
  * them a call was refused, so that a refused free is neither logged nor
- * followed by the rest of the call. A handler installed directly on the
- * context replaces that relay (the wrappers then take a call that returns
- * for a call that was done) and is lost at the next mem_utils_init().
+ * followed by the rest of the call, and that, in profiling builds, writes
+ * the fault to the log and names the block's sites (the relay is then in
+ * place even without a handler of the app's). A handler installed directly
+ * on the context replaces that relay (the wrappers then take a call that
+ * returns for a call that was done, and log no fault) and is lost at the
+ * next mem_utils_init().
  *
  * The handler may return (the call then does nothing more, see each
  * function), longjmp out of the call (the wrappers keep no state across a
@@ -161,8 +177,9 @@ void *mem_utils_realloc(void *ptr, size_t size, const char *file, int line);
  * earlier heap), MEM_FAULT_DOUBLE_FREE (already freed), MEM_FAULT_OVERFLOW
  * (its tail canary was overwritten; hardened builds) or the fault that
  * failed the heap. The default handler aborts; when the app's returns, the
- * block was not freed and nothing is logged (a misuse fault writes nothing;
- * after a corruption fault the heap has failed closed).
+ * block was not freed and no `free` line is written (a misuse fault writes
+ * nothing to the heap; after a corruption fault the heap has failed closed;
+ * profiling builds log the fault before the handler runs).
  */
 void mem_utils_free(void *ptr, const char *file, int line);
 
@@ -194,6 +211,90 @@ char *mem_utils_strdup(const char *s, const char *file, int line);
  *         allocated, whatever size was asked.
  */
 bool mem_utils_calloc(void **buffer, size_t size, bool permanent, const char *file, int line);
+
+/** Where a block was made and released, as the profiling build saw it. file is the caller's __FILE__ (static storage), NULL when unknown. */
+typedef struct { const char *file; int line; } mem_utils_site_t;
+
+/**
+ * Sizes of the profiling build's site records (static storage of the
+ * library; they count when the library is compiled, define them there to
+ * change them): a table of MEM_UTILS_SITE_SLOTS slots (a power of two,
+ * default 256) that records at most MEM_UTILS_SITES_LIVE_MAX (3/4 of the
+ * slots: 192) live blocks, and a ring of the last MEM_UTILS_FREED_SITES
+ * (default 32) blocks freed. At the defaults: 5,120 + 1,024 bytes on a
+ * 64-bit target, 3,072 + 640 on a 32-bit one (a slot holds an address, a
+ * file pointer and a line; a ring entry an address and two sites). Nothing
+ * without HAVE_MEMORY_PROFILING.
+ */
+#ifndef MEM_UTILS_SITE_SLOTS
+#define MEM_UTILS_SITE_SLOTS 256u
+#endif
+#define MEM_UTILS_SITES_LIVE_MAX (MEM_UTILS_SITE_SLOTS / 4u * 3u)
+#ifndef MEM_UTILS_FREED_SITES
+#define MEM_UTILS_FREED_SITES 32u
+#endif
+
+#ifdef HAVE_MEMORY_PROFILING
+/**
+ * Profiling builds: the allocation site of the block at addr (the payload
+ * address a fault handler is given) and, when it was freed (double free),
+ * the site of its first free. What a fault handler registered with
+ * mem_utils_set_fault_handler() asks to name the block a fault is about;
+ * the default handler's line and the log's fault lines say the same.
+ *
+ * What is recorded (in the library's static storage, never in the heap):
+ *  - every block the wrappers hand out (mem_utils_alloc, _calloc, _strdup,
+ *    _realloc, so every APP_MEM_* macro), with the file and line the call
+ *    passed; a realloc moves the block's record to the new address with the
+ *    realloc's site, and when the block moved its old address counts as
+ *    freed at that site;
+ *  - the last MEM_UTILS_FREED_SITES blocks the wrappers freed (a free the
+ *    heap refused is no free), each with its allocation site and the site
+ *    of that free. When the ring is full the oldest entry is overwritten.
+ * Blocks made or freed by mem_alloc / mem_free on mem_utils_context()
+ * directly are not seen.
+ *
+ * @param addr  any address, compared as it is: an interior pointer is no
+ *              block. A live block answers before a freed one at the same
+ *              address; of two frees at one address, the latest answers.
+ * @param alloc NULL, or receives the allocation site: {file, line} as the
+ *              call gave them ({NULL, 0} for a call made without a site, and
+ *              for a freed block whose allocation was not recorded: table
+ *              full); {NULL, 0} when nothing is known
+ * @param freed NULL, or receives the site of the block's first free when addr
+ *              is a freed block the ring holds; {NULL, 0} for a live block
+ *              and when nothing is known
+ * @return true when addr is a live block the table holds or a freed block
+ *         the ring holds; false when nothing is known (both outputs {NULL,
+ *         0}): addr was never handed out by the wrappers since the last
+ *         mem_utils_init (every call, successful or not, forgets every
+ *         record), or it was while MEM_UTILS_SITES_LIVE_MAX blocks were
+ *         already recorded (table full: the block is unknown for its whole
+ *         life; the default handler's line then says "allocation site not
+ *         recorded: site table full"), or it was freed longer ago than the
+ *         ring remembers.
+ * Reads only static storage; callable at any time, from a fault handler
+ * too. Cost: O(1) expected for a live block (open addressing, at most 3/4
+ * full), at most MEM_UTILS_FREED_SITES comparisons for a freed one.
+ * Without HAVE_MEMORY_PROFILING nothing is recorded: this is a static
+ * inline that fills {NULL, 0} and answers false.
+ */
+bool mem_utils_fault_sites(const void *addr, mem_utils_site_t *alloc, mem_utils_site_t *freed);
+#else
+static inline bool mem_utils_fault_sites(const void *addr, mem_utils_site_t *alloc, mem_utils_site_t *freed)
+{
+    (void)addr;
+    if (alloc != NULL) {
+        alloc->file = NULL;
+        alloc->line = 0;
+    }
+    if (freed != NULL) {
+        freed->file = NULL;
+        freed->line = 0;
+    }
+    return false;
+}
+#endif
 
 /**
  * Receives each profiling log line: the whole line, newline included, at

@@ -3,9 +3,11 @@
 A module imports only modules above it in this list (no cycles):
 
     common     repository, targets, hardening levels, errors, corpus file helpers
+    apps       apps fuzzed on hardalloc (--app): fuzz/apps.list, an app's directories
     cli        the options
     procs      fuzzer processes: sessions, deadlines, Ctrl-C, the subreaper
-    build      tools/deps, the engine probes, the build directories (one per engine and level)
+    build      tools/deps, the engine probes, the build directories (one per engine and level,
+               build-app-libfuzzer-LEVEL for the apps)
     jobs       a (target, level) job and its directories in the artifacts
     libfuzzer  the libFuzzer engine, the edge merge (control file), corpus coverage
     afl        the AFL++ engine (custom mutator, CmpLog), queue union, afl-cmin

@@ -1,8 +1,8 @@
 """Tools and meson build directories: tools/deps when something is missing, the probes for
 libFuzzer and AFL++, and one build directory per engine and hardening level
-(build-fuzz-libfuzzer-LEVEL, build-fuzz-afl-LEVEL, build-fuzz-afl-cmplog-LEVEL), the coverage
-build, and the tools (replay, decode, encode) in build/ or build-LEVEL/ (tools/test's
-directories)."""
+(build-fuzz-libfuzzer-LEVEL, build-fuzz-afl-LEVEL, build-fuzz-afl-cmplog-LEVEL), the apps'
+harnesses (build-app-libfuzzer-LEVEL), the coverage build, and the tools (replay, decode,
+encode) in build/ or build-LEVEL/ (tools/test's directories)."""
 
 import json
 import os
@@ -193,6 +193,33 @@ def build_libfuzzer(log, level):
         return d
 
     return once(("libfuzzer", level), build)
+
+
+def app_dir(level):
+    return REPO / f"build-app-libfuzzer-{level}"
+
+
+def build_apps(log, level, apps):
+    """The apps' libFuzzer harnesses at a level, in build-app-libfuzzer-LEVEL: set up as the
+    project's libFuzzer builds are (clang, ASan+UBSan), only the harnesses built. Returns the
+    build directory."""
+    d = app_dir(level)
+    targets = tuple(a.ninja_target() for a in apps)
+
+    def build():
+        try:
+            meson_build(d, ["-Dfuzzing=true", "-Dfuzz_engine=libfuzzer", "-Dtests=false",
+                            f"-Dhardening={level}"] + SAN_ARGS,
+                        log, {"CC": "clang", "CXX": "clang++"}, targets=targets)
+        except Failure as e:
+            if "unknown target" in str(e):
+                raise Failure(f"{e}\nAn app's harness DIR/fuzz_NAME is built by DIR/meson.build in the "
+                              "libFuzzer fuzz builds, DIR being subdir()'d from meson (docs/FUZZING.md "
+                              "\"Fuzzing your own app\")")
+            raise
+        return d
+
+    return once(("apps", level, targets), build)
 
 
 def afl_build_env(cmplog):

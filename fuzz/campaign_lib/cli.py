@@ -7,6 +7,7 @@
     fuzz/campaign --merge-only         minimize corpus/<target>/ in place (edges at every level), fuzz nothing
     fuzz/campaign --coverage           line and branch coverage of corpus/ and the regressions
     fuzz/campaign --throughput [SECS]  execs/s of each (target, level) on one libFuzzer worker
+    fuzz/campaign --app examples/records  an app's own harness on hardalloc (fuzz/apps.list)
 
 A job is a target at a hardening level (-Dhardening=off|standard|paranoid); fuzz_corrupt is not
 run at off, where corrupted metadata is trusted by design, so the default is 8 jobs. It builds
@@ -24,8 +25,9 @@ import argparse
 import os
 import re
 
-from .common import (DEFAULT_TOTAL_SECONDS, LEVELS, SMOKE_SECONDS, TARGETS, THROUGHPUT_SECONDS,
-                     Usage, runs_at)
+from .apps import resolve_apps
+from .common import (DEFAULT_LEVEL, DEFAULT_TOTAL_SECONDS, LEVELS, SMOKE_SECONDS, TARGETS,
+                     THROUGHPUT_SECONDS, Usage, runs_at)
 
 USAGE_DOC = __doc__
 
@@ -75,9 +77,12 @@ def parse_args(argv):
                    help="fuzzing engine (default libfuzzer)")
     p.add_argument("--target", action="append", metavar="NAME",
                    help=f"run this target only (repeatable; default all: {', '.join(TARGETS)})")
+    p.add_argument("--app", action="append", metavar="DIR|NAME|all",
+                   help="fuzz an app's harness (fuzz/apps.list, or a directory whose meson.build "
+                        "builds fuzz_<its name>; repeatable); only apps, unless --target is given too")
     p.add_argument("--level", action="append", metavar="L[,L...]",
-                   help=f"hardening levels to fuzz at (repeatable; default {','.join(LEVELS)}); "
-                        "fuzz_corrupt is never run at off")
+                   help=f"hardening levels to fuzz at (repeatable; default {','.join(LEVELS)}, "
+                        f"an --app's {DEFAULT_LEVEL}); fuzz_corrupt is never run at off")
     p.add_argument("--time", type=positive_float, metavar="SECONDS",
                    help=f"total fuzzing time, split between the (target, level) jobs "
                         f"(default {DEFAULT_TOTAL_SECONDS})")
@@ -163,6 +168,19 @@ def parse_args(argv):
     if args.target:
         args.target = list(dict.fromkeys(args.target))
     args.levels = parse_levels(args.level) if args.level else list(LEVELS)
+    # --app: the apps' jobs, at the levels asked for or at the default level (the one an app
+    # ships with); the project's targets only when --target names some.
+    args.apps = []
+    if args.app:
+        for opt, given in (("--throughput", args.throughput), ("--coverage", args.coverage or None),
+                           ("--merge-only", args.merge_only or None)):
+            if given is not None:
+                raise Usage(f"--app runs in a campaign (or --smoke), not with {opt}")
+        if args.engine == "afl":
+            raise Usage("--app runs libFuzzer harnesses: drop --engine afl")
+        args.apps = resolve_apps(args.app)
+    args.app_levels = parse_levels(args.level) if args.level else [DEFAULT_LEVEL]
+    args.project = bool(args.target) or not args.apps
     if args.target and not any(runs_at(t, lv) for t in args.target for lv in args.levels):
         raise Usage(f"nothing to run: {' and '.join(args.target)} not fuzzed at {', '.join(args.levels)} "
                     "(fuzz_corrupt never runs at off, where corrupted metadata is trusted by design)")

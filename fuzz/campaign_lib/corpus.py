@@ -52,7 +52,8 @@ def canonical_input(tools, target, src, work):
 def write_back(job, kept, tools):
     """corpus/<target>/ becomes the kept set: a new input is written as HASH.bin (its canonical
     encoding) with its decoded program HASH.txt; a generated input the merge dropped goes, with
-    its .txt; hand-written seeds always stay. Sets job.added and job.removed."""
+    its .txt; hand-written seeds always stay. An app's input (job.app; DIR/corpus/) is no
+    program: its bytes as they are, no .txt. Sets job.added and job.removed."""
     corpus = job.corpus
     corpus.mkdir(parents=True, exist_ok=True)
     existing = {}
@@ -69,13 +70,14 @@ def write_back(job, kept, tools):
     for h, src in sorted(kept_by_hash.items()):
         if h in existing:
             continue
-        data = canonical_input(tools, job.target, src, work)
+        data = Path(src).read_bytes() if job.app else canonical_input(tools, job.target, src, work)
         ch = hashlib.sha1(data).hexdigest()
         if ch in existing or any(a.name == f"{ch[:16]}.bin" for a in added):
             continue
         dest = corpus / f"{ch[:16]}.bin"
         dest.write_bytes(data)
-        decode(tools, job.target, dest, readable_of(dest))
+        if not job.app:
+            decode(tools, job.target, dest, readable_of(dest))
         added.append(dest)
     for f in removed + dups:
         f.unlink()

@@ -1,6 +1,7 @@
 """Crashes: each crash input of a job gets its decoded program, the sanitizer's report, a one-line
 signature (the same for every input hitting the same bug) and a reproduce command with the tools
-of the job's hardening level."""
+of the job's hardening level; an app's crash (apps.py) is replayed by its harness, which is also
+its reproduce command."""
 
 import os
 import re
@@ -11,6 +12,9 @@ from .common import CRASH_PREFIXES, REPO, shown
 from .corpus import decode
 
 FRAME = re.compile(r"^\s*#\d+ 0x[0-9a-f]+ in (\S+) (\S+?)(?::(\d+))?(?::\d+)?$")
+# The default fault handler's line (mem_default_fault), the app wrappers' sites at its end:
+# "hardalloc: double free at 0x... in heap 0x... (allocated at app.c:42, first freed at app.c:57)"
+FAULT_LINE = re.compile(r"^hardalloc: (.+?) at (?:0x[0-9a-f]+|\(nil\)) in heap (?:0x[0-9a-f]+|\(nil\))(.*)$")
 
 
 def crash_signature(text):
@@ -27,6 +31,11 @@ def crash_signature(text):
             return str(Path(path).resolve().relative_to(REPO))
         except (ValueError, OSError):
             return None
+
+    for ln in lines:
+        m = FAULT_LINE.match(ln.strip())
+        if m:  # a fault the heap reported (before any sanitizer's summary: it is what happened)
+            return f"hardalloc: {m.group(1)}" + re.sub(r"(?<=[ (])(?:\.\./)+", "", m.group(2))
 
     first_frame = None
     for ln in lines:
@@ -72,9 +81,21 @@ def crash_files(job):
 
 def process_crashes(job, tools, fuzz_binary):
     """Decoded program, reproduce command and signature of every crash file; tools are those
-    (replay, decode) built at the job's level."""
+    (replay, decode) built at the job's level. An app's crash (job.app, tools None) is run again
+    by its harness, which is its reproduce command."""
     scratch = job.dir / "rerun"
     scratch.mkdir(exist_ok=True)
+    if job.app:
+        for c in crash_files(job):
+            code, text = run_crash([fuzz_binary, c], 60, scratch)
+            (c.with_name(c.name + ".log")).write_text(text)
+            job.crash_list.append({
+                "file": shown(c), "size": c.stat().st_size, "program": None,
+                "signature": crash_signature(text),
+                "reproduce": f"{shown(fuzz_binary)} {shown(c)}",
+                "replay_fails": code != 0, "sanitizer_reproduce": None,
+            })
+        return
     for c in crash_files(job):
         program = c.with_name(c.name + ".txt")
         decode(tools, job.target, c, program)

@@ -1,5 +1,6 @@
-"""A job: one target fuzzed at one hardening level, its directories in the artifacts directory
-(ARTIFACTS/<target>/<level>/) and what the run found out about it."""
+"""A job: one target (or an app's harness, apps.py) fuzzed at one hardening level, its
+directories in the artifacts directory (ARTIFACTS/<target>/<level>/) and what the run found out
+about it."""
 
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ from .common import REPO, Usage, inputs_in, shown
 
 class Job:
     def __init__(self, target, level, artifacts, engine, binary, cmplog_binary=None, sync_dir=None,
-                 afl_build=None):
+                 afl_build=None, app=None):
         self.target = target
         self.level = level
         self.engine = engine
@@ -21,10 +22,14 @@ class Job:
         self.binary = binary
         self.cmplog_binary = cmplog_binary
         self.afl_build = afl_build            # AFL++: the build directory (custom mutators)
-        self.corpus = REPO / "corpus" / target  # shared by the levels
-        self.regressions = REPO / "fuzz" / "regressions" / target
-        dict_path = REPO / "corpus" / f"{target}.dict"
-        self.dict = dict_path if dict_path.is_file() else None
+        self.app = app                         # an apps.App, or None for the project's targets
+        if app:
+            self.corpus, self.regressions, self.dict = app.corpus, app.regressions, app.dict
+        else:
+            self.corpus = REPO / "corpus" / target  # shared by the levels
+            self.regressions = REPO / "fuzz" / "regressions" / target
+            dict_path = REPO / "corpus" / f"{target}.dict"
+            self.dict = dict_path if dict_path.is_file() else None
         self.work = self.dir / "new"           # libFuzzer writes the inputs it finds here
         self.seeds = self.dir / "seeds"        # corpus/<target> inputs only (no .txt)
         self.seeds_regressions = self.dir / "seeds-regressions"
@@ -34,6 +39,8 @@ class Job:
             d.mkdir(exist_ok=True)
         self.refresh_seeds()
         self.elapsed = 0.0
+        self.started = None                    # wall clock when the fuzzers started
+        self.first_crash = None                # seconds from then to the first crash file
         self.execs = 0
         self.execs_per_s = 0.0
         self.coverage = "n/a"

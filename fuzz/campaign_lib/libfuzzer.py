@@ -80,7 +80,10 @@ def fuzz_libfuzzer(job, children, seconds, workers):
         if not re.search(r"^#\d+\s+INITED ", Path(log).read_text(errors="replace"), re.M):
             # a seed crashes: every new process would stop on it again
             job.notes.append(f"worker {worker} crashed while loading the corpus: a seed input crashes "
-                             "(corpus/, fuzz/regressions/), no fuzzing past it")
+                             f"({shown(job.corpus)}/, {shown(job.regressions)}/), no fuzzing past it")
+            return
+        if job.app is not None and job.app.expects_crash(job.level):
+            job.notes.append(f"worker {worker} stopped at the expected crash (fuzz/apps.list expect-crash)")
             return
         if restarts.get(worker, 0) >= MAX_RESTARTS:
             job.notes.append(f"worker {worker} stopped after {MAX_RESTARTS} restarts")

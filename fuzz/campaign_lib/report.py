@@ -23,11 +23,18 @@ def format_table(head, rows, left):
     return "\n".join(lines)
 
 
+def expected(job):
+    """The job is an app's whose harness must crash at this level (fuzz/apps.list expect-crash)."""
+    return job.app is not None and job.app.expects_crash(job.level)
+
+
 def crashes_cell(job):
     n = len(job.crash_list)
     cell = str(n)
     if n:
-        cell += f" ({len(crash_groups(job))} distinct)"
+        cell += f" ({len(crash_groups(job))} distinct{', expected' if expected(job) else ''})"
+    elif expected(job) and job.ran:
+        cell += " (one was expected)"
     if job.errors:
         cell += " + error"
     return cell
@@ -39,12 +46,13 @@ def merge_cells(job, args):
         return str(job.kept), job.kept_note
     if not job.ran:
         return "-", "not run"
+    corpus = f"{shown(job.corpus)}/" if job.app else "corpus/"
     if args.smoke:
-        return "-", "corpus/ left alone (--smoke)"
+        return "-", f"{corpus} left alone (--smoke)"
     if args.no_merge:
-        return "-", "corpus/ left alone (--no-merge)"
+        return "-", f"{corpus} left alone (--no-merge)"
     if job.errors:
-        return "-", "corpus/ not updated (error below)"
+        return "-", f"{corpus} not updated (error below)"
     return "-", ""
 
 
@@ -70,6 +78,8 @@ def job_json(j, args):
         "corpus_before": j.corpus_before, "corpus_after": j.corpus_after,
         "kept": j.kept, "corpus_note": note, "merge": j.merge_json,
         "crashes": j.crash_list, "errors": j.errors, "notes": j.notes,
+        "app": j.app.dir.as_posix() if j.app else None, "expect_crash": expected(j),
+        "first_crash_seconds": None if j.first_crash is None else round(j.first_crash, 1),
     }
 
 
@@ -93,19 +103,29 @@ def report(jobs, artifacts, args):
             failed = True
             lines.append(f"error: {j.name}: {e}")
         groups = crash_groups(j)
-        if groups:
+        if expected(j) and j.ran and not groups and not j.errors:
             failed = True
+            lines.append(f"error: {j.name}: no crash, and {j.app.dir.as_posix()} is marked expect-crash "
+                         f"at {j.level} in fuzz/apps.list (its planted bug was not found)")
+        if groups:
+            failed = failed or not expected(j)
+            what = "each with its .log" if j.app else "each with its .txt program and .log"
             lines.append(f"crashes: {j.name}: {len(j.crash_list)} input{'s' * (len(j.crash_list) > 1)}, "
-                         f"{len(groups)} distinct (all in {shown(j.crashes)}/, each with its .txt program "
-                         f"and .log; one reproduce line each in {shown(artifacts / 'REPRODUCE')})")
+                         f"{len(groups)} distinct (all in {shown(j.crashes)}/, {what}; one reproduce "
+                         f"line each in {shown(artifacts / 'REPRODUCE')})"
+                         + (f"; expected: fuzz/apps.list marks {j.app.dir.as_posix()} expect-crash"
+                            if expected(j) else "")
+                         + (f"; the first after {j.first_crash:.1f} s" if j.first_crash is not None else ""))
             for sig, members in groups:
                 c = members[0]
                 lines.append(f"  [{len(members)}x] {sig}")
                 lines.append(f"      {c['reproduce']}")
                 if not c["replay_fails"]:
                     lines.append(f"      (replay at {j.level} runs it clean: the failure shows under the "
-                                 f"sanitizers: {c['sanitizer_reproduce']})")
-                lines.append(f"      program: {c['program']}")
+                                 f"sanitizers: {c['sanitizer_reproduce']})" if c["sanitizer_reproduce"]
+                                 else "      (it ran clean when run again)")
+                if c["program"]:
+                    lines.append(f"      program: {c['program']}")
     if lines:
         print("\n".join(lines), flush=True)
     if any(j.crash_list for j in jobs):
@@ -117,9 +137,11 @@ def report(jobs, artifacts, args):
     (artifacts / "summary.txt").write_text(text + "\n" + "\n".join(lines) + ("\n" if lines else ""))
     write_json([job_json(j, args) for j in jobs], artifacts, "summary.json", args.json)
     crashes = sum(len(j.crash_list) for j in jobs)
+    wanted = sum(len(j.crash_list) for j in jobs if expected(j))
     added = sum(j.added for j in jobs if j.merged)
     corpus = f"; corpus/ +{added} input{'s' * (added != 1)}" if any(j.merged for j in jobs) else ""
-    print(f"artifacts: {shown(artifacts)}  ({crashes} crash{'es' * (crashes != 1)}{corpus})", flush=True)
+    print(f"artifacts: {shown(artifacts)}  ({crashes} crash{'es' * (crashes != 1)}"
+          f"{f', {wanted} expected' if wanted else ''}{corpus})", flush=True)
     return 1 if failed else 0
 
 

@@ -1,12 +1,14 @@
-"""The modes that fuzz or merge: the campaign itself (the default and --smoke), --merge-only and
---throughput. Each builds what it needs for the levels asked for, plans the (target, level)
-jobs and reports through report.py."""
+"""The modes that fuzz or merge: the campaign itself (the default and --smoke, with the apps of
+--app), --merge-only and --throughput. Each builds what it needs for the levels asked for, plans
+the (target, level) jobs and reports through report.py."""
+
+import time
 
 from .afl import afl_queue_union, fuzz_afl
-from .build import (build_afl, build_libfuzzer, build_tools, discover_targets, ensure_afl,
-                    ensure_base_tools, ensure_libfuzzer, libfuzzer_works)
-from .common import (DEFAULT_TOTAL_SECONDS, NOT_AT, THROUGHPUT_GOAL, Failure, fmt_int, inputs_in,
-                     is_generated, runs_at, say, shown, stage)
+from .build import (build_afl, build_apps, build_libfuzzer, build_tools, discover_targets,
+                    ensure_afl, ensure_base_tools, ensure_libfuzzer, libfuzzer_works)
+from .common import (CRASH_PREFIXES, DEFAULT_TOTAL_SECONDS, NOT_AT, THROUGHPUT_GOAL, Failure,
+                     fmt_int, inputs_in, is_generated, runs_at, say, shown, stage)
 from .corpus import add_new_inputs, minimize
 from .crashes import crash_files, process_crashes
 from .jobs import Job
@@ -61,46 +63,78 @@ def crash_tools(job, build_log):
         return None
 
 
+def app_jobs(args, artifacts, build_log):
+    """The --app jobs: each app at each of args.app_levels, its harness built in
+    build-app-libfuzzer-LEVEL."""
+    ensure_base_tools()
+    ensure_libfuzzer(artifacts, args.smoke)
+    jobs = []
+    for lv in args.app_levels:
+        d = build_apps(build_log, lv, args.apps)
+        for app in args.apps:
+            binary = app.binary(d)
+            if not binary.is_file():
+                raise Failure(f"{app.dir}: {shown(binary)} was not built")
+            jobs.append((app, lv, binary))
+    return sorted(jobs, key=lambda j: args.apps.index(j[0]))  # app by app, each level in order
+
+
+def first_crash(job):
+    """Seconds from the start of the job's fuzzers to its first crash file, or None."""
+    times = [c.stat().st_mtime for c in job.crashes.iterdir() if c.name.startswith(CRASH_PREFIXES)]
+    return max(0.0, min(times) - job.started) if times and job.started else None
+
+
 def campaign(args, artifacts):
     build_log = artifacts / "build.log"
-    fuzz_dirs, cmplog_dirs = fuzz_builds(args, artifacts, build_log, smoke=args.smoke)
-    # The corpus is merged by libFuzzer whatever the engine when clang has it: one measure of
-    # coverage (edges at the job's level), so that switching engines does not churn corpus/.
-    # afl-cmin -e otherwise.
-    merger_dirs = {}
-    if not args.no_merge:
-        if args.engine == "libfuzzer":
-            merger_dirs = fuzz_dirs
-        elif libfuzzer_works(artifacts):
-            merger_dirs = {lv: build_libfuzzer(build_log, lv) for lv in fuzz_dirs}
-    tools = build_tools(build_log)  # standard: the corpus .txt programs, as fuzz/seeds writes them
-    targets = discover_targets(list(fuzz_dirs.values()), args.target)
-    pairs = plan(targets, fuzz_dirs)
-    per_job = args.per_job or (args.time or DEFAULT_TOTAL_SECONDS) / len(pairs)
+    fuzz_dirs, cmplog_dirs, merger_dirs, tools, pairs, targets = {}, {}, {}, None, [], []
+    if args.project:
+        fuzz_dirs, cmplog_dirs = fuzz_builds(args, artifacts, build_log, smoke=args.smoke)
+        # The corpus is merged by libFuzzer whatever the engine when clang has it: one measure of
+        # coverage (edges at the job's level), so that switching engines does not churn corpus/.
+        # afl-cmin -e otherwise.
+        if not args.no_merge:
+            if args.engine == "libfuzzer":
+                merger_dirs = fuzz_dirs
+            elif libfuzzer_works(artifacts):
+                merger_dirs = {lv: build_libfuzzer(build_log, lv) for lv in fuzz_dirs}
+        tools = build_tools(build_log)  # standard: the corpus .txt programs, as fuzz/seeds writes them
+        targets = discover_targets(list(fuzz_dirs.values()), args.target)
+        pairs = plan(targets, fuzz_dirs)
+    apps = app_jobs(args, artifacts, build_log) if args.apps else []
+    per_job = args.per_job or (args.time or DEFAULT_TOTAL_SECONDS) / (len(pairs) + len(apps))
     jobs = [Job(t, lv, artifacts, args.engine, fuzz_dirs[lv] / "fuzz" / t,
                 cmplog_dirs[lv] / "fuzz" / t if lv in cmplog_dirs else None, args.sync_dir,
                 afl_build=fuzz_dirs[lv] if args.engine == "afl" else None) for t, lv in pairs]
-    say(f"{len(jobs)} job{'s' * (len(jobs) != 1)} of {per_job:g} s: "
-        + "; ".join(f"{t} at {', '.join(lv for tt, lv in pairs if tt == t)}" for t in targets
-                    if any(tt == t for tt, _ in pairs)))
+    jobs += [Job(app.target, lv, artifacts, "libfuzzer", binary, app=app) for app, lv, binary in apps]
+    plans = ["; ".join(f"{t} at {', '.join(lv for tt, lv in pairs if tt == t)}" for t in targets
+                       if any(tt == t for tt, _ in pairs))]
+    plans += [f"{app.target} ({app.dir.as_posix()}) at {', '.join(lv for a, lv, _ in apps if a is app)}"
+              for app in args.apps]
+    say(f"{len(jobs)} job{'s' * (len(jobs) != 1)} of {per_job:g} s: " + "; ".join(p for p in plans if p))
     children = Children()
     for job in jobs:
         if children.interrupted:
             job.notes.append("not run (interrupted)")
             continue
         job.refresh_seeds()
-        if args.engine == "libfuzzer":
+        job.started = time.time()
+        if args.engine == "libfuzzer" or job.app:
             fuzz_libfuzzer(job, children, per_job, args.workers)
         else:
             fuzz_afl(job, children, per_job, args.workers, args)
+        job.first_crash = first_crash(job)
         if not args.no_merge and not job.errors:
             try:
-                found = job.work if args.engine == "libfuzzer" else afl_queue_union(job)
-                merger = merger_dirs[job.level] / "fuzz" / job.target if job.level in merger_dirs else None
+                found = job.work if args.engine == "libfuzzer" or job.app else afl_queue_union(job)
+                if job.app:
+                    merger = job.binary
+                else:
+                    merger = merger_dirs[job.level] / "fuzz" / job.target if job.level in merger_dirs else None
                 add_new_inputs(job, found, merger if merger and merger.exists() else None, tools)
             except Failure as e:
                 job.errors.append(f"corpus not updated: {e}")
-        if args.engine == "libfuzzer":
+        if args.engine == "libfuzzer" or job.app:
             # one measure for every run: the coverage at the job's level of the corpus as it now
             # stands (the workers' own last figures count only what each of them loaded)
             dirs = [stage(inputs_in(job.corpus), job.dir / "corpus-after")] if job.merged \
@@ -110,9 +144,12 @@ def campaign(args, artifacts):
                 job.coverage = f"cov {cov['cov']}, ft {cov['ft']}"
                 job.coverage_json = cov
         if crash_files(job):
-            level_tools = crash_tools(job, build_log)
-            if level_tools:
-                process_crashes(job, level_tools, job.binary)
+            if job.app:
+                process_crashes(job, None, job.binary)
+            else:
+                level_tools = crash_tools(job, build_log)
+                if level_tools:
+                    process_crashes(job, level_tools, job.binary)
     return report(jobs, artifacts, args)
 
 

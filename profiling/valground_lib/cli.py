@@ -10,9 +10,10 @@ DESCRIPTION = """\
 Reads a HAVE_MEMORY_PROFILING log (profiling/FORMAT.md) from the FILEs or stdin,
 `==MP ` lines bare or behind any prefix (e.g. `seproxyhal: printf: `) among any
 other output, split per pytest test (`path::name` lines), and reports per test
-the leaks, double and invalid frees, persistent blocks, heap usage and layout.
-Exit status: 0 clean, 1 a leak or bad free (or, with --strict, a malformed
-line), 2 a usage error."""
+the leaks, double and invalid frees, faults the heap reported (`==MP! ` lines,
+with the sites of their blocks), persistent blocks, heap usage and layout.
+Exit status: 0 clean, 1 a leak, bad free or fault (or, with --strict, a
+malformed line), 2 a usage error."""
 
 
 class UsageError(Exception):

@@ -7,6 +7,9 @@ Memory is bounded by the live blocks (plus the addresses freed in the current
 segment, for double-free detection, and the findings themselves), never by
 the log's length.
 
+Faults (`==MP!` lines, Analyzer.fault) are findings of the segment they
+appear in, with the sites their `site` lines give; they change no block.
+
 Event order: every `==MP` occurrence gets a sequence number (self.seq); a
 block remembers the number of the event that made it (SEQ). Line numbers of
 blocks made on the fast path are found later, only for blocks still live when
@@ -22,16 +25,13 @@ needed (segment end, init) or when frecs outgrows the live blocks
 from bisect import bisect_left
 
 from . import layout
-from .parse import ParseError, parse_event, parse_test_line, parse_status_line, parse_collected
+from .parse import (ParseError, parse_event, parse_fault, parse_test_line, parse_status_line,
+                    parse_collected)
+from .record import END_SENTINEL, LINE, PERSIST, PTR, SEG, SEQ, SITE, SIZE
+from .stream import Reader
 
 MAX_WARNINGS_KEPT = 1000
 SERIES_MAX_POINTS = 100000
-# Above any address: the last element of Analyzer.starts, so the successor
-# of any block exists.
-END_SENTINEL = 1 << 256
-
-# A live block: (size, site bytes, log line or None, Segment, persistent, ptr, seq)
-SIZE, SITE, LINE, SEG, PERSIST, PTR, SEQ = range(7)
 
 
 def site_str(site):
@@ -67,6 +67,7 @@ class Segment:
         self.persistent = []
         self.overlaps = []          # dicts: ptr, size, site, line, with
         self.outside_heap = []
+        self.faults = []            # dicts: code, name, ptr, known, alloc_site, free_site, line
         self.sites = {}             # site bytes -> [count, bytes]
         self.peak_heap = (None, None)
         self.gap_at_peak = None
@@ -80,7 +81,7 @@ class Segment:
 
     @property
     def failed(self):
-        return bool(self.leaks or self.double_frees or self.invalid_frees)
+        return bool(self.leaks or self.double_frees or self.invalid_frees or self.faults)
 
     @property
     def max_live_percent(self):
@@ -123,6 +124,7 @@ class Analyzer:
         # LINEs (stream.py): called before live blocks are reported.
         self.resolver = None
         self.seg = None
+        self.last_fault = None      # the latest fault, which its site lines complete
         self._open_segment("log", None)
 
     # -- segments -------------------------------------------------------------
@@ -314,6 +316,34 @@ class Analyzer:
             return
         self.event(ev, lineno, source)
 
+    def fault(self, payload, lineno, source=None):
+        """The text after `==MP! ` (bytes, no line end): a fault the heap
+        reported, or a site line completing the latest one. Not a heap
+        event: the block state and the event count stay as they are. A
+        malformed line, or a site line that follows no fault at its
+        address, is a warning. lineno as for event()."""
+        if callable(lineno):
+            lineno = lineno()
+        try:
+            ev = parse_fault(payload)
+        except ParseError as err:
+            self.warn(source, lineno, str(err))
+            return
+        self.seg.touched = True
+        if ev[0] == "fault":
+            entry = {"code": ev[1], "name": ev[4], "ptr": ev[2], "known": ev[3],
+                     "alloc_site": None, "free_site": None, "line": lineno}
+            self.seg.faults.append(entry)
+            self.last_fault = entry
+            return
+        _, role, ptr, site = ev
+        key = "alloc_site" if role == "alloc" else "free_site"
+        f = self.last_fault
+        if f is None or f["ptr"] != ptr or f[key] is not None:
+            self.warn(source, lineno, f"site line for 0x{ptr:x} follows no fault at that address (ignored)")
+            return
+        f[key] = site_str(site)
+
     def other(self, line):
         """A line without an event: pytest's test, status and `collected` lines."""
         t = parse_test_line(line)
@@ -334,7 +364,6 @@ class Analyzer:
         """Reads a binary stream to its end: a file object (read()) or an
         iterable of lines as a binary file yields them. Line numbers in
         warnings and findings count from 1 in each stream."""
-        from .stream import Reader
         Reader(self, source).run(stream)
 
     def finish(self):
@@ -355,11 +384,15 @@ class Analyzer:
         return sum(s.bad_frees for s in self.segments)
 
     @property
+    def total_faults(self):
+        return sum(len(s.faults) for s in self.segments)
+
+    @property
     def highest_max_live(self):
         return max((s.max_live for s in self.segments), default=0)
 
     def exit_status(self, strict=False):
-        if self.total_leaks or self.total_bad_frees or (strict and self.malformed):
+        if self.total_leaks or self.total_bad_frees or self.total_faults or (strict and self.malformed):
             return 1
         return 0
 

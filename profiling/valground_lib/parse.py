@@ -1,4 +1,5 @@
-"""Line formats: the `==MP` events (profiling/FORMAT.md) and pytest's lines.
+"""Line formats: the `==MP` events, the `==MP!` fault lines (profiling/FORMAT.md)
+and pytest's lines.
 
 stream.py parses the common alloc and free with one regex of its own; this
 module is the reference (every other event, and the message that names what
@@ -8,6 +9,12 @@ is wrong with a malformed line).
 import re
 
 MARK = b"==MP "
+# Fault lines have a marker of their own, which the SDK's valground.py (it
+# reads `==MP ` lines and stops at an event it does not know) passes over.
+FAULT_MARK = b"==MP! "
+# What the wrappers knew about the fault's address (FORMAT.md, `<known>`).
+FAULT_KNOWN = ("live", "freed", "table-full", "unknown")
+SITE_ROLES = ("alloc", "free")
 
 # pytest: `collected 5 items`, `path/test_x.py::test_name[param] PASSED [ 20%]`
 # (the status is there with -v and no -s; with -s it comes on a later line,
@@ -35,7 +42,7 @@ def split_event(line):
 
 
 # A size or address wider than a 64-bit size_t cannot come from a writer
-# (and would break model.END_SENTINEL's guarantee): a bad number.
+# (and would break record.END_SENTINEL's guarantee): a bad number.
 NUMBER_LIMIT = 1 << 64
 HEX_DIGITS_RE = re.compile(rb"[0-9a-fA-F]+\Z")
 
@@ -89,6 +96,44 @@ def parse_event(payload):
             raise ParseError("free needs 2 fields (0x<ptr>;<file>:<line>), got %d" % len(fields))
         return ("free", _hex(fields[0], "pointer"), _site(fields[1]))
     raise ParseError(f"unknown event {kind[:30].decode('ascii', 'replace')!r}")
+
+
+def split_fault(line):
+    """(text before `==MP! `, text after it without the line end) for a raw
+    line (bytes) whose first marker is the fault marker, else None."""
+    i = line.find(FAULT_MARK)
+    if i < 0:
+        return None
+    j = line.find(MARK, 0, i)
+    if j >= 0:
+        return None
+    return line[:i], line[i + len(FAULT_MARK):].rstrip(b"\r\n")
+
+
+def parse_fault(payload):
+    """Parses the text after `==MP! ` (bytes). Returns
+    ('fault', code, addr, known, name) or ('site', role, addr, site) with
+    known and role as str, name as str and site as bytes `file:line`;
+    raises ParseError naming the problem."""
+    kind, sep, rest = payload.partition(b";")
+    if kind == b"fault":
+        fields = rest.split(b";", 3)
+        if len(fields) != 4:
+            raise ParseError("fault needs 4 fields (<code>;0x<addr>;<known>;<name>), got %d" % len(fields))
+        known = fields[2].decode("ascii", "replace")
+        if known not in FAULT_KNOWN:
+            raise ParseError(f"fault: unknown <known> {fields[2][:30]!r} (one of {', '.join(FAULT_KNOWN)})")
+        return ("fault", _dec(fields[0], "fault code"), _hex(fields[1], "fault address"), known,
+                fields[3].decode("utf-8", "replace"))
+    if kind == b"site":
+        fields = rest.split(b";", 2)
+        if len(fields) != 3:
+            raise ParseError("site needs 3 fields (alloc|free;0x<addr>;<file>:<line>), got %d" % len(fields))
+        role = fields[0].decode("ascii", "replace")
+        if role not in SITE_ROLES:
+            raise ParseError(f"site: role is not alloc or free: {fields[0][:30]!r}")
+        return ("site", role, _hex(fields[1], "site address"), _site(fields[2]))
+    raise ParseError(f"unknown fault line {kind[:30].decode('ascii', 'replace')!r}")
 
 
 def parse_test_line(line):

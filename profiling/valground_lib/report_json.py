@@ -34,6 +34,7 @@ def segment_doc(seg):
         "persistent": _hex(seg.persistent),
         "overlaps": _hex(seg.overlaps, ("ptr", "with")),
         "outside_heap": _hex(seg.outside_heap),
+        "faults": _hex(seg.faults),
         "largest_free_gap_at_peak": seg.gap_at_peak,
         "largest_free_gap_at_end": seg.gap_at_end,
         "leak_sites": seg.leak_sites(),
@@ -52,6 +53,7 @@ def document(analyzer, strict=False):
             "segments": len(analyzer.segments),
             "leaks": analyzer.total_leaks,
             "bad_frees": analyzer.total_bad_frees,
+            "faults": analyzer.total_faults,
             "malformed_lines": analyzer.malformed,
             "warnings": [{"line": n, "message": (f"{src}: {m}" if src else m)}
                          for src, n, m in analyzer.warnings],

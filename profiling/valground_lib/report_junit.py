@@ -1,7 +1,9 @@
-"""The --junit XML: one test case per segment, a failure for leaks and bad frees."""
+"""The --junit XML: one test case per segment, a failure for leaks, bad frees and faults."""
 
 import re
 import xml.etree.ElementTree as ET
+
+from .report_text import fault_text
 
 # Characters XML 1.0 forbids, which ElementTree writes as they are (an
 # unparseable file): a test name or site from a corrupted log may hold them.
@@ -20,6 +22,8 @@ def _failure_text(seg):
         lines.append(f"double free: 0x{f['ptr']:x} at {f['site']} (log line {f['line']})")
     for f in seg.invalid_frees:
         lines.append(f"invalid free: 0x{f['ptr']:x} at {f['site']} (log line {f['line']})")
+    for f in seg.faults:
+        lines.append("fault: " + fault_text(f, lambda p: f"0x{p:x}"))
     return _xml("\n".join(lines))
 
 
@@ -30,7 +34,7 @@ def tree(analyzer):
     for seg in analyzer.segments:
         case = ET.SubElement(suite, "testcase", classname="valground", name=_xml(seg.name))
         if seg.failed:
-            msg = f"{len(seg.leaks)} leak(s), {seg.bad_frees} bad free(s)"
+            msg = f"{len(seg.leaks)} leak(s), {seg.bad_frees} bad free(s), {len(seg.faults)} fault(s)"
             fail = ET.SubElement(case, "failure", message=msg, type="memory")
             fail.text = _failure_text(seg)
         out = ET.SubElement(case, "system-out")

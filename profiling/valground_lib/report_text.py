@@ -36,6 +36,25 @@ def header(seg, analyzer):
     return head
 
 
+def fault_sites(f):
+    """What is known of a fault's block, in words (its sites when known)."""
+    alloc, freed, known = f["alloc_site"], f["free_site"], f["known"]
+    if freed is not None:
+        first = f"allocated at {alloc}" if alloc is not None else "allocation site not recorded"
+        return f"{first}, first freed at {freed}"
+    if alloc is not None:
+        return f"allocated at {alloc}"
+    if known == "table-full":
+        return "allocation site not recorded (site table full)"
+    return "sites unknown"
+
+
+def fault_text(f, where):
+    """One fault: name, code, address (where(ptr)), log line and sites."""
+    return (f"{f['name']} (code {f['code']}) at {where(f['ptr'])} (log line {f['line']}): "
+            f"{fault_sites(f)}")
+
+
 def site_rows(rows, limit=5):
     return [f"    {r['site']}: {plural(r['count'], 'block')}, {r['bytes']} bytes" for r in rows[:limit]]
 
@@ -50,6 +69,8 @@ def segment_lines(seg, analyzer, quiet, paint):
     for f in seg.invalid_frees:
         out.append(paint(RED, f"INVALID FREE: {addr(f['ptr'], seg)} (never allocated) at {f['site']} "
                               f"(log line {f['line']})"))
+    for f in seg.faults:
+        out.append(paint(RED, "FAULT: " + fault_text(f, lambda p: addr(p, seg))))
     for o in seg.overlaps:
         out.append(paint(RED, f"OVERLAP: {o['size']} bytes at {addr(o['ptr'], seg)} ({o['site']}, log line "
                               f"{o['line']}) overlaps the live block at {addr(o['with'], seg)}"))
@@ -92,6 +113,8 @@ def segment_lines(seg, analyzer, quiet, paint):
         out.append(paint(GREEN, "No memory leak detected, congrats!"))
     if seg.bad_frees:
         out.append(paint(RED, f"Bad frees: {len(seg.double_frees)} double, {len(seg.invalid_frees)} invalid"))
+    if seg.faults:
+        out.append(paint(RED, f"Faults: {len(seg.faults)}"))
     return out
 
 
@@ -107,6 +130,8 @@ def render(analyzer, quiet=False, colors=False, strict=False):
     leaks, bad = analyzer.total_leaks, analyzer.total_bad_frees
     out.append(paint(RED if leaks else GREEN, f"Leaks = {leaks}"))
     out.append(paint(RED if bad else GREEN, f"Bad frees = {bad}"))
+    faults = analyzer.total_faults
+    out.append(paint(RED if faults else GREEN, f"Faults = {faults}"))
     if analyzer.malformed:
         out.append(paint(RED if strict else YELLOW, f"Malformed lines = {analyzer.malformed}"))
     return "\n".join(out) + "\n"

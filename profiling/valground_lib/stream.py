@@ -4,7 +4,8 @@ Why it is shaped like this: per-line Python work is what limits an analyzer in
 Python (a few hundred nanoseconds per line however tight the loop). So the
 text is read in blocks of several MiB (scan.blocks); in each block, the lines
 that may change the test being reported (a `path::name` test line,
-`collected N items`, a status line while the test has no status) are found
+`collected N items`, a status line while the test has no status) and the
+fault lines (`==MP! `, rare, and never seen by the regex below) are found
 with bytes.find and scan.StatusLines and handled one by one
 (Reader.special_line); between them, one regex.findall turns every `==MP `
 occurrence into a tuple in C, and the loop in fast_run applies the common
@@ -28,8 +29,8 @@ from bisect import bisect_left, bisect_right
 from functools import partial
 from itertools import islice
 
-from .model import END_SENTINEL, LINE, SEQ
-from .parse import split_event
+from .record import END_SENTINEL, LINE, SEQ
+from .parse import FAULT_MARK, split_event, split_fault
 from .scan import StatusLines, blocks, newlines
 
 BLOCK_SIZE = 8 << 20
@@ -143,7 +144,8 @@ class Reader:
         n = len(text)
         find, rfind = text.find, text.rfind
         pos = 0
-        test_at = collected_at = status_at = -1     # next occurrence at or after pos, n if none
+        # next occurrence at or after pos, n if none
+        test_at = collected_at = status_at = fault_at = -1
         statuses = StatusLines(text)
         while pos < n:
             if test_at < pos:
@@ -154,7 +156,11 @@ class Reader:
                 collected_at = find(b"collected ", pos)
                 if collected_at < 0:
                     collected_at = n
-            special = min(test_at, collected_at)
+            if fault_at < pos:
+                fault_at = find(FAULT_MARK, pos)
+                if fault_at < 0:
+                    fault_at = n
+            special = min(test_at, collected_at, fault_at)
             if special < n:
                 special = rfind(b"\n", pos, special) + 1 or pos
             seg = a.seg
@@ -177,6 +183,13 @@ class Reader:
         """A line that may be pytest's, handled whole as the reference does."""
         a = self.a
         line = self.text[start:end]
+        fault = split_fault(line)
+        if fault is not None:
+            before, payload = fault
+            if b".py::" in before:
+                a.other(before)
+            a.fault(payload, lambda: self.line_at(start), self.source)
+            return
         event = split_event(line)
         if event is None:
             a.other(line)

@@ -64,14 +64,14 @@ def seg(name, body, status=None, **counts):
     d = {"name": name}
     if status: d["status"] = status
     c = {"leaks": 0, "double_frees": 0, "invalid_frees": 0, "persistent": 0, "overlaps": 0,
-         "outside_heap": 0, "reinit_warnings": 0}
+         "outside_heap": 0, "reinit_warnings": 0, "faults": 0}
     c.update({k: v for k, v in counts.items() if k in c})
     d.update(c)
     st = stats(body)
     for k in ("allocations", "total_allocated", "max_live"):
         d[k] = counts.get(k, st[k])
         if d[k] is None: del d[k]
-    for k in ("leak_details", "double_free_details", "invalid_free_details"):
+    for k in ("leak_details", "double_free_details", "invalid_free_details", "fault_details"):
         if k in counts: d[k] = counts[k]
     return d
 
@@ -210,6 +210,8 @@ base = 0x55d0c8a3c040
 g = open(os.path.join(ROOT, "tests", "e2e", "profiling_example.golden")).read().splitlines()
 body = []
 for l in g:
+    if l.startswith("==MP! "):
+        continue  # the example's deliberate misuse: faults.log has faults
     l = l.replace("init;heap;", "init;0x%x;" % base)
     if "heap+0x" in l:
         a, rest = l.split("heap+0x", 1)
@@ -223,7 +225,6 @@ write("no_pytest", "no pytest output at all: one segment, the whole log (the exa
       out, [seg(None, body, None, leaks=1, persistent=1,
                 leak_details=[{"ptr": "0x%x" % (base + 0x228), "size": 48, "site": "profiling_example.c:122"}])],
       {"segments": 1, "leaks": 1, "bad_frees": 0, "malformed_lines": 0}, 1, 1)
-print("ok")
 
 # 11. pytest -s: the first ==MP line on the test-id line; a -v line with its status on the same line
 t1 = "tests/test_sign_cmd.py::test_sign_tx_short_tx[stax]"
@@ -237,3 +238,38 @@ L = (header(2) + [t1 + " " + b1[0]] + b1[1:] + ["PASSED"] + [t2 + " PASSED      
 write("same_line", "pytest -s writes the test's first output on the test-id line (an init here); a -v line carries its status; the second test has no log lines",
       L, [seg(t1, b1, "PASSED"), seg(t2, [], "PASSED")],
       {"segments": 2, "leaks": 0, "bad_frees": 0, "malformed_lines": 0, "highest_max_live": 320}, 0, 0)
+
+# 12. faults: the second of three tests has a double free (the app's handler returned) and an
+# overflow found by a free the heap refused (no free line: the block stays live, a leak of that
+# test when the third test's init discards it); each fault with the sites of its block
+F = P + "==MP! "
+t1 = "tests/test_sign_cmd.py::test_sign_tx_short_tx[nanox]"
+t2 = "tests/test_sign_cmd.py::test_sign_tx_long_tx[nanox]"
+t3 = "tests/test_version_cmd.py::test_version[nanox]"
+b1 = [P+"==MP init;"+H, "=> e004000015", P+"==MP alloc;64;0xda7a0008;src/transaction/tlv.c:37",
+      P+"==MP free;0xda7a0008;src/transaction/tlv.c:52", "<= 9000"]
+b2 = [P+"==MP init;"+H, "=> e004000099", P+"==MP alloc;32;0xda7a0008;src/transaction/tlv.c:37",
+      P+"==MP alloc;200;0xda7a0030;src/ui/display;v2:x.c:143",
+      P+"==MP free;0xda7a0008;src/transaction/tlv.c:52",
+      F+"fault;3;0xda7a0008;freed;double free", F+"site;alloc;0xda7a0008;src/transaction/tlv.c:37",
+      F+"site;free;0xda7a0008;src/transaction/tlv.c:52",
+      P+"[app] fault 3 at 0xda7a0008",
+      F+"fault;5;0xda7a0030;live;buffer overflow (tail canary)",
+      F+"site;alloc;0xda7a0030;src/ui/display;v2:x.c:143",
+      P+"[app] fault 5 at 0xda7a0030", "<= 6f00",
+      "E       ragger.error.ExceptionRAPDU: Error [0x6f00]"]
+b3 = [P+"==MP init;"+H, P+"==MP alloc;16;0xda7a0008;src/handler/get_version.c:30",
+      P+"==MP free;0xda7a0008;src/handler/get_version.c:44"]
+L = (header(3) + start(t1) + b1 + end("PASSED", 33) + start(t2) + b2 + end("FAILED", 66)
+     + start(t3) + b3 + end("PASSED", 100) + footer(1, 2))
+write("faults", "faults the heap reported (==MP! lines) in the second of three tests: a double free and an overflow, each with its block's sites; the overflowed block's free was refused, so it leaks",
+      L, [seg(t1, b1, "PASSED"),
+          seg(t2, b2, "FAILED", faults=2, leaks=1,
+              leak_details=[{"ptr": "0xda7a0030", "size": 200, "site": "src/ui/display;v2:x.c:143"}],
+              fault_details=[{"code": 3, "ptr": "0xda7a0008", "known": "freed",
+                              "alloc_site": "src/transaction/tlv.c:37", "free_site": "src/transaction/tlv.c:52"},
+                             {"code": 5, "ptr": "0xda7a0030", "known": "live",
+                              "alloc_site": "src/ui/display;v2:x.c:143", "free_site": None}]),
+          seg(t3, b3, "PASSED")],
+      {"segments": 3, "leaks": 1, "bad_frees": 0, "faults": 2, "malformed_lines": 0}, 1, 1)
+print("ok")

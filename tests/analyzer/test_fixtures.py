@@ -8,16 +8,19 @@ For every tests/analyzer/fixtures/NAME.log with its NAME.log.expect.json: runs t
 with --json and --junit to temporary files, parses both back (json, xml.etree) and checks
  - the exit status, with and without --strict, and that the JSON's exit_status agrees;
  - per segment, in order: name, pytest status, the number of leaks, double_frees,
-   invalid_frees, persistent, overlaps, outside_heap, reinit_warnings, and where given
-   max_live, total_allocated, allocations and the leaks'/bad frees' ptr, size and site;
- - the global counts given (segments, leaks, bad_frees, malformed_lines, highest_max_live);
+   invalid_frees, persistent, overlaps, outside_heap, reinit_warnings, faults, and where given
+   max_live, total_allocated, allocations, the leaks'/bad frees' ptr, size and site, and the
+   faults' code, ptr, known, alloc_site and free_site;
+ - the global counts given (segments, leaks, bad_frees, faults, malformed_lines,
+   highest_max_live);
  - the JUnit: one testcase per segment, a failure exactly for the segments with a leak, a
-   double free or an invalid free.
+   double free, an invalid free or a fault.
 Also: the exit status 2 for a bad option and for an unreadable file, and stdin input.
 
 Expectation keys (all optional but "segments"): "segments": [{"name": str or null (not
 checked), "status": "PASSED"/"FAILED" (compared case-insensitively), the counts above,
-"leak_details"/"double_free_details"/"invalid_free_details": [{"ptr", "size", "site"}]}],
+"leak_details"/"double_free_details"/"invalid_free_details": [{"ptr", "size", "site"}],
+"fault_details": [{"code", "ptr", "known", "alloc_site", "free_site"}]}],
 "global": {...}, "exit_status", "exit_status_strict" (null: not checked).
 Segments the analyzer adds that the expectations do not list are tolerated only when they
 are empty (no allocation, no finding), e.g. a segment for the lines before the first test.
@@ -40,7 +43,7 @@ ANALYZER = os.environ.get("VALGROUND") or os.path.join(ROOT, "profiling", "valgr
 GEN = os.path.join(ROOT, "profiling", "gen_transcript.py")
 
 COUNTS = ("leaks", "double_frees", "invalid_frees", "persistent", "overlaps", "outside_heap",
-          "reinit_warnings")
+          "reinit_warnings", "faults")
 NUMBERS = ("max_live", "total_allocated", "allocations")
 DETAILS = {"leak_details": "leaks", "double_free_details": "double_frees",
            "invalid_free_details": "invalid_frees"}
@@ -158,6 +161,8 @@ class FixtureCase(unittest.TestCase):
                 self.assertTrue({"ptr", "size", "site", "line"} <= set(leak), leak)
             for bad in s["double_frees"] + s["invalid_frees"]:
                 self.assertTrue({"ptr", "site", "line"} <= set(bad), bad)
+            for f in s["faults"]:
+                self.assertEqual(set(f), {"code", "name", "ptr", "known", "alloc_site", "free_site", "line"})
 
     def test_segments(self):
         for e, s in self.matched_segments():
@@ -176,6 +181,13 @@ class FixtureCase(unittest.TestCase):
                         if "size" in want:
                             self.assertEqual(got["size"], want["size"], key)
                         self.assertEqual(got["site"], want["site"], key)
+                want_faults = e.get("fault_details", [])
+                if want_faults:
+                    self.assertEqual(len(s["faults"]), len(want_faults))
+                for want, got in zip(want_faults, s["faults"]):
+                    self.assertEqual(as_int(got["ptr"]), as_int(want["ptr"]), "faults")
+                    for k in ("code", "known", "alloc_site", "free_site"):
+                        self.assertEqual(got[k], want[k], "faults: " + k)
 
     def test_global(self):
         g = self.json_data()["global"]
@@ -185,6 +197,7 @@ class FixtureCase(unittest.TestCase):
         self.assertEqual(g.get("segments"), len(segs))
         self.assertEqual(g.get("leaks"), sum(len(s["leaks"]) for s in segs))
         self.assertEqual(g.get("bad_frees"), sum(len(s["double_frees"]) + len(s["invalid_frees"]) for s in segs))
+        self.assertEqual(g.get("faults"), sum(len(s["faults"]) for s in segs))
 
     def test_junit(self):
         self.assertTrue(os.path.exists(self.junit_path), "no JUnit written" + self.diag())
@@ -194,7 +207,7 @@ class FixtureCase(unittest.TestCase):
         segs = self.json_data()["segments"]
         self.assertEqual(len(cases), len(segs), "one testcase per segment")
         for case, s in zip(cases, segs):
-            bad = bool(s["leaks"] or s["double_frees"] or s["invalid_frees"])
+            bad = bool(s["leaks"] or s["double_frees"] or s["invalid_frees"] or s["faults"])
             self.assertEqual(has_failure(case), bad, "testcase %r" % case.get("name"))
             name = s.get("name")
             if name:

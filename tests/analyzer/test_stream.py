@@ -77,6 +77,21 @@ def random_log(rnd, tests=6, events=300):
             elif r < 0.83:                                  # re-init within the test
                 out.append(f"{p}==MP init;0x{base:x};{size}")
                 live, nxt = [], base + 8
+            elif r < 0.835:                                 # a fault, its sites, or a bad fault line
+                q = rnd.choice(live) if live else base + 8 * rnd.randrange(0, 512)
+                known = rnd.choice(["live", "freed", "table-full", "unknown"])
+                out.append(f"{p}==MP! fault;{rnd.randrange(1, 8)};0x{q:x};{known};some fault")
+                if known in ("live", "freed") and rnd.random() < 0.8:
+                    out.append(f"{rnd.choice(prefix)}==MP! site;alloc;0x{q:x};{site}")
+                if known == "freed" and rnd.random() < 0.8:
+                    out.append(f"{rnd.choice(prefix)}==MP! site;free;0x{q:x};src/x;y:z.c:{k}")
+                if rnd.random() < 0.2:
+                    out.append(p + "==MP! " + rnd.choice([
+                        "fault;1;0x10", "fault;x;0x10;live;n", "site;alloc;0x10;a.c:1", "site;born;0x1;a.c:1",
+                        "zap", "", "fault;5;0x10;live;n ==MP free;0x10;a.c:1"]))
+                if rnd.random() < 0.1:
+                    out.append(f"{name} {p}==MP! fault;4;0x{q:x};unknown;on the test line")
+                    statuses.append(None)
             elif r < 0.86:                                  # malformed in many ways
                 out.append(p + "==MP " + rnd.choice([
                     "alloc;12", "alloc;0;0x10;a.c:1", "alloc;012;0x1010;a.c:1", "free;0x;a.c:1",
@@ -110,9 +125,12 @@ def run(text, block_size=None, reference=False, lines=False):
 class FastMatchesReference(unittest.TestCase):
     def test_random_logs_every_block_size(self):
         rnd = random.Random(20261128)
+        faults = sites = 0
         for case in range(60):
             text, statuses = random_log(rnd, tests=rnd.randrange(1, 8), events=rnd.randrange(0, 400))
             want = run(text, reference=True)
+            faults += want[0]["global"]["faults"]
+            sites += sum(f["free_site"] is not None for seg in want[0]["segments"] for f in seg["faults"])
             # Lines are classified by the same code in both runs: the
             # statuses are checked against what the generator wrote.
             segs = want[0]["segments"]
@@ -123,6 +141,8 @@ class FastMatchesReference(unittest.TestCase):
                     self.assertEqual(run(text, block_size), want)
             with self.subTest(case=case, input="lines"):
                 self.assertEqual(run(text, 333, lines=True), want)
+        self.assertGreater(faults, 100)     # the generator's fault lines were read as faults,
+        self.assertGreater(sites, 10)       # and their site lines attached
 
     def test_a_log_that_shouts(self):
         # upper-case E and X on most lines: scan.StatusLines gives up on its

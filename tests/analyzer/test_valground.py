@@ -73,6 +73,24 @@ class ParseTests(unittest.TestCase):
         self.assertEqual(parse.split_event(b"==MP init;0x1;2\r\n"), (b"", b"init;0x1;2"))
         self.assertIsNone(parse.split_event(b"MP free"))
 
+    def test_fault_lines(self):
+        self.assertEqual(parse.parse_fault(b"fault;5;0x10;live;buffer overflow (tail canary)"),
+                         ("fault", 5, 0x10, "live", "buffer overflow (tail canary)"))
+        self.assertEqual(parse.parse_fault(b"fault;3;0x10;freed;double free"), ("fault", 3, 0x10, "freed", "double free"))
+        self.assertEqual(parse.parse_fault(b"site;alloc;0x10;C:\\a;b:c.c:42"), ("site", "alloc", 0x10, b"C:\\a;b:c.c:42"))
+        self.assertEqual(parse.parse_fault(b"site;free;0x10;...t/x.c:7"), ("site", "free", 0x10, b"...t/x.c:7"))
+        for bad in (b"fault;5;0x10;live", b"fault;x;0x10;live;n", b"fault;5;16;live;n", b"fault;5;0x10;maybe;n",
+                    b"site;alloc;0x10", b"site;born;0x10;a.c:1", b"site;free;0x10;a.c", b"zap;1", b""):
+            with self.subTest(bad=bad):
+                self.assertRaises(parse.ParseError, parse.parse_fault, bad)
+
+    def test_split_fault(self):
+        self.assertEqual(parse.split_fault(b"seproxyhal: printf: ==MP! fault;4;0x0;unknown;x\r\n"),
+                         (b"seproxyhal: printf: ", b"fault;4;0x0;unknown;x"))
+        # the first marker decides: an event whose site holds the fault marker is an event
+        self.assertIsNone(parse.split_fault(b"==MP alloc;8;0x10;a==MP! b.c:1\n"))
+        self.assertIsNone(parse.split_event(b"==MP! fault;4;0x0;unknown;x\n"))
+
     def test_pytest_lines(self):
         self.assertEqual(parse.parse_test_line(b"tests/t.py::test_a PASSED [ 20%]\n"), ("test_a", "PASSED"))
         self.assertEqual(parse.parse_test_line(b"t.py::TestC::test_b[p-1] "), ("TestC::test_b[p-1]", None))
@@ -82,6 +100,42 @@ class ParseTests(unittest.TestCase):
         self.assertIsNone(parse.parse_status_line(b"FAILED tests/t.py::x - e\n"))
         self.assertEqual(parse.parse_collected(b"collected 5 items\n"), 5)
         self.assertEqual(parse.parse_collected(b"collected 1 item\n"), 1)
+
+
+class ModuleTests(unittest.TestCase):
+    def test_no_import_cycle(self):
+        # every import between the package's modules, wherever it sits (a
+        # function-level import is an edge too): the graph must be acyclic
+        import ast
+        pkg = os.path.join(PROFILING, "valground_lib")
+        names = {f[:-3] for f in os.listdir(pkg) if f.endswith(".py")}
+        edges = {}
+        for name in names:
+            with open(os.path.join(pkg, name + ".py")) as f:
+                tree = ast.parse(f.read())
+            deps = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.level == 1:
+                    if node.module:
+                        deps.add(node.module.split(".")[0])
+                    else:
+                        deps.update(a.name for a in node.names if a.name in names)
+            edges[name] = deps & names
+        self.assertNotIn("model", edges["stream"])
+        self.assertIn("stream", edges["model"])
+        state = {}
+
+        def visit(n, path):
+            if state.get(n) == 1:
+                self.fail("import cycle: " + " -> ".join(path + [n]))
+            if state.get(n) == 2:
+                return
+            state[n] = 1
+            for m in sorted(edges[n]):
+                visit(m, path + [n])
+            state[n] = 2
+        for n in sorted(names):
+            visit(n, [])
 
 
 class FindingTests(unittest.TestCase):
@@ -167,6 +221,55 @@ class FindingTests(unittest.TestCase):
             self.assertEqual([w[1] for w in a.warnings], [2, 3, 4, 5])
             self.assertEqual(a.segments[0].allocations, 0)
 
+    def test_faults_with_their_sites(self):
+        text = ("collected 2 items\nt.py::test_a \n==MP init;0x1000;1000\n==MP alloc;4;0x1010;a.c:1\n"
+                "==MP free;0x1010;a.c:2\nPASSED\nt.py::test_b \n==MP alloc;4;0x1020;b;c:d.c:3\n"
+                "seproxyhal: printf: ==MP! fault;5;0x1020;live;buffer overflow (tail canary)\n"
+                "seproxyhal: printf: ==MP! site;alloc;0x1020;b;c:d.c:3\n"
+                "==MP! fault;3;0x1010;freed;double free\n==MP! site;alloc;0x1010;a.c:1\n"
+                "==MP! site;free;0x1010;a.c:2\n==MP! fault;4;0xdead;unknown;invalid pointer\n"
+                "==MP! fault;5;0x1030;table-full;buffer overflow (tail canary)\n"
+                "==MP! fault;3;0x1040;freed;double free\n==MP! site;free;0x1040;e.c:5\n"
+                "==MP free;0x1020;b.c:4\nFAILED\n")
+        for plot in (False, True):
+            a = analyze(text, plot)
+            first, second = a.segments
+            self.assertEqual(first.faults, [])
+            self.assertFalse(first.failed)
+            self.assertEqual([(f["code"], f["name"], f["ptr"], f["known"], f["alloc_site"], f["free_site"], f["line"])
+                              for f in second.faults],
+                             [(5, "buffer overflow (tail canary)", 0x1020, "live", "b;c:d.c:3", None, 9),
+                              (3, "double free", 0x1010, "freed", "a.c:1", "a.c:2", 11),
+                              (4, "invalid pointer", 0xdead, "unknown", None, None, 14),
+                              (5, "buffer overflow (tail canary)", 0x1030, "table-full", None, None, 15),
+                              (3, "double free", 0x1040, "freed", None, "e.c:5", 16)])
+            # a fault is no heap event: the block state and the counts are the log's
+            self.assertEqual((second.allocations, second.leaks, second.double_frees), (1, [], []))
+            self.assertTrue(second.failed)
+            self.assertEqual(a.total_faults, 5)
+            self.assertEqual(a.malformed, 0)
+            self.assertEqual(a.exit_status(), 1)
+
+    def test_a_fault_alone_fails_the_run(self):
+        a = analyze("==MP init;0x1000;1000\n==MP! fault;4;0x5;unknown;invalid pointer\n")
+        self.assertEqual((a.total_leaks, a.total_bad_frees, a.total_faults), (0, 0, 1))
+        self.assertEqual(a.exit_status(), 1)
+
+    def test_stray_and_malformed_fault_lines_are_warnings(self):
+        text = ("==MP! site;alloc;0x10;a.c:1\n==MP! fault;4;0x10;unknown;invalid pointer\n"
+                "==MP! site;alloc;0x20;a.c:1\n==MP! site;free;0x10;a.c:2\n==MP! site;free;0x10;a.c:3\n"
+                "==MP! fault;4;0x10;sure;x\n==MP! boom\n")
+        for plot in (False, True):
+            a = analyze(text, plot)
+            self.assertEqual([w[1] for w in a.warnings], [1, 3, 5, 6, 7])
+            self.assertEqual(len(a.segments[0].faults), 1)
+            self.assertEqual(a.segments[0].faults[0]["free_site"], "a.c:2")
+
+    def test_fault_on_a_test_line_belongs_to_that_test(self):
+        a = analyze("collected 2 items\nt.py::test_a \nPASSED\n"
+                    "t.py::test_b seproxyhal: printf: ==MP! fault;4;0x10;unknown;invalid pointer\nPASSED\n")
+        self.assertEqual([(s.name, len(s.faults)) for s in a.segments], [("test_a", 0), ("test_b", 1)])
+
     def test_largest_gap(self):
         blocks = {0x10: (16,), 0x40: (16,)}
         self.assertEqual(layout.largest_gap(blocks, 0x0, 0x100), 0x100 - 0x50)
@@ -214,7 +317,7 @@ class OutputTests(unittest.TestCase):
                     "largest_free_gap_at_end", "top_sites_by_bytes", "top_sites_by_count", "peak_sites"):
             self.assertIn(key, a)
         self.assertEqual(doc["global"], {"highest_max_live": 32, "segments": 2, "leaks": 1, "bad_frees": 1,
-                                         "malformed_lines": 0, "warnings": []})
+                                         "faults": 0, "malformed_lines": 0, "warnings": []})
 
     def test_junit_parse_back(self):
         with tempfile.TemporaryDirectory() as d:
@@ -228,6 +331,35 @@ class OutputTests(unittest.TestCase):
         self.assertIsNone(cases[0].find("failure"))
         self.assertIn("double free", cases[1].find("failure").text)
         self.assertIn("leak: 16 bytes", cases[1].find("failure").text)
+
+    FAULT_LOG = ("collected 2 items\nt.py::test_a \n==MP init;0x1000;256\nPASSED\n"
+                 "t.py::test_b \n==MP alloc;8;0x1010;a.c:1\n==MP! fault;5;0x1010;live;buffer overflow (tail canary)\n"
+                 "==MP! site;alloc;0x1010;a.c:1\nFAILED\n")
+
+    def test_fault_in_every_report(self):
+        with tempfile.TemporaryDirectory() as d:
+            jpath, xpath = os.path.join(d, "r.json"), os.path.join(d, "r.xml")
+            status, out, err = run_cli(["--json", jpath, "--junit", xpath], self.FAULT_LOG)
+            with open(jpath) as f:
+                doc = json.load(f)
+            root = ET.parse(xpath).getroot()
+        self.assertEqual((status, err), (1, ""))
+        self.assertIn("FAULT: buffer overflow (tail canary) (code 5) at heap+0x10 (log line 7): allocated at a.c:1",
+                      out)
+        self.assertIn("Faults = 1\n", out)
+        self.assertEqual(doc["segments"][0]["faults"], [])
+        self.assertEqual(doc["segments"][1]["faults"],
+                         [{"code": 5, "name": "buffer overflow (tail canary)", "ptr": "0x1010", "known": "live",
+                           "alloc_site": "a.c:1", "free_site": None, "line": 7}])
+        self.assertEqual((doc["global"]["faults"], doc["exit_status"]), (1, 1))
+        cases = root.findall("testsuite/testcase")
+        self.assertIsNone(cases[0].find("failure"))
+        failure = cases[1].find("failure")
+        self.assertEqual(failure.get("message"), "1 leak(s), 0 bad free(s), 1 fault(s)")
+        self.assertIn("fault: buffer overflow (tail canary) (code 5) at 0x1010 (log line 7): allocated at a.c:1",
+                      failure.text)
+        # -q keeps the fault
+        self.assertIn("FAULT: buffer overflow", run_cli(["-q"], self.FAULT_LOG)[1])
 
     def test_junit_parses_back_with_control_characters(self):
         # XML 1.0 has no NUL nor ESC, even escaped: they become U+FFFD

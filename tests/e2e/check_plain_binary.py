@@ -7,11 +7,15 @@ The two programs are examples/profiling_example.c built without and with
 HAVE_MEMORY_PROFILING. The test asserts, both ways, so that a check that
 could never fail is caught:
   (a) the plain binary's .rodata holds neither the source's name
-      "profiling_example.c" (the APP_MEM_* macros pass no __FILE__) nor the
-      log prefix "==MP"; the profiling binary's .rodata holds both;
-  (b) the plain binary's symbol table (nm) has no mp_log_* symbol (the log
-      writer compiles to nothing); the profiling binary's has mp_log_init,
-      mp_log_alloc and mp_log_free.
+      "profiling_example.c" (the APP_MEM_* macros pass no __FILE__), nor the
+      log prefix "==MP" (fault lines "==MP!" included), nor the default
+      handler's site note "allocated at "; the profiling binary's .rodata
+      holds all three;
+  (b) the plain binary's symbol table (nm) has no mp_log_* or mp_sites_*
+      symbol and no mem_utils_fault_sites (the log writer and the site
+      records compile to nothing; the header's static inline answers
+      "unknown"); the profiling binary's has mp_log_init, mp_log_alloc,
+      mp_log_free, mp_log_fault, mp_sites_lookup and mem_utils_fault_sites.
 With --sanitized (a build with -Db_sanitize, as tests/e2e/meson.build passes
 it), the absence of the file name from the plain binary is not checked: ASan
 records the module name of each instrumented global and UBSan the source
@@ -36,7 +40,10 @@ import sys
 PROG = "check_plain_binary.py"
 SOURCE_NAME = b"profiling_example.c"
 LOG_PREFIX = b"==MP"
-LOG_SYMBOLS = ("mp_log_init", "mp_log_alloc", "mp_log_free")
+SITE_NOTE = b"allocated at "
+LOG_SYMBOLS = ("mp_log_init", "mp_log_alloc", "mp_log_free", "mp_log_fault", "mp_sites_lookup",
+               "mem_utils_fault_sites")
+PROFILING_ONLY = ("mp_log_", "mp_sites_", "mem_utils_fault_sites")
 
 # A row of `objdump -s` (" 4000 01000200 ... ascii") or `readelf -x`
 # ("  0x00004000 01000200 ... ascii"): the address, one space, then 36
@@ -139,15 +146,15 @@ def main(argv):
         return 2
 
     failures = []
-    for needle in (SOURCE_NAME, LOG_PREFIX):
+    for needle in (SOURCE_NAME, LOG_PREFIX, SITE_NOTE):
         text = needle.decode()
         if needle in plain_ro and not (sanitized and needle == SOURCE_NAME):
             failures.append(f"plain binary's .rodata contains {text!r}")
         if needle not in prof_ro:
             failures.append(f"profiling binary's .rodata lacks {text!r}")
-    leaked = sorted(s for s in plain_syms if s.startswith("mp_log_"))
+    leaked = sorted(s for s in plain_syms if s.startswith(PROFILING_ONLY))
     if leaked:
-        failures.append(f"plain binary has mp_log_* symbols: {', '.join(leaked)}")
+        failures.append(f"plain binary has profiling symbols: {', '.join(leaked)}")
     missing = [s for s in LOG_SYMBOLS if s not in prof_syms]
     if missing:
         failures.append(f"profiling binary lacks symbols: {', '.join(missing)}")
@@ -156,9 +163,9 @@ def main(argv):
         for f in failures:
             print(f"{PROG}: FAILED: {f}", file=sys.stderr)
         return 1
-    what = "==MP" if sanitized else "file name or ==MP"
+    what = "==MP or site note" if sanitized else "file name, ==MP or site note"
     note = " (file name not checked: sanitized build)" if sanitized else ""
-    print(f"{PROG}: plain .rodata ({len(plain_ro)} bytes) has no {what} and no mp_log_* symbol; "
+    print(f"{PROG}: plain .rodata ({len(plain_ro)} bytes) has no {what} and no profiling symbol; "
           f"profiling .rodata ({len(prof_ro)} bytes) and symbols have them{note}")
     return 0
 

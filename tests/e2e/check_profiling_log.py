@@ -7,12 +7,16 @@ Runs EXAMPLE (the profiling build of examples/profiling_example.c) with no
 arguments, captures its stderr, normalizes its `==MP` lines (below) and
 compares them, in order, with GOLDEN. Exit 0 when all of these hold:
   - the example exits with status 0;
-  - every stderr line is a well-formed `==MP` line (profiling/FORMAT.md): any
-    other stderr output, e.g. a failed check of the example or a sanitizer
-    report, fails the test;
+  - every stderr line is a well-formed `==MP` or `==MP!` (fault) line
+    (profiling/FORMAT.md): any other stderr output, e.g. a failed check of
+    the example or a sanitizer report, fails the test;
   - the normalized lines equal GOLDEN's lines exactly, no more, no fewer;
   - replayed, the log is consistent: every `free` names a live block and no
-    block is handed out while a live block has the same address.
+    block is handed out while a live block has the same address; a fault
+    line about a `live` block names a live block, a `freed` one a block
+    freed since the last init, and each `site` line follows a fault at its
+    address and names the site of the `alloc` (or `free`) line that made
+    (or last freed) that block.
 Otherwise a unified diff (GOLDEN -> actual) or the reason is printed and the
 exit status is 1. A missing file or unusable argument exits 2 with one line.
 
@@ -24,7 +28,8 @@ lines: the comparison is exact). Normalization:
   - every other address becomes its offset from that base, `heap+0x<hex>`
     (lowercase, no padding), e.g. `==MP alloc;128;heap+0x160;...`; an address
     outside [heap, heap + size) is written `0x<hex>(outside heap)` and so
-    never matches a golden line;
+    never matches a golden line, except in a fault line, where it is
+    `outside-heap` (a fault may be about a pointer the heap never had);
   - `<file>` becomes its basename (the build directory's relative path to the
     source varies);
   - sizes and line numbers stay exact.
@@ -60,6 +65,8 @@ HEX = r"0x(0|[1-9a-f][0-9a-f]*)"
 INIT_RE = re.compile(r"==MP init;" + HEX + r";(\d+)")
 ALLOC_RE = re.compile(r"==MP (alloc|persist);(\d+);" + HEX + r";(.*):(\d+)")
 FREE_RE = re.compile(r"==MP free;" + HEX + r";(.*):(\d+)")
+FAULT_RE = re.compile(r"==MP! fault;(\d+);" + HEX + r";(live|freed|table-full|unknown);(.+)")
+SITE_RE = re.compile(r"==MP! site;(alloc|free);" + HEX + r";(.*):(\d+)")
 
 
 class LogError(Exception):
@@ -79,19 +86,29 @@ def where(addr, base, size):
 def normalize(lines):
     """Returns (normalized lines, live blocks at exit) for the raw `==MP` lines.
 
-    Raises LogError for a line that is not one of the four forms, an event
+    Raises LogError for a line that is not one of the six forms, an event
     before the first init, or an inconsistent replay.
     """
     out = []
     base = None
     size = 0
     live = {}  # address -> normalized line that allocated it
+    sites = {}  # address -> normalized site of its alloc line
+    freed = {}  # address of a block freed since the init -> (alloc site, free site)
+    fault = None  # (address, known, roles seen) of the latest fault line
     for number, line in enumerate(lines, 1):
         m = INIT_RE.fullmatch(line)
         if m:
             base, size = int(m.group(1), 16), int(m.group(2))
             live.clear()  # an init discards every block
+            sites.clear()
+            freed.clear()
+            fault = None
             out.append(f"==MP init;heap;{size}")
+            continue
+        if base is not None and line.startswith("==MP! "):
+            fault, norm = fault_line(number, line, base, size, live, sites, freed, fault)
+            out.append(norm)
             continue
         m_alloc = ALLOC_RE.fullmatch(line)
         m_free = FREE_RE.fullmatch(line)
@@ -108,15 +125,52 @@ def normalize(lines):
                 raise LogError(f"log line {number} hands out {at} while it is live "
                                f"(from {live[addr]!r}): {norm!r}")
             live[addr] = norm
+            sites[addr] = site
+            freed.pop(addr, None)
         else:
             addr = int(m_free.group(1), 16)
             at = where(addr, base, size)
-            norm = f"==MP free;{at};{basename(m_free.group(2))}:{m_free.group(3)}"
+            site = f"{basename(m_free.group(2))}:{m_free.group(3)}"
+            norm = f"==MP free;{at};{site}"
             if addr not in live:
                 raise LogError(f"log line {number} frees {at}, not a live block: {norm!r}")
             del live[addr]
+            freed[addr] = (sites.pop(addr), site)
         out.append(norm)
     return out, list(live.values())
+
+
+def fault_line(number, line, base, size, live, sites, freed, fault):
+    """Normalizes a `==MP!` line and checks it against the replay so far.
+    Returns (the latest fault, the normalized line)."""
+    m_fault, m_site = FAULT_RE.fullmatch(line), SITE_RE.fullmatch(line)
+    if m_fault:
+        code, addr, known, name = (m_fault.group(1), int(m_fault.group(2), 16), m_fault.group(3),
+                                   m_fault.group(4))
+        at = where(addr, base, size)
+        at = "outside-heap" if at.endswith("(outside heap)") else at
+        if known == "live" and addr not in live:
+            raise LogError(f"log line {number}: a fault about a live block at {at}, not live: {line!r}")
+        if known == "freed" and addr not in freed:
+            raise LogError(f"log line {number}: a fault about a freed block at {at}, never freed: {line!r}")
+        return (addr, known, set()), f"==MP! fault;{code};{at};{known};{name}"
+    if m_site is None:
+        raise LogError(f"log line {number} is not a well-formed ==MP! line: {line!r}")
+    role, addr = m_site.group(1), int(m_site.group(2), 16)
+    site = f"{basename(m_site.group(3))}:{m_site.group(4)}"
+    at = where(addr, base, size)
+    if fault is None or fault[0] != addr or role in fault[2]:
+        raise LogError(f"log line {number}: a site line that follows no fault at {at}: {line!r}")
+    fault[2].add(role)
+    if fault[1] == "live":
+        want = sites.get(addr) if role == "alloc" else None
+    elif fault[1] == "freed":
+        want = freed[addr][0 if role == "alloc" else 1]
+    else:
+        want = None
+    if site != want:
+        raise LogError(f"log line {number}: the fault's {role} site is {site}, the log says {want}: {line!r}")
+    return fault, f"==MP! site;{role};{at};{site}"
 
 
 def fail(message, status=1):
@@ -156,8 +210,8 @@ def main(argv):
     lines = stderr.split("\n")
     if not partial:
         lines.pop()  # the empty string after the last newline
-    log = [l for l in lines if l.startswith("==MP ")]
-    other = [l for l in lines if not l.startswith("==MP ")]
+    log = [l for l in lines if l.startswith(("==MP ", "==MP! "))]
+    other = [l for l in lines if not l.startswith(("==MP ", "==MP! "))]
 
     problems = []
     if run.returncode != 0:
