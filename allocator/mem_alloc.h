@@ -227,7 +227,9 @@ bool hardalloc_entropy(void *buf, size_t len);
  *    SDK's THROW(EXCEPTION_CORRUPT), whatever the fault: an SDK app's
  *    TRY/CATCH, and an SDK unit test that wraps os_longjmp and setjmps
  *    around the call, see what the SDK's allocator gave them. The app (the
- *    SDK) defines os_longjmp; should it ever return, abort() follows.
+ *    SDK) defines os_longjmp; should it ever return, abort() follows. A
+ *    program that defines none still links (gcc, clang): a weak os_longjmp
+ *    of the library's stands in and aborts.
  * Any ctx, fault and addr are accepted (they are only printed). Never returns.
  */
 MEM_NORETURN void mem_default_fault(mem_ctx_t ctx, mem_fault_t fault, const void *addr, const char *note);
