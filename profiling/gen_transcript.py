@@ -4,7 +4,11 @@ with the memory-profiling log (profiling/FORMAT.md) interleaved in the emulator'
 
 Standard library only; the output depends only on the arguments (same --seed, same bytes).
 
-    profiling/gen_transcript.py [--lines N] [--seed S] [-o FILE] [--faults KIND,...]
+    profiling/gen_transcript.py [--lines N] [--seed S] [--shape long|short] [-o FILE] [--faults KIND,...]
+
+--shape short (issue 16): the same app and lines, but a test is 1 to 3 APDUs of 3 to 9 heap calls
+(~37 lines, ~82,000 tests in 3 M lines), the shape of a real app's suite; long (the default) is
+the shape described below.
 
 What a test looks like (one per `path::test_name[param]` line, after `collected N items`):
 
@@ -123,6 +127,7 @@ class Gen:
         self.target = args.lines
         self.faults = set(args.faults)
         self.fault_rate = args.fault_rate
+        self.short = args.shape == "short"
 
     def emit(self, line):
         self.buf.append(line)
@@ -170,7 +175,7 @@ class Gen:
         self.emit("=> e0%02x%02x%02x%02x%s" % (ins, rng.randrange(3), rng.randrange(2), data_len, data))
         self.debug("[handler] ins=0x%02x p1=0x00 p2=0x00 len=%d" % (ins, data_len))
         mine = []
-        for _ in range(rng.randrange(20, 60)):
+        for _ in range(rng.randrange(3, 10) if self.short else rng.randrange(20, 60)):
             r = rng.random()
             if r < 0.55 or not mine:
                 size = rng.choice(SIZES)
@@ -245,7 +250,7 @@ class Gen:
         self.debug("[main] app ready, version 1.%d.%d" % (rng.randrange(10), rng.randrange(10)))
         # A session buffer held across APDUs (freed at app exit).
         session = self.do_alloc(heap, live, rng.choice([48, 96, 200]), ("src/app_state.c", 57))
-        for _ in range(rng.randrange(15, 60)):
+        for _ in range(rng.randrange(1, 4) if self.short else rng.randrange(15, 60)):
             self.apdu(heap, live, test_fault)
             if rng.random() < 0.02 and self.count < self.target:  # the app re-inits within the test
                 self.mp_line("init;0x%x;%d" % (heap.base, heap.end - heap.base))
@@ -263,6 +268,8 @@ class Gen:
 
     def run(self, per_test=2330):
         rng = self.rng
+        if self.short:
+            per_test = 37
         names = [(f, t) for f in sorted(TEST_FILES) for t in TEST_FILES[f]]
         ntests = max(1, round(self.target / per_test))
         tests = []
@@ -307,6 +314,9 @@ def main(argv=None):
     ap.add_argument("--faults", default="", help="comma-separated: double-free,invalid-free,malformed")
     ap.add_argument("--fault-rate", type=float, default=0.05, help="fraction of tests with a fault (default 0.05)")
     ap.add_argument("--stats", action="store_true", help="print the line mix to stderr")
+    ap.add_argument("--shape", choices=("long", "short"), default="long",
+                    help="long: ~1,300 tests of ~2,300 lines (default); short: a real app's suite, "
+                         "tens of thousands of tests of a few APDUs and allocations each (~37 lines)")
     args = ap.parse_args(argv)
     args.faults = [f for f in args.faults.split(",") if f]
     bad = set(args.faults) - {"double-free", "invalid-free", "malformed"}

@@ -12,6 +12,8 @@ def largest_gap(blocks, base, size):
     ({ptr: (size, ...)}); None without a heap. Blocks outside are ignored."""
     if base is None or size is None:
         return None
+    if not blocks:
+        return size
     end = base + size
     cursor = base
     best = 0
@@ -19,11 +21,12 @@ def largest_gap(blocks, base, size):
         bend = ptr + blocks[ptr][SIZE]
         if bend <= base or ptr >= end:
             continue
-        if ptr > cursor:
-            best = max(best, ptr - cursor)
-        cursor = max(cursor, bend)
-    if end > cursor:
-        best = max(best, end - cursor)
+        if ptr - cursor > best:
+            best = ptr - cursor
+        if bend > cursor:
+            cursor = bend
+    if end - cursor > best:
+        best = end - cursor
     return best
 
 
@@ -41,7 +44,18 @@ def group_by_site(pairs):
     """[{site, count, bytes}] for (site, size) pairs, most bytes first."""
     acc = {}
     for site, size in pairs:
-        add_site(acc, site.decode("utf-8", "replace") if isinstance(site, bytes) else site, size)
-    rows = [{"site": s, "count": c, "bytes": b} for s, (c, b) in acc.items()]
-    rows.sort(key=lambda r: (-r["bytes"], -r["count"], r["site"]))
+        a = acc.get(site)
+        if a is None:
+            acc[site] = [1, size]
+        else:
+            a[0] += 1
+            a[1] += size
+    rows = [{"site": s.decode("utf-8", "replace") if type(s) is bytes else s, "count": c, "bytes": b}
+            for s, (c, b) in acc.items()]
+    if len(rows) > 1:
+        rows.sort(key=_order)
     return rows
+
+
+def _order(r):
+    return (-r["bytes"], -r["count"], r["site"])

@@ -7,6 +7,14 @@ Memory is bounded by the live blocks (plus the addresses freed in the current
 segment, for double-free detection, and the findings themselves), never by
 the log's length.
 
+Verdicts (the SDK's valground.py's rules, issue 16): every init closes the
+open heap segment and opens one owned by the current test (Analyzer.owner).
+Leaks, reclaimed-by-reset warnings, bad frees, blocks allocated twice and
+persistent blocks are findings of the owner, also when a later test without
+an init of its own made them; figures (totals, peaks) are each test's own.
+tests/analyzer/difflog.py holds the rules in a few lines, and
+tests/analyzer/test_differential.py this module to them.
+
 Faults (`==MP!` lines, Analyzer.fault) are findings of the segment they
 appear in, with the sites their `site` lines give; they change no block.
 
@@ -25,9 +33,9 @@ needed (segment end, init) or when frecs outgrows the live blocks
 from bisect import bisect_left
 
 from . import layout
-from .parse import (ParseError, parse_event, parse_fault, parse_test_line, parse_status_line,
-                    parse_collected)
-from .record import END_SENTINEL, LINE, PERSIST, PTR, SEG, SEQ, SITE, SIZE
+from .parse import (MARK, NUMBER_LIMIT, ParseError, parse_event, parse_fault, parse_test_line, parse_status_line,
+                    parse_collected, is_summary_line, split_two, STATUS_WORDS)
+from .record import END_SENTINEL, LINE, PERSIST, PTR, SEQ, SITE, SIZE, TEXT
 from .stream import Reader
 
 MAX_WARNINGS_KEPT = 1000
@@ -38,9 +46,27 @@ def site_str(site):
     return site.decode("utf-8", "replace")
 
 
-def finding(ptr, size, site, line):
-    """A block in a finding list (leaks, warnings, overlaps, ...)."""
-    return {"ptr": ptr, "size": size, "site": site_str(site), "line": line}
+def spelled(ptr, text=None):
+    """An address as the log wrote it: text (bytes) when the parser kept it,
+    else the writers' form (FORMAT.md: lowercase hex after 0x, no padding)."""
+    return text.decode("ascii", "replace") if text else f"0x{ptr:x}"
+
+
+def finding(ptr, size, site, line, text=None, base=None, heap_size=None):
+    """A block in a finding list (leaks, warnings, overlaps, ...): "addr" is
+    the address as logged, "offset" its offset in the heap it was in (the
+    heap at the time of the finding), None when outside it."""
+    off = None
+    if base is not None and base <= ptr < base + (heap_size or 0):
+        off = ptr - base
+    return {"ptr": ptr, "size": size, "site": site_str(site), "line": line,
+            "addr": spelled(ptr, text), "offset": off}
+
+
+def rec_text(rec):
+    """The logged spelling of a live block's address (records made by the
+    slow path from a non-canonical address carry it last), or None."""
+    return rec[TEXT] if len(rec) > TEXT else None
 
 
 class Segment:
@@ -67,6 +93,9 @@ class Segment:
         self.persistent = []
         self.overlaps = []          # dicts: ptr, size, site, line, with
         self.outside_heap = []
+        self.allocated_twice = []   # dicts: ptr, size, site, line, first_size, first_site, first_line
+        self.failed_allocations = 0  # alloc/persist at 0x0: not live, not counted
+        self.summary = False        # a pytest summary line (`FAILED path::x[p] - ...`)
         self.faults = []            # dicts: code, name, ptr, known, alloc_site, free_site, line
         self.sites = {}             # site bytes -> [count, bytes]
         self.peak_heap = (None, None)
@@ -81,21 +110,34 @@ class Segment:
 
     @property
     def failed(self):
-        return bool(self.leaks or self.double_frees or self.invalid_frees or self.faults)
+        return bool(self.leaks or self.double_frees or self.invalid_frees or self.faults
+                    or self.allocated_twice)
 
     @property
     def max_live_percent(self):
-        if not self.heap_size:
+        """The peak against the heap it happened in (a test may re-init to
+        a heap of another size)."""
+        size = self.peak_heap[1] if self.peak_heap[1] is not None else self.heap_size
+        if not size:
             return None
-        return 100.0 * self.max_live / self.heap_size
+        return 100.0 * self.max_live / size
 
     def leak_sites(self):
         return layout.group_by_site((l["site"], l["size"]) for l in self.leaks)
 
     def top_sites(self, key, limit=10):
-        rows = [{"site": site_str(s), "count": c, "bytes": b} for s, (c, b) in self.sites.items()]
+        sites = self.sites
+        if not sites:
+            return []
+        if len(sites) == 1:
+            (s, (c, b)), = sites.items()
+            return [{"site": site_str(s), "count": c, "bytes": b}]
+        k = 0 if key == "count" else 1
+        best = sorted(sites.items(), key=lambda kv: (-kv[1][k], kv[0]))[:limit]
+        rows = [{"site": site_str(s), "count": c, "bytes": b} for s, (c, b) in best]
+        # ties in the text's order (decoding keeps the order of valid UTF-8)
         rows.sort(key=lambda r: (-r[key], r["site"]))
-        return rows[:limit]
+        return rows
 
 
 class Analyzer:
@@ -123,7 +165,15 @@ class Analyzer:
         # Set by the reader while it holds the text that gives the missing
         # LINEs (stream.py): called before live blocks are reported.
         self.resolver = None
+        # (seq, finding) whose line the reader fills in at the end of its
+        # block of text: blocks made on the fast path, reported at an init
+        self.pending_lines = []
         self.seg = None
+        # The test that owns the open heap segment: the one whose init
+        # started it (the SDK's rule). Leaks, bad frees and persistent
+        # blocks of the segment are its findings, also when a later test
+        # without an init of its own made them.
+        self.owner = None
         self.last_fault = None      # the latest fault, which its site lines complete
         self._open_segment("log", None)
 
@@ -148,22 +198,24 @@ class Analyzer:
         snap = self.peak_state()
         base, size = seg.peak_heap
         seg.gap_at_peak = layout.largest_gap(snap, base, size)
-        seg.peak_sites = layout.group_by_site((r[SITE], r[SIZE]) for r in snap.values())[:10]
+        seg.peak_sites = layout.group_by_site([(r[SITE], r[SIZE]) for r in snap.values()])[:10] if snap else []
         seg.gap_at_end = layout.largest_gap(self.live, self.heap_base, self.heap_size)
         seg.end_event = self.events
         if seg.series is not None:
             seg.series.append((self.events, self.live_bytes))
 
-    def _start_test(self, name, status):
+    def _start_test(self, name, status, summary=False):
         seg = self.seg
-        # Output before the first test that touched no heap is not a segment.
-        if seg.ordinal is None and not seg.touched:
+        # Output before the first test that touched no heap is not a
+        # segment, nor is a line of pytest's summary where nothing happened.
+        if (seg.ordinal is None or seg.summary) and not seg.touched and seg is not self.owner:
             self.segments.pop()
         else:
             self._close_segment()
         self.tests += 1
         self._open_segment(name, self.tests)
         self.seg.status = status
+        self.seg.summary = summary
 
     def peak_state(self):
         """The live blocks at the current segment's peak, {ptr: block}."""
@@ -197,23 +249,38 @@ class Analyzer:
         if len(self.warnings) < MAX_WARNINGS_KEPT:
             self.warnings.append((source, lineno, message))
 
-    def _live_in_log_order(self):
-        if self.resolver is not None:
-            self.resolver()
-        return sorted(self.live.items(), key=lambda kv: kv[1][SEQ])
-
     # -- events (the reference; stream.py's fast path does the same) -----------
-    def _init(self, base, size):
+    def _close_heap(self, reclaimed):
+        """The end of the open heap segment: its live blocks are its owner's
+        leaks (or, reclaimed by an init of the same test, warnings), its
+        live persistent blocks are listed."""
+        owner = self.owner
+        if owner is None or not self.live:
+            return
+        base, size = self.heap_base, self.heap_size
+        pending = self.pending_lines
+        for rec in sorted(self.live.values(), key=_by_seq):
+            entry = finding(rec[PTR], rec[SIZE], rec[SITE], rec[LINE], rec_text(rec), base, size)
+            if rec[LINE] is None:
+                # made on the fast path: its line is found with the others
+                # at the end of the block of text (stream.py)
+                pending.append((rec[SEQ], entry))
+            if rec[PERSIST]:
+                owner.persistent.append(entry)
+            elif reclaimed:
+                owner.reinit_warnings.append(entry)
+            else:
+                owner.leaks.append(entry)
+
+    def _init(self, base, size, lineno=None, source=None):
+        if size == 0 or base + size > NUMBER_LIMIT:
+            self.warn(source, lineno() if callable(lineno) else lineno,
+                      f"a heap of {size} bytes at 0x{base:x} cannot be real" if size
+                      else f"a heap of size 0 at 0x{base:x}")
         self.peak_state()
         seg = self.seg
-        for ptr, rec in self._live_in_log_order():
-            if rec[PERSIST]:
-                continue
-            entry = finding(ptr, rec[SIZE], rec[SITE], rec[LINE])
-            if rec[SEG] is seg:
-                seg.reinit_warnings.append(entry)
-            else:
-                rec[SEG].leaks.append(entry)
+        self._close_heap(self.owner is seg)
+        self.owner = seg
         self.live.clear()
         del self.starts[:-1]
         self.live_bytes = 0
@@ -231,14 +298,25 @@ class Analyzer:
         if seg.series is not None:
             seg.series.append((self.events, 0))
 
-    def _alloc(self, size, ptr, site, lineno, persist):
+    def _alloc(self, size, ptr, site, lineno, persist, text=None, source=None):
         seg = self.seg
+        if ptr == 0:
+            # a failed allocation: nothing was made (the SDK's rule)
+            seg.failed_allocations += 1
+            return
         seg.total_allocated += size
         seg.allocations += 1
         layout.add_site(seg.sites, site, size)
-        base = self.heap_base
-        if ptr < base or ptr + size > base + self.heap_size:
-            seg.outside_heap.append(finding(ptr, size, site, lineno))
+        base, hsize = self.heap_base, self.heap_size
+        owner = self.owner
+        kind = "persist" if persist else "alloc"
+        if size == 0:
+            self.warn(source, lineno, f"{kind} of 0 bytes at {spelled(ptr, text)} cannot be real")
+        elif size > hsize:
+            self.warn(source, lineno, f"{kind} of {size} bytes at {spelled(ptr, text)} is larger "
+                                      f"than the heap ({hsize} bytes)")
+        if ptr < base or ptr + size > base + hsize:
+            owner.outside_heap.append(finding(ptr, size, site, lineno, text))
         starts = self.starts
         live = self.live
         k = bisect_left(starts, ptr)
@@ -249,30 +327,41 @@ class Analyzer:
                 other = prev
         if other is None and starts[k] < ptr + max(size, 1):
             other = starts[k]
-        if other is not None:
-            seg.overlaps.append(dict(finding(ptr, size, site, lineno), **{"with": other}))
         old = live.get(ptr)
         if old is not None:
-            # Replaced without a free: gone from the live blocks as if freed.
+            # Allocated twice without a free (the heap handed out a live
+            # block, or a free line was lost): a finding; the old block is
+            # gone from the live blocks as if freed.
+            if self.resolver is not None and old[LINE] is None:
+                self.resolver()
+                old = live[ptr]
+            entry = finding(ptr, size, site, lineno, text, base, hsize)
+            entry.update(first_size=old[SIZE], first_site=site_str(old[SITE]), first_line=old[LINE],
+                         first_addr=spelled(ptr, rec_text(old)))
+            owner.allocated_twice.append(entry)
             self.live_bytes -= old[SIZE]
             self.frecs.append(old)
         else:
+            if other is not None:
+                o = live[other]
+                owner.overlaps.append(dict(finding(ptr, size, site, lineno, text, base, hsize),
+                                           **{"with": other, "with_addr": spelled(other, rec_text(o))}))
             starts.insert(k, ptr)
-        live[ptr] = (size, site, lineno, seg, persist, ptr, self.seq)
-        if persist:
-            seg.persistent.append(finding(ptr, size, site, lineno))
+        rec = (size, site, lineno, seg, persist, ptr, self.seq)
+        live[ptr] = rec if text is None else rec + (text,)
         self.live_bytes += size
         if self.live_bytes > seg.max_live:
             self._new_peak()
 
-    def _free(self, ptr, site, lineno):
+    def _free(self, ptr, site, lineno, text=None):
         rec = self.live.pop(ptr, None)
         if rec is None:
-            entry = {"ptr": ptr, "site": site_str(site), "line": lineno}
+            entry = finding(ptr, None, site, lineno, text, self.heap_base, self.heap_size)
+            del entry["size"]
             if ptr in self.freed:
-                self.seg.double_frees.append(entry)
+                self.owner.double_frees.append(entry)
             else:
-                self.seg.invalid_frees.append(entry)
+                self.owner.invalid_frees.append(entry)
             return
         starts = self.starts
         del starts[bisect_left(starts, ptr)]
@@ -289,17 +378,18 @@ class Analyzer:
         self.seg.touched = True
         kind = ev[0]
         if kind == "init":
-            self._init(ev[1], ev[2])
+            self._init(ev[1], ev[2], lineno, source)
             return
         if callable(lineno):
             lineno = lineno()
         if self.heap_base is None:
             self.warn(source, lineno, f"{kind} before any init line (ignored)")
             return
+        text = ev[-1] if type(ev[-1]) is bytes and len(ev) > (3 if kind == "free" else 4) else None
         if kind == "free":
-            self._free(ev[1], ev[2], lineno)
+            self._free(ev[1], ev[2], lineno, text)
         else:
-            self._alloc(ev[1], ev[2], ev[3], lineno, kind == "persist")
+            self._alloc(ev[1], ev[2], ev[3], lineno, kind == "persist", text, source)
         series = self.seg.series
         if series is not None:
             series.append((self.events, self.live_bytes))
@@ -309,8 +399,18 @@ class Analyzer:
     def payload(self, payload, lineno, source=None):
         """Parses and applies the text after `==MP ` (bytes, no line end);
         a malformed one is a warning. lineno as for event()."""
+        if MARK in payload:
+            # two events on one line (a lost newline): each is read, the
+            # line is warned about
+            first, junk, rest = split_two(payload)
+            line = lineno() if callable(lineno) else lineno
+            self.warn(source, line, "two ==MP events on one line (read as two lines"
+                      + (f"; {junk[:40]!r} between them ignored)" if junk else ")"))
+            self.payload(first, line, source)
+            self.payload(rest, line, source)
+            return
         try:
-            ev = parse_event(payload)
+            ev = parse_event(payload, spelling=True)
         except ParseError as err:
             self.warn(source, lineno() if callable(lineno) else lineno, str(err))
             return
@@ -333,6 +433,8 @@ class Analyzer:
         if ev[0] == "fault":
             entry = {"code": ev[1], "name": ev[4], "ptr": ev[2], "known": ev[3],
                      "alloc_site": None, "free_site": None, "line": lineno}
+            spot = finding(ev[2], None, b"", None, payload.split(b";", 3)[2], self.heap_base, self.heap_size)
+            entry["addr"], entry["offset"] = spot["addr"], spot["offset"]
             self.seg.faults.append(entry)
             self.last_fault = entry
             return
@@ -346,9 +448,15 @@ class Analyzer:
 
     def other(self, line):
         """A line without an event: pytest's test, status and `collected` lines."""
+        if line.startswith(STATUS_WORDS):
+            s = parse_status_line(line)
+            if s is not None:
+                if self.seg.ordinal is not None and self.seg.status is None:
+                    self.seg.status = s
+                return
         t = parse_test_line(line)
         if t is not None:
-            self._start_test(*t)
+            self._start_test(t[0], t[1], is_summary_line(line))
             return
         s = parse_status_line(line)
         if s is not None:
@@ -369,9 +477,10 @@ class Analyzer:
     def finish(self):
         """Closes the last segment and reports what is still live as leaks."""
         self._close_segment()
-        for ptr, rec in self._live_in_log_order():
-            if not rec[PERSIST]:
-                rec[SEG].leaks.append(finding(ptr, rec[SIZE], rec[SITE], rec[LINE]))
+        self._close_heap(False)
+        seg = self.seg
+        if seg.summary and not seg.touched and seg is not self.owner and len(self.segments) > 1:
+            self.segments.pop()
         return self
 
     # -- results ----------------------------------------------------------------
@@ -384,6 +493,10 @@ class Analyzer:
         return sum(s.bad_frees for s in self.segments)
 
     @property
+    def total_allocated_twice(self):
+        return sum(len(s.allocated_twice) for s in self.segments)
+
+    @property
     def total_faults(self):
         return sum(len(s.faults) for s in self.segments)
 
@@ -392,9 +505,14 @@ class Analyzer:
         return max((s.max_live for s in self.segments), default=0)
 
     def exit_status(self, strict=False):
-        if self.total_leaks or self.total_bad_frees or self.total_faults or (strict and self.malformed):
+        if (self.total_leaks or self.total_bad_frees or self.total_faults or self.total_allocated_twice
+                or (strict and self.malformed)):
             return 1
         return 0
+
+
+def _by_seq(rec):
+    return rec[SEQ]
 
 
 def _decimate(series):

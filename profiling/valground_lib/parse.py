@@ -73,10 +73,37 @@ def _site(field):
     return field
 
 
-def parse_event(payload):
+def _spelled(event, field, spelling):
+    """event, plus the pointer's text when asked and the log did not write
+    it as 0x<lowercase hex without leading zeros> (the report prints
+    addresses as logged)."""
+    if spelling and field != b"0x%x" % event[-2 if event[0] == "free" else -2]:
+        return event + (field,)
+    return event
+
+
+def split_two(payload):
+    """(first event's text, text between the two, rest) for a payload that
+    holds a second `==MP ` marker: the first event ends at its last field
+    (the site's `:<line>`, or an init's size)."""
+    i = payload.find(MARK)
+    first, rest = payload[:i], payload[i + len(MARK):]
+    m = TWO_RE.match(first)
+    if m is None:
+        return first, b"", rest
+    return m.group(1), m.group(2).strip(), rest
+
+
+TWO_RE = re.compile(rb"(init;[^;]*;[0-9]+|.*:[0-9]+)(?![0-9])(.*)\Z", re.S)
+
+
+def parse_event(payload, spelling=False):
     """Parses the text after `==MP ` (bytes). Returns one of
     ('init', base, size), ('alloc'|'persist', size, ptr, site), ('free', ptr, site)
-    with site as bytes `file:line`; raises ParseError naming the problem."""
+    with site as bytes `file:line`; raises ParseError naming the problem.
+    With spelling, an alloc, persist or free whose pointer is not written
+    0x<lowercase hex, no leading zero> has that text (bytes) appended."""
+    payload = payload.rstrip()
     kind, sep, rest = payload.partition(b";")
     if kind == b"init":
         fields = rest.split(b";")
@@ -88,13 +115,13 @@ def parse_event(payload):
         if len(fields) != 3:
             raise ParseError("%s needs 3 fields (<size>;0x<ptr>;<file>:<line>), got %d"
                              % (kind.decode(), len(fields)))
-        return (kind.decode(), _dec(fields[0], "size"), _hex(fields[1], "pointer"),
-                _site(fields[2]))
+        return _spelled((kind.decode(), _dec(fields[0], "size"), _hex(fields[1], "pointer"),
+                         _site(fields[2])), fields[1], spelling)
     if kind == b"free":
         fields = rest.split(b";", 1)
         if len(fields) != 2:
             raise ParseError("free needs 2 fields (0x<ptr>;<file>:<line>), got %d" % len(fields))
-        return ("free", _hex(fields[0], "pointer"), _site(fields[1]))
+        return _spelled(("free", _hex(fields[0], "pointer"), _site(fields[1])), fields[0], spelling)
     raise ParseError(f"unknown event {kind[:30].decode('ascii', 'replace')!r}")
 
 
@@ -137,13 +164,41 @@ def parse_fault(payload):
 
 
 def parse_test_line(line):
-    """(name, status or None) for a pytest test line (bytes), else None.
+    """(name, status or None) for a line that starts a test (bytes, the text
+    before any `==MP` marker), else None. A test line is what the SDK's
+    valground.py takes for one (it holds `test_`, `::` and `[`; a line
+    starting with `collected` never is), plus a line that starts with a
+    pytest node id (`path.py::name`, a test without parameters under -v -s).
     The name is the node id without its file: `test_x` or `TestC::test_x[p]`."""
-    m = TEST_RE.match(line)
-    if m is None:
+    line = line.rstrip()
+    if line.startswith(b"collecting"):
+        line = line.replace(b"collecting ... ", b"")
+    if line.startswith(b"collected"):
         return None
-    status = m.group(3).decode() if m.group(3) else None
-    return m.group(2).decode("utf-8", "replace"), status
+    m = TEST_RE.match(line)
+    if m is not None:
+        status = m.group(3).decode() if m.group(3) else None
+        return m.group(2).decode("utf-8", "replace"), status
+    if b"test_" not in line or b"::" not in line or b"[" not in line:
+        return None
+    words = line.split()
+    k = next((i for i, w in enumerate(words) if b"::" in w), 0)
+    token = words[k] if words else b""
+    if b".py::" in token:
+        token = token.split(b".py::", 1)[1]
+    # the status after the node id (-v), or before it (pytest's summary)
+    status = None
+    for w in words[k + 1:k + 2] + words[:min(k, 1)]:
+        if w in STATUS_WORDS:
+            status = w.decode()
+            break
+    return token.decode("utf-8", "replace"), status
+
+
+def is_summary_line(line):
+    """pytest's short summary (`FAILED path::name[p] - why`): a test line
+    for the SDK's rule, which valground follows, but no test that runs."""
+    return line.startswith(STATUS_WORDS) and line[:8].split(b" ", 1)[0] in STATUS_WORDS
 
 
 def parse_status_line(line):

@@ -11,4 +11,6 @@ Its own module so that model.py (which drives stream.Reader) and stream.py
 END_SENTINEL = 1 << 256
 
 # A live block: (size, site bytes, log line or None, Segment, persistent, ptr, seq)
-SIZE, SITE, LINE, SEG, PERSIST, PTR, SEQ = range(7)
+# and, only when the log spelled the address otherwise than 0x<lowercase hex>
+# (leading zeros, upper case: the slow path), that spelling (bytes) last.
+SIZE, SITE, LINE, SEG, PERSIST, PTR, SEQ, TEXT = range(8)

@@ -5,10 +5,15 @@ import json
 from . import VERSION
 
 
+TEXT_ONLY = ("addr", "offset", "with_addr", "first_addr")   # the text report's spellings
+
+
 def _hex(entries, keys=("ptr",)):
+    if not entries:
+        return []
     out = []
     for e in entries:
-        e = dict(e)
+        e = {k: v for k, v in e.items() if k not in TEXT_ONLY}
         for k in keys:
             if k in e:
                 e[k] = f"0x{e[k]:x}"
@@ -20,6 +25,7 @@ def segment_doc(seg):
     pct = seg.max_live_percent
     return {
         "index": seg.index,
+        "test": seg.ordinal,
         "name": seg.name,
         "status": seg.status,
         "heap_size": seg.heap_size,
@@ -34,10 +40,12 @@ def segment_doc(seg):
         "persistent": _hex(seg.persistent),
         "overlaps": _hex(seg.overlaps, ("ptr", "with")),
         "outside_heap": _hex(seg.outside_heap),
+        "allocated_twice": _hex(seg.allocated_twice),
+        "failed_allocations": seg.failed_allocations,
         "faults": _hex(seg.faults),
         "largest_free_gap_at_peak": seg.gap_at_peak,
         "largest_free_gap_at_end": seg.gap_at_end,
-        "leak_sites": seg.leak_sites(),
+        "leak_sites": seg.leak_sites() if seg.leaks else [],
         "top_sites_by_bytes": seg.top_sites("bytes"),
         "top_sites_by_count": seg.top_sites("count"),
         "peak_sites": seg.peak_sites,
@@ -53,6 +61,7 @@ def document(analyzer, strict=False):
             "segments": len(analyzer.segments),
             "leaks": analyzer.total_leaks,
             "bad_frees": analyzer.total_bad_frees,
+            "allocated_twice": analyzer.total_allocated_twice,
             "faults": analyzer.total_faults,
             "malformed_lines": analyzer.malformed,
             "warnings": [{"line": n, "message": (f"{src}: {m}" if src else m)}

@@ -23,7 +23,10 @@ def _failure_text(seg):
     for f in seg.invalid_frees:
         lines.append(f"invalid free: 0x{f['ptr']:x} at {f['site']} (log line {f['line']})")
     for f in seg.faults:
-        lines.append("fault: " + fault_text(f, lambda p: f"0x{p:x}"))
+        lines.append("fault: " + fault_text(f, lambda e: e.get("addr") or f"0x{e['ptr']:x}"))
+    for t in seg.allocated_twice:
+        lines.append(f"allocated twice: {t['size']} bytes at 0x{t['ptr']:x} allocated at {t['site']} "
+                     f"(log line {t['line']}) while live since {t['first_site']} (log line {t['first_line']})")
     return _xml("\n".join(lines))
 
 
@@ -35,6 +38,8 @@ def tree(analyzer):
         case = ET.SubElement(suite, "testcase", classname="valground", name=_xml(seg.name))
         if seg.failed:
             msg = f"{len(seg.leaks)} leak(s), {seg.bad_frees} bad free(s), {len(seg.faults)} fault(s)"
+            if seg.allocated_twice:
+                msg += f", {len(seg.allocated_twice)} allocated twice"
             fail = ET.SubElement(case, "failure", message=msg, type="memory")
             fail.text = _failure_text(seg)
         out = ET.SubElement(case, "system-out")

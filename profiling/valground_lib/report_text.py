@@ -1,7 +1,9 @@
 """The text report: per segment the SDK valground.py's lines, then our extras.
 
-Addresses are shown as offsets in the segment's heap (`heap+0x228`), so reports
-of runs at different addresses compare equal; the JSON has the raw addresses.
+Addresses are printed as the log wrote them (so each can be searched for in
+the log), followed by their offset in the heap they were in (`heap+0x228`)
+when they were inside it: the heap of that time, also after a re-init to
+another heap.
 """
 
 RED, GREEN, YELLOW, BOLD, RESET = "\033[31m", "\033[32m", "\033[33m", "\033[1m", "\033[0m"
@@ -15,10 +17,11 @@ class Painter:
         return f"{code}{text}{RESET}" if self.on else text
 
 
-def addr(ptr, seg):
-    if seg.heap_base is not None and seg.heap_base <= ptr < seg.heap_base + (seg.heap_size or 0):
-        return f"heap+0x{ptr - seg.heap_base:x}"
-    return f"0x{ptr:x}"
+def addr(entry, key="addr", offset="offset"):
+    """An address of a finding as logged, with its heap offset when known."""
+    text = entry.get(key) or f"0x{entry['ptr']:x}"
+    off = entry.get(offset)
+    return text if off is None else f"{text} (heap+0x{off:x})"
 
 
 def plural(n, word):
@@ -50,8 +53,8 @@ def fault_sites(f):
 
 
 def fault_text(f, where):
-    """One fault: name, code, address (where(ptr)), log line and sites."""
-    return (f"{f['name']} (code {f['code']}) at {where(f['ptr'])} (log line {f['line']}): "
+    """One fault: name, code, address (where(fault)), log line and sites."""
+    return (f"{f['name']} (code {f['code']}) at {where(f)} (log line {f['line']}): "
             f"{fault_sites(f)}")
 
 
@@ -62,37 +65,44 @@ def site_rows(rows, limit=5):
 def segment_lines(seg, analyzer, quiet, paint):
     out = [paint(BOLD, header(seg, analyzer))]
     for l in seg.leaks:
-        out.append(paint(RED, f"LEAK: {l['size']} bytes at {addr(l['ptr'], seg)} "
+        out.append(paint(RED, f"LEAK: {l['size']} bytes at {addr(l)} "
                               f"allocated at {l['site']} (log line {l['line']})"))
     for f in seg.double_frees:
-        out.append(paint(RED, f"DOUBLE FREE: {addr(f['ptr'], seg)} at {f['site']} (log line {f['line']})"))
+        out.append(paint(RED, f"DOUBLE FREE: {addr(f)} at {f['site']} (log line {f['line']})"))
     for f in seg.invalid_frees:
-        out.append(paint(RED, f"INVALID FREE: {addr(f['ptr'], seg)} (never allocated) at {f['site']} "
+        out.append(paint(RED, f"INVALID FREE: {addr(f)} (never allocated) at {f['site']} "
                               f"(log line {f['line']})"))
+    for t in seg.allocated_twice:
+        out.append(paint(RED, f"ALLOCATED TWICE: {t['size']} bytes at {addr(t)} allocated at {t['site']} "
+                              f"(log line {t['line']}) while live since {t['first_site']} "
+                              f"({t['first_size']} bytes, log line {t['first_line']}), without a free: "
+                              f"the allocator handed out a live block, or a free line was lost"))
     for f in seg.faults:
-        out.append(paint(RED, "FAULT: " + fault_text(f, lambda p: addr(p, seg))))
+        out.append(paint(RED, "FAULT: " + fault_text(f, addr)))
     for o in seg.overlaps:
-        out.append(paint(RED, f"OVERLAP: {o['size']} bytes at {addr(o['ptr'], seg)} ({o['site']}, log line "
-                              f"{o['line']}) overlaps the live block at {addr(o['with'], seg)}"))
+        out.append(paint(RED, f"OVERLAP: {o['size']} bytes at {addr(o)} ({o['site']}, log line "
+                              f"{o['line']}) overlaps the live block at {o['with_addr']}"))
     for o in seg.outside_heap:
-        out.append(paint(RED, f"OUTSIDE HEAP: {o['size']} bytes at 0x{o['ptr']:x} ({o['site']}, "
+        out.append(paint(RED, f"OUTSIDE HEAP: {o['size']} bytes at {addr(o)} ({o['site']}, "
                               f"log line {o['line']})"))
     if not quiet:
         for w in seg.reinit_warnings:
             out.append(paint(YELLOW, f"WARNING: re-init while live: {w['size']} bytes at "
-                                     f"{addr(w['ptr'], seg)} allocated at {w['site']} (log line {w['line']})"))
+                                     f"{addr(w)} allocated at {w['site']} (log line {w['line']})"))
     out.append("=== Summary ===")
     out.append(f"Total overtime = {seg.total_allocated} bytes")
     pct = seg.max_live_percent
     full = f" ({pct:.2f}% full)" if pct is not None else ""
     out.append(f"Max overtime = {seg.max_live} bytes{full}")
     out.append(f"Allocations = {seg.allocations}")
+    if seg.failed_allocations:
+        out.append(f"Failed allocations (logged at 0x0) = {seg.failed_allocations}")
     if not quiet:
         if seg.persistent:
             out.append(f"Persistent = {plural(len(seg.persistent), 'block')}, "
                        f"{sum(p['size'] for p in seg.persistent)} bytes")
             for p in seg.persistent:
-                out.append(f"    {p['size']} bytes at {addr(p['ptr'], seg)} allocated at {p['site']} "
+                out.append(f"    {p['size']} bytes at {addr(p)} allocated at {p['site']} "
                            f"(log line {p['line']})")
         if seg.gap_at_peak is not None or seg.gap_at_end is not None:
             g = lambda v: "-" if v is None else f"{v} bytes"
@@ -113,6 +123,8 @@ def segment_lines(seg, analyzer, quiet, paint):
         out.append(paint(GREEN, "No memory leak detected, congrats!"))
     if seg.bad_frees:
         out.append(paint(RED, f"Bad frees: {len(seg.double_frees)} double, {len(seg.invalid_frees)} invalid"))
+    if seg.allocated_twice:
+        out.append(paint(RED, f"Allocated twice: {plural(len(seg.allocated_twice), 'block')}"))
     if seg.faults:
         out.append(paint(RED, f"Faults: {len(seg.faults)}"))
     return out
@@ -130,6 +142,9 @@ def render(analyzer, quiet=False, colors=False, strict=False):
     leaks, bad = analyzer.total_leaks, analyzer.total_bad_frees
     out.append(paint(RED if leaks else GREEN, f"Leaks = {leaks}"))
     out.append(paint(RED if bad else GREEN, f"Bad frees = {bad}"))
+    twice = analyzer.total_allocated_twice
+    if twice:
+        out.append(paint(RED, f"Allocated twice = {twice}"))
     faults = analyzer.total_faults
     out.append(paint(RED if faults else GREEN, f"Faults = {faults}"))
     if analyzer.malformed:

@@ -3,16 +3,16 @@
 Why it is shaped like this: per-line Python work is what limits an analyzer in
 Python (a few hundred nanoseconds per line however tight the loop). So the
 text is read in blocks of several MiB (scan.blocks); in each block, the lines
-that may change the test being reported (a `path::name` test line,
-`collected N items`, a status line while the test has no status) and the
-fault lines (`==MP! `, rare, and never seen by the regex below) are found
-with bytes.find and scan.StatusLines and handled one by one
-(Reader.special_line); between them, one regex.findall turns every `==MP `
+that may change the test being reported (a line holding `::`, `collected N
+items`) and the fault lines (`==MP! `, rare, and never seen by the regex
+below) are found with bytes.find and handled one by one
+(Reader.special_line); a status line while the test has no status is found
+with scan.StatusLines and read without cutting the text; between them, one regex.findall turns every `==MP `
 occurrence into a tuple in C, and the loop in fast_run applies the common
 alloc and free with a handful of builtin calls each, straight from those
-tuples. Anything else (init, persist, a malformed line, an overlap, a block
-outside the heap, a bad free, an event before any init) goes to the
-reference methods of model.Analyzer, in order.
+tuples. Anything else (init, a malformed line, an overlap, an alloc at a
+live address, at 0x0 or outside the heap, a bad free, an event before any
+init) goes to the reference methods of model.Analyzer, in order.
 
 Line numbers: the fast loop does not track them. Every `==MP ` occurrence has
 a sequence number; a block made on the fast path keeps its number, and its
@@ -30,24 +30,37 @@ from functools import partial
 from itertools import islice
 
 from .record import END_SENTINEL, LINE, SEQ
-from .parse import FAULT_MARK, split_event, split_fault
+from .parse import FAULT_MARK, MARK, split_event, split_fault
 from .scan import StatusLines, blocks, newlines
 
 BLOCK_SIZE = 8 << 20
 
-# An alloc: groups 1 (size), 2 (pointer's hex digits), 3 (site); a free:
-# group 4 (pointer; its site is read again only for a bad free, see
-# Reader.match_of); anything else after `==MP ` (init, persist, a malformed
-# line): group 5, for the reference parser. A fast form must end the line
+# An alloc or persist: groups 1 (`persist` or empty), 2 (size), 3 (pointer's
+# hex digits), 4 (site); a free: group 5 (pointer; its site is read again
+# only for a bad free, see Reader.match_of); anything else after `==MP `
+# (init, a malformed line): group 6, for the reference parser. A fast form must end the line
 # (`\n`), so a line with CR LF, a field too many or a site without `:<line>`
 # is "anything else", and the parser names the problem. So is a number that
 # may not fit 64 bits (over 19 digits, 16 hex digits): the parser checks the
 # limit, so the fast path needs no check. The same regex finds an event back
 # (Reader.match_of).
-EVENT_RE = re.compile(
-    rb"==MP (?:alloc;([1-9][0-9]{0,18});0x([0-9a-f]{1,16});([^\n]*:[0-9]+)\n"
-    rb"|free;0x([0-9a-f]{1,16});(?:[^\n]*:[0-9]+)\n|([^\n]*))")
+#
+# A fast form also has its address as the writers spell it (no leading
+# zero, lower case: the report prints it as logged). A line with a second
+# `==MP ` (a lost newline) would have it swallowed into a site: a region
+# where findall finds fewer events than markers is read again with
+# STRICT_RE, whose sites hold no `=`, so the parser splits those lines
+# (excluding `=` from every site costs a quarter of findall's time).
+EVENT_PATTERN = (
+    rb"==MP (?:(?:alloc|(persist));([1-9][0-9]{0,18});0x([1-9a-f][0-9a-f]{0,15});(SITE:[0-9]+)\n"
+    rb"|free;0x([1-9a-f][0-9a-f]{0,15});(?:SITE:[0-9]+)\n|([^\n]*))")
+EVENT_RE = re.compile(EVENT_PATTERN.replace(b"SITE", rb"[^\n]*"))
+STRICT_RE = re.compile(EVENT_PATTERN.replace(b"SITE", rb"[^\n=]*"))
 TABLE_MAX = 1 << 16         # numbers remembered per table (Reader.learn)
+
+
+def _first(pair):
+    return pair[0]
 
 
 class Reader:
@@ -60,6 +73,7 @@ class Reader:
         # where the fast path's events are: parallel lists, one entry per region
         self.region_seq = []        # number of the region's first event
         self.region_span = []       # (start, end) in self.text
+        self.region_re = []         # the regex that read it
         self.it = None              # EVENT_RE.finditer over region it_region, at event it_k
         self.it_region = -1
         self.it_k = -1
@@ -110,7 +124,7 @@ class Reader:
                 self.it_m = next(islice(self.it, k - self.it_k - 1, None))
         else:
             start, end = self.region_span[i]
-            self.it = EVENT_RE.finditer(self.text, start, end)
+            self.it = self.region_re[i].finditer(self.text, start, end)
             self.it_region = i
             self.it_m = next(islice(self.it, k, None))
         self.it_k = k
@@ -119,7 +133,7 @@ class Reader:
     def free_site(self, seq):
         """The site of free event `seq` (the fast path does not capture it)."""
         m = self.match_of(seq)
-        return m.string[m.end(4) + 1:m.end() - 1]
+        return m.string[m.end(5) + 1:m.end() - 1]
 
     def line_of(self, seq):
         """The line of event `seq` of a region of the current text."""
@@ -137,7 +151,7 @@ class Reader:
     def block(self, text, lines_before):
         a = self.a
         self.text = text
-        self.region_seq, self.region_span = [], []
+        self.region_seq, self.region_span, self.region_re = [], [], []
         self.it, self.it_region, self.it_k = None, -1, -1
         self.cur_pos, self.cur_line = 0, lines_before
         a.resolver = self.resolve
@@ -149,7 +163,7 @@ class Reader:
         statuses = StatusLines(text)
         while pos < n:
             if test_at < pos:
-                test_at = find(b".py::", pos)
+                test_at = find(b"::", pos)
                 if test_at < 0:
                     test_at = n
             if collected_at < pos:
@@ -164,11 +178,16 @@ class Reader:
             if special < n:
                 special = rfind(b"\n", pos, special) + 1 or pos
             seg = a.seg
-            if seg.ordinal is not None and seg.status is None:
+            # A status line changes no test: the region is not cut there,
+            # the status goes to the test the region belongs to.
+            while seg.ordinal is not None and seg.status is None:
                 if status_at < pos:
                     status_at = statuses.first(pos)
-                if status_at < special:
-                    special = status_at
+                if status_at >= special:
+                    break
+                stop = find(b"\n", status_at) + 1
+                a.other(text[status_at:stop])
+                status_at = statuses.first(stop) if stop < n else n
             if special > pos:
                 self.region(pos, special)
             if special >= n:
@@ -176,6 +195,12 @@ class Reader:
             end = find(b"\n", special) + 1
             self.special_line(special, end)
             pos = end
+        pending = a.pending_lines
+        if pending:
+            pending.sort(key=_first)
+            for seq, entry in pending:
+                entry["line"] = self.line_of(seq)
+            pending.clear()
         self.resolve()
         a.trim_frecs()
 
@@ -186,7 +211,7 @@ class Reader:
         fault = split_fault(line)
         if fault is not None:
             before, payload = fault
-            if b".py::" in before:
+            if b"::" in before:
                 a.other(before)
             a.fault(payload, lambda: self.line_at(start), self.source)
             return
@@ -195,7 +220,7 @@ class Reader:
             a.other(line)
             return
         before, payload = event
-        if b".py::" in before:
+        if b"::" in before:
             a.other(before)
         a.seq += 1
         a.payload(payload, lambda: self.line_at(start), self.source)
@@ -203,12 +228,17 @@ class Reader:
     def region(self, start, end):
         """The lines in [start, end): none of them is pytest's."""
         a = self.a
-        events = EVENT_RE.findall(self.text, start, end)
+        regex = EVENT_RE
+        events = regex.findall(self.text, start, end)
         if not events:
             return
+        if len(events) != self.text.count(MARK, start, end):
+            regex = STRICT_RE
+            events = regex.findall(self.text, start, end)
         first = a.seq + 1
         self.region_seq.append(first)
         self.region_span.append((start, end))
+        self.region_re.append(regex)
         if a.plot:
             for k, ev in enumerate(events):
                 a.seq = first + k
@@ -220,10 +250,10 @@ class Reader:
     def slow_event(self, ev):
         """One event (findall's tuple) through the reference; a.seq is its number."""
         a = self.a
-        size, ptr, site, fptr, other = ev
+        persist, size, ptr, site, fptr, other = ev
         where = partial(self.line_of, a.seq)
         if size:
-            a.event(("alloc", int(size), int(ptr, 16), site), where, self.source)
+            a.event(("persist" if persist else "alloc", int(size), int(ptr, 16), site), where, self.source)
         elif fptr:
             a.event(("free", int(fptr, 16), self.free_site(a.seq)), where, self.source)
         else:
@@ -266,7 +296,7 @@ class Reader:
             total, count = seg.total_allocated, seg.allocations
             peak = None
             odd = None
-            for size_text, ptr_text, site, free_text, other in events:
+            for persist, size_text, ptr_text, site, free_text, other in events:
                 seq += 1
                 if free_text:
                     try:
@@ -292,16 +322,16 @@ class Reader:
                     size, ptr = self.learn(size_text, ptr_text)
                 end = ptr + size
                 if ptr < base or end > hend:
-                    odd = ("alloc", size, ptr, site)
+                    odd = ("persist" if persist else "alloc", size, ptr, site)
                     break
                 k = bisect_left(starts, ptr)
                 if k:
                     prev = starts[k - 1]
                     if prev + live[prev][0] > ptr:
-                        odd = ("alloc", size, ptr, site)
+                        odd = ("persist" if persist else "alloc", size, ptr, site)
                         break
                 if starts[k] < end:
-                    odd = ("alloc", size, ptr, site)
+                    odd = ("persist" if persist else "alloc", size, ptr, site)
                     break
                 insert(k, ptr)
                 total += size
@@ -312,7 +342,7 @@ class Reader:
                 else:
                     st[0] += 1
                     st[1] += size
-                live[ptr] = (size, site, None, seg, False, ptr, seq)
+                live[ptr] = (size, site, None, seg, not not persist, ptr, seq)
                 live_bytes += size
                 if live_bytes > peak_bytes:
                     peak_bytes = live_bytes

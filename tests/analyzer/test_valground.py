@@ -95,6 +95,13 @@ class ParseTests(unittest.TestCase):
         self.assertEqual(parse.parse_test_line(b"tests/t.py::test_a PASSED [ 20%]\n"), ("test_a", "PASSED"))
         self.assertEqual(parse.parse_test_line(b"t.py::TestC::test_b[p-1] "), ("TestC::test_b[p-1]", None))
         self.assertIsNone(parse.parse_test_line(b"FAILED tests/t.py::test_a - boom"))
+        # the SDK tool's rule: `test_`, `::` and `[` anywhere, never a `collected` line
+        self.assertEqual(parse.parse_test_line(b"FAILED tests/t.py::test_a[x] - boom"), ("test_a[x]", "FAILED"))
+        self.assertEqual(parse.parse_test_line(b"collecting ... tests/test_a.py::test_x[nanos] "),
+                         ("test_x[nanos]", None))
+        self.assertEqual(parse.parse_test_line(b"INFO run test_x::y[1]"), ("test_x::y[1]", None))
+        self.assertIsNone(parse.parse_test_line(b"collected 3 items test_::["))
+        self.assertIsNone(parse.parse_test_line(b"INFO ragger x.py::y"))
         self.assertEqual(parse.parse_status_line(b"PASSED\n"), "PASSED")
         self.assertEqual(parse.parse_status_line(b"FAILED [100%]\n"), "FAILED")
         self.assertIsNone(parse.parse_status_line(b"FAILED tests/t.py::x - e\n"))
@@ -183,7 +190,10 @@ class FindingTests(unittest.TestCase):
         a = analyze("==MP init;0x1000;256\n==MP alloc;64;0x1010;a.c:1\n==MP alloc;8;0x1020;a.c:2\n"
                     "==MP alloc;8;0x1010;a.c:3\n==MP alloc;512;0x1080;a.c:4\n==MP alloc;4;0x500;a.c:5\n")
         s = a.segments[0]
-        self.assertEqual([(o["ptr"], o["with"]) for o in s.overlaps], [(0x1020, 0x1010), (0x1010, 0x1010)])
+        # the same address again is no overlap but a finding of its own
+        self.assertEqual([(o["ptr"], o["with"]) for o in s.overlaps], [(0x1020, 0x1010)])
+        self.assertEqual([(t["ptr"], t["size"], t["site"], t["first_size"], t["first_site"], t["first_line"])
+                          for t in s.allocated_twice], [(0x1010, 8, "a.c:3", 64, "a.c:1", 2)])
         self.assertEqual([o["ptr"] for o in s.outside_heap], [0x1080, 0x500])
 
     def test_reinit_same_test_warns_new_test_leaks(self):
@@ -270,6 +280,53 @@ class FindingTests(unittest.TestCase):
                     "t.py::test_b seproxyhal: printf: ==MP! fault;4;0x10;unknown;invalid pointer\nPASSED\n")
         self.assertEqual([(s.name, len(s.faults)) for s in a.segments], [("test_a", 0), ("test_b", 1)])
 
+    def test_bad_input_issue_16(self):
+        text = ("==MP init;0x1000;0\n==MP init;0x2000;256\n"
+                "==MP alloc;8;0x2010;a.c:1 seproxyhal: printf: ==MP free;0x2010;a.c:2\n"
+                "==MP alloc;4096;0x2040;a.c:3\n==MP alloc;0;0x2080;a.c:4\n==MP alloc;9;0x0;a.c:5\n"
+                "==MP persist;16;0x0;a.c:6\n")
+        for plot in (False, True):
+            a = analyze(text, plot)
+            self.assertEqual([w[1] for w in a.warnings], [1, 3, 4, 5])
+            self.assertIn("two ==MP events on one line", a.warnings[1][2])
+            self.assertIn("larger than the heap", a.warnings[2][2])
+            s = a.segments[0]
+            # the split line: the alloc and its free, neither swallowed into a site
+            self.assertEqual((s.allocations, s.failed_allocations), (3, 2))
+            self.assertEqual([l["ptr"] for l in s.leaks], [0x2040, 0x2080])
+            self.assertEqual(a.exit_status(strict=True), 1)
+
+    def test_owner_rules(self):
+        # a test without an init writes into the previous test's heap
+        # segment: its blocks are that test's leaks when another test's init
+        # (or its own, later) closes it; a persistent block is listed at the
+        # segment's end, unless freed; a re-init in the owner test warns
+        text = ("collected 3 items\nt.py::test_a[1] \n==MP init;0x1000;256\n==MP persist;8;0x1010;p.c:1\n"
+                "==MP persist;8;0x1020;p.c:2\n==MP free;0x1020;p.c:3\nPASSED\n"
+                "t.py::test_b[2] \n==MP alloc;4;0x1030;b.c:1\n==MP init;0x1000;512\n==MP alloc;4;0x1040;b.c:2\n"
+                "==MP init;0x1000;512\nPASSED\nt.py::test_c[3] \n==MP alloc;4;0x1050;c.c:1\n"
+                "==MP alloc;4;0x1050;c.c:2\n==MP free;0x1060;c.c:3\n")
+        for plot in (False, True):
+            a = analyze(text, plot)
+            sa, sb, sc = a.segments
+            self.assertEqual([l["ptr"] for l in sa.leaks], [0x1030])
+            self.assertEqual([p["ptr"] for p in sa.persistent], [0x1010])
+            self.assertEqual([w["ptr"] for w in sb.reinit_warnings], [0x1040])
+            self.assertEqual([l["ptr"] for l in sb.leaks], [0x1050])
+            self.assertEqual([t["ptr"] for t in sb.allocated_twice], [0x1050])
+            self.assertEqual([f["ptr"] for f in sb.invalid_frees], [0x1060])
+            self.assertEqual((sc.leaks, sc.allocations), ([], 2))
+
+    def test_offsets_and_percent_against_their_own_heap(self):
+        text = ("==MP init;0x1000;1000\n==MP alloc;500;0x1010;a.c:1\n==MP init;0x8000;100\n"
+                "==MP alloc;10;0x8010;a.c:2\n")
+        s = analyze(text).segments[0]
+        self.assertAlmostEqual(s.max_live_percent, 50.0)
+        self.assertEqual([(w["addr"], w["offset"]) for w in s.reinit_warnings], [("0x1010", 0x10)])
+        self.assertEqual([(l["addr"], l["offset"]) for l in s.leaks], [("0x8010", 0x10)])
+        out = run_cli([], "==MP init;0x1000;100\n==MP alloc;4;0x0000101C;a.c:1\n")[1]
+        self.assertIn("LEAK: 4 bytes at 0x0000101C (heap+0x1c) allocated at a.c:1 (log line 2)", out)
+
     def test_largest_gap(self):
         blocks = {0x10: (16,), 0x40: (16,)}
         self.assertEqual(layout.largest_gap(blocks, 0x0, 0x100), 0x100 - 0x50)
@@ -278,8 +335,12 @@ class FindingTests(unittest.TestCase):
 
 
 class OutputTests(unittest.TestCase):
+    # test_b has an init of its own: the findings of a test without one are
+    # those of the test that owns the heap segment (the SDK's rule)
     LOG = ("collected 2 items\nt.py::test_a PASSED\n==MP init;0x1000;256\n==MP alloc;32;0x1010;a.c:1\n"
-           "t.py::test_b FAILED\n==MP free;0x1010;a.c:2\n==MP free;0x1010;a.c:2\n==MP alloc;16;0x1040;b.c:3\n")
+           "==MP free;0x1010;a.c:1\n"
+           "t.py::test_b FAILED\n==MP init;0x1000;256\n==MP alloc;32;0x1010;a.c:1\n"
+           "==MP free;0x1010;a.c:2\n==MP free;0x1010;a.c:2\n==MP alloc;16;0x1040;b.c:3\n")
 
     def test_text_model_lines(self):
         status, out, err = run_cli([], CLEAN)
@@ -309,15 +370,16 @@ class OutputTests(unittest.TestCase):
         self.assertEqual(doc["exit_status"], 1)
         a, b = doc["segments"]
         self.assertEqual((a["index"], a["name"], a["status"], a["heap_size"]), (1, "test_a", "PASSED", 256))
-        self.assertEqual(b["double_frees"], [{"ptr": "0x1010", "site": "a.c:2", "line": 7}])
-        self.assertEqual(b["leaks"], [{"ptr": "0x1040", "size": 16, "site": "b.c:3", "line": 8}])
+        self.assertEqual(b["double_frees"], [{"ptr": "0x1010", "site": "a.c:2", "line": 10}])
+        self.assertEqual(b["leaks"], [{"ptr": "0x1040", "size": 16, "site": "b.c:3", "line": 11}])
         self.assertEqual(b["leak_sites"], [{"site": "b.c:3", "count": 1, "bytes": 16}])
         for key in ("total_allocated", "max_live", "max_live_percent", "allocations", "reinit_warnings",
                     "invalid_frees", "persistent", "overlaps", "outside_heap", "largest_free_gap_at_peak",
                     "largest_free_gap_at_end", "top_sites_by_bytes", "top_sites_by_count", "peak_sites"):
             self.assertIn(key, a)
         self.assertEqual(doc["global"], {"highest_max_live": 32, "segments": 2, "leaks": 1, "bad_frees": 1,
-                                         "faults": 0, "malformed_lines": 0, "warnings": []})
+                                         "allocated_twice": 0, "faults": 0, "malformed_lines": 0,
+                                         "warnings": []})
 
     def test_junit_parse_back(self):
         with tempfile.TemporaryDirectory() as d:
@@ -333,7 +395,8 @@ class OutputTests(unittest.TestCase):
         self.assertIn("leak: 16 bytes", cases[1].find("failure").text)
 
     FAULT_LOG = ("collected 2 items\nt.py::test_a \n==MP init;0x1000;256\nPASSED\n"
-                 "t.py::test_b \n==MP alloc;8;0x1010;a.c:1\n==MP! fault;5;0x1010;live;buffer overflow (tail canary)\n"
+                 "t.py::test_b \n==MP init;0x1000;256\n==MP alloc;8;0x1010;a.c:1\n"
+                 "==MP! fault;5;0x1010;live;buffer overflow (tail canary)\n"
                  "==MP! site;alloc;0x1010;a.c:1\nFAILED\n")
 
     def test_fault_in_every_report(self):
@@ -344,19 +407,19 @@ class OutputTests(unittest.TestCase):
                 doc = json.load(f)
             root = ET.parse(xpath).getroot()
         self.assertEqual((status, err), (1, ""))
-        self.assertIn("FAULT: buffer overflow (tail canary) (code 5) at heap+0x10 (log line 7): allocated at a.c:1",
+        self.assertIn("FAULT: buffer overflow (tail canary) (code 5) at 0x1010 (heap+0x10) (log line 8): allocated at a.c:1",
                       out)
         self.assertIn("Faults = 1\n", out)
         self.assertEqual(doc["segments"][0]["faults"], [])
         self.assertEqual(doc["segments"][1]["faults"],
                          [{"code": 5, "name": "buffer overflow (tail canary)", "ptr": "0x1010", "known": "live",
-                           "alloc_site": "a.c:1", "free_site": None, "line": 7}])
+                           "alloc_site": "a.c:1", "free_site": None, "line": 8}])
         self.assertEqual((doc["global"]["faults"], doc["exit_status"]), (1, 1))
         cases = root.findall("testsuite/testcase")
         self.assertIsNone(cases[0].find("failure"))
         failure = cases[1].find("failure")
         self.assertEqual(failure.get("message"), "1 leak(s), 0 bad free(s), 1 fault(s)")
-        self.assertIn("fault: buffer overflow (tail canary) (code 5) at 0x1010 (log line 7): allocated at a.c:1",
+        self.assertIn("fault: buffer overflow (tail canary) (code 5) at 0x1010 (log line 8): allocated at a.c:1",
                       failure.text)
         # -q keeps the fault
         self.assertIn("FAULT: buffer overflow", run_cli(["-q"], self.FAULT_LOG)[1])
@@ -388,6 +451,14 @@ class OutputTests(unittest.TestCase):
             status, out, err = run_cli([option, "/nonexistent/dir/out"], CLEAN)
             self.assertEqual(status, 2, option)
             self.assertEqual(err, "valground: cannot write /nonexistent/dir/out: No such file or directory\n")
+
+    def test_plot_extension_and_write_errors_name_the_path(self):
+        status, _, err = run_cli(["--plot", "/tmp/valground-plot.unknown"], CLEAN)
+        self.assertEqual(status, 2)
+        self.assertIn("--plot /tmp/valground-plot.unknown: unknown image format", err)
+        if os.path.exists("/dev/full"):
+            status, _, err = run_cli(["--json", "/dev/full"], CLEAN)
+            self.assertEqual((status, err.strip()), (2, "valground: cannot write /dev/full: No space left on device"))
 
     def test_executable_reads_stdin_and_help(self):
         p = subprocess.run([sys.executable, VALGROUND], input=CLEAN.encode(), capture_output=True)
@@ -424,7 +495,8 @@ class OutputTests(unittest.TestCase):
             self.assertEqual((status, err), (1, ""))
             self.assertTrue(ET.parse(path).getroot().tag.endswith("svg"))
             # an image it cannot write is a usage error, as for --json and --junit
-            for bad in ("/nonexistent/dir/p.svg", os.path.join(d, "p.nosuchformat")):
+            # (an unknown extension is refused before reading: test_plot_extension_...)
+            for bad in ("/nonexistent/dir/p.svg",):
                 status, out, err = run_cli(["--plot", bad], CLEAN)
                 self.assertEqual(status, 2, bad)
                 self.assertTrue(err.startswith(f"valground: cannot write the plot {bad}: "), err)
