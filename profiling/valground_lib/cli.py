@@ -81,7 +81,9 @@ def _main(argv, stdin, stdout, stderr):
             f.close()
         print(f"valground: cannot read {err.filename}: {err.strerror}", file=stderr)
         return 2
-    analyzer = Analyzer(plot=bool(args.plot))
+    # -q without --json or --plot prints no site tables, gaps, persistent
+    # blocks or warnings: the analyzer need not build them
+    analyzer = Analyzer(plot=bool(args.plot), lean=args.quiet and not args.json)
     try:
         if not inputs:
             analyzer.feed(stdin)

@@ -130,12 +130,27 @@ def segment_lines(seg, analyzer, quiet, paint):
     return out
 
 
-def render(analyzer, quiet=False, colors=False, strict=False):
+def render(analyzer, quiet=False, colors=False, strict=False, shortcut=True):
+    """The report. shortcut: a quiet segment without findings in one
+    f-string (a third of the time on 80,000 tests), the lines segment_lines
+    gives (tests/analyzer/test_differential.py compares the two)."""
     paint = Painter(colors)
     out = []
+    append = out.append
+    congrats = paint(GREEN, "No memory leak detected, congrats!")
     for seg in analyzer.segments:
+        if (shortcut and quiet and not (seg.leaks or seg.double_frees or seg.invalid_frees or seg.allocated_twice
+                           or seg.faults or seg.overlaps or seg.outside_heap or seg.failed_allocations)):
+            # the common case of -q, in one string: what segment_lines gives
+            pct = seg.max_live_percent
+            full = f" ({pct:.2f}% full)" if pct is not None else ""
+            append(f"{paint(BOLD, header(seg, analyzer))}\n=== Summary ===\n"
+                   f"Total overtime = {seg.total_allocated} bytes\n"
+                   f"Max overtime = {seg.max_live} bytes{full}\n"
+                   f"Allocations = {seg.allocations}\n{congrats}\n")
+            continue
         out += segment_lines(seg, analyzer, quiet, paint)
-        out.append("")
+        append("")
     out.append(paint(BOLD, "=== Global ==="))
     out.append(f"Higher Max overtime = {analyzer.highest_max_live} bytes")
     out.append(f"Segments = {len(analyzer.segments)}")

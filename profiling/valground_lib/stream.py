@@ -56,6 +56,10 @@ EVENT_PATTERN = (
     rb"|free;0x([1-9a-f][0-9a-f]{0,15});(?:SITE:[0-9]+)\n|([^\n]*))")
 EVENT_RE = re.compile(EVENT_PATTERN.replace(b"SITE", rb"[^\n]*"))
 STRICT_RE = re.compile(EVENT_PATTERN.replace(b"SITE", rb"[^\n=]*"))
+# An init as the writers spell it (what parse.parse_event reads to the same
+# numbers; 16 hex and 19 decimal digits fit 64 bits): read here, once per
+# test on a transcript of short tests, without the parser's general path.
+INIT_RE = re.compile(rb"init;0x([0-9a-f]{1,16});([0-9]{1,19})")
 TABLE_MAX = 1 << 16         # numbers remembered per table (Reader.learn)
 
 
@@ -208,6 +212,10 @@ class Reader:
         """A line that may be pytest's, handled whole as the reference does."""
         a = self.a
         line = self.text[start:end]
+        if b"==MP" not in line:
+            # the common case: a test line (split_fault and split_event find no marker)
+            a.other(line)
+            return
         fault = split_fault(line)
         if fault is not None:
             before, payload = fault
@@ -282,6 +290,9 @@ class Reader:
         # (zip(*events)) and mapping the columns cost 0.16 s more on
         # bench_speed's transcript
         size_of, ptr_of = self.size_of, self.ptr_of
+        # lean (model.Analyzer): no site tables, no blocks freed since the peak
+        full = not a.lean
+        init_match = INIT_RE.fullmatch
         events = iter(events)
         seq = first - 1
         while True:
@@ -296,8 +307,7 @@ class Reader:
             total, count = seg.total_allocated, seg.allocations
             peak = None
             odd = None
-            for persist, size_text, ptr_text, site, free_text, other in events:
-                seq += 1
+            for seq, (persist, size_text, ptr_text, site, free_text, other) in enumerate(events, seq + 1):
                 if free_text:
                     try:
                         ptr = ptr_of[free_text]
@@ -309,7 +319,8 @@ class Reader:
                         break
                     del starts[bisect_left(starts, ptr)]
                     add(ptr)
-                    keep(rec)
+                    if full:
+                        keep(rec)
                     live_bytes -= rec[0]
                     continue
                 try:
@@ -336,12 +347,13 @@ class Reader:
                 insert(k, ptr)
                 total += size
                 count += 1
-                st = seg_sites.get(site)      # layout.add_site, inlined
-                if st is None:
-                    seg_sites[site] = [1, size]
-                else:
-                    st[0] += 1
-                    st[1] += size
+                if full:
+                    st = seg_sites.get(site)      # layout.add_site, inlined
+                    if st is None:
+                        seg_sites[site] = [1, size]
+                    else:
+                        st[0] += 1
+                        st[1] += size
                 live[ptr] = (size, site, None, seg, not not persist, ptr, seq)
                 live_bytes += size
                 if live_bytes > peak_bytes:
@@ -366,6 +378,10 @@ class Reader:
                 # a bad free: its site, not captured on the fast path
                 a.event(("free", odd, self.free_site(seq)), where, self.source)
             elif type(odd) is bytes:
-                a.payload(odd.rstrip(b"\r"), where, self.source)
+                m = init_match(odd)
+                if m is not None:
+                    a.event(("init", int(m[1], 16), int(m[2])), where, self.source)
+                else:
+                    a.payload(odd.rstrip(b"\r"), where, self.source)
             else:
                 a.event(odd, where, self.source)

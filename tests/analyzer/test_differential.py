@@ -44,6 +44,33 @@ class Differential(unittest.TestCase):
                     bad.append((seed, plot, block, difflog.valground_verdicts(got), want))
         self.assertEqual(bad[:1], [], f"{len(bad)} mismatches")
 
+    def test_lean_gives_the_same_quiet_report(self):
+        # valground -q without --json: Analyzer(lean=True) skips what that
+        # report does not print; the report, warnings and exit status must
+        # be those of the full analyzer (the transcripts, then the stored
+        # logs); and render's shortcut for a quiet segment without findings
+        # must give segment_lines' text
+        texts = [difflog.transcript(seed, sdk=seed % 2 == 0).encode() for seed in SEEDS]
+        for d in ("golden", "fixtures"):
+            for name in sorted(os.listdir(os.path.join(HERE, d))):
+                if name.endswith(".log"):
+                    with open(os.path.join(HERE, d, name), "rb") as f:
+                        texts.append(f.read())
+        rnd = random.Random(7)
+        for k, text in enumerate(texts):
+            block = rnd.choice([None, 64, 333, 4096])
+            runs = []
+            for lean in (False, True):
+                a = Analyzer(block_size=block, lean=lean)
+                a.feed(io.BytesIO(text))
+                a.finish()
+                runs.append((report_text.render(a, quiet=True), report_text.warning_lines(a),
+                             a.exit_status(), a.exit_status(strict=True)))
+                colors = k % 2 == 1
+                self.assertEqual(report_text.render(a, quiet=True, colors=colors),
+                                 report_text.render(a, quiet=True, colors=colors, shortcut=False), f"text {k}")
+            self.assertEqual(runs[0], runs[1], f"text {k}, block {block}")
+
     def test_every_shape_is_exercised(self):
         seen = set()
         for seed in SEEDS:
