@@ -44,12 +44,7 @@ def group_by_site(pairs):
     """[{site, count, bytes}] for (site, size) pairs, most bytes first."""
     acc = {}
     for site, size in pairs:
-        a = acc.get(site)
-        if a is None:
-            acc[site] = [1, size]
-        else:
-            a[0] += 1
-            a[1] += size
+        add_site(acc, site, size)
     rows = [{"site": s.decode("utf-8", "replace") if type(s) is bytes else s, "count": c, "bytes": b}
             for s, (c, b) in acc.items()]
     if len(rows) > 1:

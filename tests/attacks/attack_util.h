@@ -45,13 +45,7 @@
 #define ATK_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-#if MEM_HARDENING == 0
-#define LEVEL_NAME "off"
-#elif MEM_HARDENING == 1
-#define LEVEL_NAME "standard"
-#else
-#define LEVEL_NAME "paranoid"
-#endif
+#include "../level_name.h"
 
 /* ---- guarded arena ------------------------------------------------------ */
 

@@ -85,11 +85,4 @@ int cost_pair_main(void);
 /** SysTick's current value, read out of line (the cross-check's marker). */
 uint32_t cost_read_timer(void);
 
-/* The hardening level the image was built at, as the output names it. */
-#if MEM_HARDENING == 0
-#define LEVEL_NAME "off"
-#elif MEM_HARDENING == 1
-#define LEVEL_NAME "standard"
-#else
-#define LEVEL_NAME "paranoid"
-#endif
+#include "../level_name.h" /* LEVEL_NAME */
