@@ -5,7 +5,7 @@ import gc
 import os
 import sys
 
-from . import report_json, report_junit, report_text
+from . import core, report_json, report_junit, report_text
 from .model import Analyzer
 
 DESCRIPTION = """\
@@ -83,17 +83,23 @@ def _main(argv, stdin, stdout, stderr):
         return 2
     # -q without --json or --plot prints no site tables, gaps, persistent
     # blocks or warnings: the analyzer need not build them
-    analyzer = Analyzer(plot=bool(args.plot), lean=args.quiet and not args.json)
+    lean = args.quiet and not args.json
+    sources = [(name if len(inputs) > 1 else None, f) for name, f in inputs] or [(None, stdin)]
     try:
-        if not inputs:
-            analyzer.feed(stdin)
-        for name, f in inputs:
-            with f:
-                analyzer.feed(f, name if len(inputs) > 1 else None)
+        analyzer = None if args.plot else core.analyze(sources, lean)
+        if analyzer is None:
+            if core.last_problem and os.environ.get("VALGROUND_VERBOSE"):
+                print(f"valground: the Python reader reads the log ({core.last_problem})", file=stderr)
+            analyzer = Analyzer(plot=bool(args.plot), lean=lean)
+            for source, f in sources:
+                analyzer.feed(f, source)
+            analyzer.finish()
     except OSError as err:
         print(f"valground: read error: {err.strerror or err}", file=stderr)
         return 2
-    analyzer.finish()
+    finally:
+        for _, f in inputs:
+            f.close()
     for line in report_text.warning_lines(analyzer, args.strict):
         print(line, file=stderr)
     stdout.write(report_text.render(analyzer, args.quiet, args.colors, args.strict))
