@@ -46,31 +46,72 @@ def split_event(line):
 NUMBER_LIMIT = 1 << 64
 HEX_DIGITS_RE = re.compile(rb"[0-9a-fA-F]+\Z")
 
+# What the SDK's valground.py reads that no writer of FORMAT.md writes (it
+# splits at `;` and reads numbers with Python's int(x, 0)): a number in
+# another base or spelling, fields after the last one, a site without its
+# line. valground reads those events as it does, so that its verdicts are
+# the same, and warns about each (the `notes` of parse_event).
 
-def _hex(field, what):
+
+def _lax(field, what, notes):
+    """field read as the SDK's tool reads a number (int(x, 0)), with a note;
+    ParseError when it cannot, or when the value cannot be a size or an
+    address (negative, wider than 64 bits)."""
+    try:
+        value = int(field, 0)
+    except ValueError:
+        raise ParseError(f"{what} is not a number: {field[:40]!r}") from None
+    if value < 0:
+        raise ParseError(f"{what} is negative: {field[:40]!r}")
+    if value >= NUMBER_LIMIT:
+        raise ParseError(f"{what} is wider than 64 bits: {field[:40]!r}")
+    if notes is not None:
+        notes.append(f"{what} {field[:40]!r} read as {value}, as the SDK's tool reads it")
+    return value
+
+
+def _hex(field, what, notes=None):
     # int(x, 16) alone would take a sign, blanks and underscores (`0x-10`, `0x 1_0`)
     if not field.startswith(b"0x") or not HEX_DIGITS_RE.match(field, 2):
-        raise ParseError(f"{what} is not a 0x<hex> address: {field[:40]!r}")
+        if notes is None:
+            raise ParseError(f"{what} is not a 0x<hex> address: {field[:40]!r}")
+        return _lax(field, what, notes)
     value = int(field[2:], 16)
     if value >= NUMBER_LIMIT:
         raise ParseError(f"{what} is wider than 64 bits: {field[:40]!r}")
     return value
 
 
-def _dec(field, what):
+def _dec(field, what, notes=None):
     if not field.isdigit():
-        raise ParseError(f"{what} is not a decimal number: {field[:40]!r}")
+        if notes is None:
+            raise ParseError(f"{what} is not a decimal number: {field[:40]!r}")
+        return _lax(field, what, notes)
     value = int(field)
     if value >= NUMBER_LIMIT:
         raise ParseError(f"{what} is wider than 64 bits: {field[:40]!r}")
     return value
 
 
-def _site(field):
+def _is_site(field):
     file, sep, line = field.rpartition(b":")
-    if not sep or not line.isdigit():
+    return bool(sep) and line.isdigit()
+
+
+def _site(field, notes=None):
+    """The site: `<file>:<line>` to the end of the line; with notes, what
+    the SDK's tool reads otherwise (the field up to the next `;`, whatever
+    it holds), with a note."""
+    if _is_site(field):
+        return field
+    if notes is None:
         raise ParseError(f"site is not <file>:<line>: {field[:60]!r}")
-    return field
+    site, sep, extra = field.partition(b";")
+    if sep:
+        notes.append(f"fields after the site ignored: {extra[:40]!r}")
+    if not _is_site(site):
+        notes.append(f"site is not <file>:<line>: {site[:60]!r}")
+    return site
 
 
 def _spelled(event, field, spelling):
@@ -97,31 +138,37 @@ def split_two(payload):
 TWO_RE = re.compile(rb"(init;[^;]*;[0-9]+|.*:[0-9]+)(?![0-9])(.*)\Z", re.S)
 
 
-def parse_event(payload, spelling=False):
+def parse_event(payload, spelling=False, notes=None):
     """Parses the text after `==MP ` (bytes). Returns one of
     ('init', base, size), ('alloc'|'persist', size, ptr, site), ('free', ptr, site)
-    with site as bytes `file:line`; raises ParseError naming the problem.
+    with site as bytes; raises ParseError naming the problem.
     With spelling, an alloc, persist or free whose pointer is not written
-    0x<lowercase hex, no leading zero> has that text (bytes) appended."""
+    0x<lowercase hex, no leading zero> has that text (bytes) appended.
+    notes: None to read only FORMAT.md's forms; a list to read also what
+    the SDK's tool reads (numbers in any base int(x, 0) takes, fields after
+    the last, a site without its line), each such spelling noted there."""
     payload = payload.rstrip()
     kind, sep, rest = payload.partition(b";")
     if kind == b"init":
         fields = rest.split(b";")
-        if len(fields) != 2:
+        if len(fields) < 2 or (len(fields) > 2 and notes is None):
             raise ParseError("init needs 2 fields (0x<heap>;<size>), got %d" % len(fields))
-        return ("init", _hex(fields[0], "heap"), _dec(fields[1], "heap size"))
+        if len(fields) > 2:
+            notes.append(f"fields after the heap size ignored: {b';'.join(fields[2:])[:40]!r}")
+        return ("init", _hex(fields[0], "heap", notes), _dec(fields[1], "heap size", notes))
     if kind in (b"alloc", b"persist"):
         fields = rest.split(b";", 2)
         if len(fields) != 3:
             raise ParseError("%s needs 3 fields (<size>;0x<ptr>;<file>:<line>), got %d"
                              % (kind.decode(), len(fields)))
-        return _spelled((kind.decode(), _dec(fields[0], "size"), _hex(fields[1], "pointer"),
-                         _site(fields[2])), fields[1], spelling)
+        return _spelled((kind.decode(), _dec(fields[0], "size", notes), _hex(fields[1], "pointer", notes),
+                         _site(fields[2], notes)), fields[1], spelling)
     if kind == b"free":
         fields = rest.split(b";", 1)
         if len(fields) != 2:
             raise ParseError("free needs 2 fields (0x<ptr>;<file>:<line>), got %d" % len(fields))
-        return _spelled(("free", _hex(fields[0], "pointer"), _site(fields[1])), fields[0], spelling)
+        return _spelled(("free", _hex(fields[0], "pointer", notes), _site(fields[1], notes)), fields[0],
+                        spelling)
     raise ParseError(f"unknown event {kind[:30].decode('ascii', 'replace')!r}")
 
 

@@ -23,6 +23,7 @@ def _hex(entries, keys=("ptr",)):
 
 def segment_doc(seg):
     pct = seg.max_live_percent
+    by_bytes, by_count = seg.top_sites_both()
     return {
         "index": seg.index,
         "test": seg.ordinal,
@@ -46,8 +47,8 @@ def segment_doc(seg):
         "largest_free_gap_at_peak": seg.gap_at_peak,
         "largest_free_gap_at_end": seg.gap_at_end,
         "leak_sites": seg.leak_sites() if seg.leaks else [],
-        "top_sites_by_bytes": seg.top_sites("bytes"),
-        "top_sites_by_count": seg.top_sites("count"),
+        "top_sites_by_bytes": by_bytes,
+        "top_sites_by_count": by_count,
         "peak_sites": seg.peak_sites,
     }
 

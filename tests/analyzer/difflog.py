@@ -10,7 +10,9 @@ and never allocated), allocations at a live address, leaks. sdk=True keeps to
 what the SDK's valground.py reads (every event behind `seproxyhal: printf: `,
 an init before any event, no event on a test-name line, no `==MP!` line);
 otherwise some events are bare and some follow a test name on its line,
-which valground reads too (profiling/README.md).
+which valground reads too (profiling/README.md). lax=True respells some
+events as no writer does but the SDK's tool reads them (respelled()): valground
+reads those as it does, with a warning.
 
 verdicts(text) -> {test number: {"leaks", "warnings", "bad_frees", "twice",
 "persistent"}} (addresses, in log order; 0 is the output before the first
@@ -74,14 +76,14 @@ def verdicts(text):
         elif heap is None:
             continue                # an event before any init: ignored (a warning)
         elif words[0] in ("alloc", "persist"):
-            ptr = int(words[2], 16)
+            ptr = int(words[2], 0)         # int(x, 0): any spelling the SDK's tool reads
             if ptr == 0:
                 continue            # a failed allocation
             if heap[1].pop(ptr, None) is not None:
                 of(heap[0])["twice"].append(ptr)
             heap[1][ptr] = words[0] == "persist"
         elif words[0] == "free":
-            ptr = int(words[1], 16)
+            ptr = int(words[1], 0)
             if heap[1].pop(ptr, None) is None:
                 of(heap[0])["bad_frees"].append(ptr)
     if heap is not None:
@@ -91,10 +93,37 @@ def verdicts(text):
 
 
 # -- the generator ------------------------------------------------------------------------------
+def respelled(body, rnd):
+    """An event as no writer spells it but the SDK's tool reads it: a number
+    in another base or with underscores, an address in decimal or upper
+    case or zero-padded, a field after the last, a site without its line."""
+    words = body.split(";")
+    how = rnd.randrange(6)
+    number = 1 if words[0] in ("alloc", "persist", "init") and len(words) > 2 else None
+    address = 2 if words[0] in ("alloc", "persist") else 1
+    if how == 0 and number is not None and words[0] != "init":
+        words[1] = format(int(words[1]), rnd.choice(["#x", "#X", "#o", "#b"]))
+    elif how == 1 and number is not None and words[0] != "init" and int(words[1]) >= 10:
+        words[1] = words[1][0] + "_" + words[1][1:]
+    elif how == 2:
+        value = int(words[address], 0)
+        words[address] = rnd.choice(["%d", "0X%X", "0x%012x"]) % value
+    elif how == 3:
+        words.append(rnd.choice(["extra", "", "tag=1"]))
+    elif how == 4 and words[0] != "init":
+        words[-1] = words[-1].rpartition(":")[0]
+    else:
+        words[-1] += " "
+    return ";".join(words)
+
+
 class Gen:
-    def __init__(self, seed, sdk):
+    def __init__(self, seed, sdk, lax=False):
         self.rnd = random.Random(seed)
         self.sdk = sdk
+        # lax: some events respelled (respelled()), from a stream of their
+        # own so that the transcript is otherwise the same
+        self.lax = random.Random(seed * 7 + 3) if lax else None
         self.out = []
         self.heap = None            # (base, size)
         self.live = {}              # ptr -> persistent
@@ -106,6 +135,8 @@ class Gen:
 
     def event(self, body):
         r = self.rnd
+        if self.lax is not None and self.lax.random() < 0.15:
+            body = respelled(body, self.lax)
         if self.pending is not None and not self.sdk:
             self.out[-1] += PREFIX + "==MP " + body
             self.pending = None
@@ -219,8 +250,8 @@ class Gen:
         return "\n".join(self.out) + "\n"
 
 
-def transcript(seed, sdk=False):
-    return Gen(seed, sdk).run()
+def transcript(seed, sdk=False, lax=False):
+    return Gen(seed, sdk, lax).run()
 
 
 def valground_verdicts(analyzer):

@@ -108,6 +108,8 @@ def corpus():
             texts.append(("seed %d broken" % seed, broken(t, rnd).encode(), False))
         if seed % 4 == 3:
             texts.append(("seed %d shaped" % seed, shaped(t, rnd).encode("utf-8", "surrogateescape"), False))
+        if seed % 8 == 2:
+            texts.append(("seed %d lax" % seed, difflog.transcript(seed, sdk=True, lax=True).encode(), False))
     for d in ("golden", "fixtures"):
         for name in sorted(os.listdir(os.path.join(HERE, d))):
             if name.endswith(".log"):

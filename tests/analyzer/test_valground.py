@@ -6,6 +6,7 @@ Run: python3 tests/analyzer/test_valground.py  (meson: suite 'analyzer', test an
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -296,6 +297,37 @@ class FindingTests(unittest.TestCase):
             self.assertEqual([l["ptr"] for l in s.leaks], [0x2040, 0x2080])
             self.assertEqual(a.exit_status(strict=True), 1)
 
+    def test_what_the_sdk_tool_reads_is_read_and_warned(self):
+        # numbers in any base int(x, 0) takes, a field after the last one,
+        # a site without its line: the SDK's tool applies those events, so
+        # valground does (same verdicts), with one warning per line
+        notes = []
+        self.assertEqual(parse.parse_event(b"alloc;0x20;3665428528;src/b.c;x", notes=notes),
+                         ("alloc", 32, 3665428528, b"src/b.c"))
+        self.assertEqual(len(notes), 4)
+        self.assertEqual(parse.parse_event(b"init;0XDA7A0000;4_096;tag", notes=[]), ("init", 0xDA7A0000, 4096))
+        for bad in (b"alloc;-5;0x10;a.c:1", b"free;-0x10;a.c:1", b"alloc;1;0x10000000000000000;a.c:1",
+                    b"alloc;0x;0x10;a.c:1", b"alloc;16;0x10", b"init;0x10"):
+            with self.assertRaises(parse.ParseError, msg=bad):
+                parse.parse_event(bad, notes=[])
+        text = ("==MP init;0x1000;1024;extra\n==MP alloc;0x10;4112;a.c:1\n==MP alloc;8;0X1100;b.c\n"
+                "==MP free;0x1010;a.c:2;more\n==MP alloc;-4;0x1200;c.c:3\n")
+        for plot in (False, True):
+            a = analyze(text, plot)
+            self.assertEqual([w[1] for w in a.warnings], [1, 2, 3, 4, 5])
+            self.assertIn("0X1100", a.warnings[2][2])
+            self.assertIn("site is not <file>:<line>", a.warnings[2][2])
+            self.assertIn("negative", a.warnings[4][2])
+            s = a.segments[0]
+            self.assertEqual([(l["ptr"], l["size"], l["site"], l["addr"]) for l in s.leaks],
+                             [(0x1100, 8, "b.c", "0X1100")])
+            self.assertEqual((s.allocations, s.invalid_frees, s.double_frees), (2, [], []))
+            self.assertEqual((a.exit_status(), a.malformed), (1, 5))
+        status, out, err = run_cli(["-q"], text)
+        self.assertIn("LEAK: 8 bytes at 0X1100 (heap+0x100)", out)
+        self.assertIn("valground: warning: line 2: size b'0x10' read as 16, as the SDK's tool reads it; "
+                      "pointer b'4112' read as 4112", err)
+
     def test_owner_rules(self):
         # a test without an init writes into the previous test's heap
         # segment: its blocks are that test's leaks when another test's init
@@ -326,6 +358,28 @@ class FindingTests(unittest.TestCase):
         self.assertEqual([(l["addr"], l["offset"]) for l in s.leaks], [("0x8010", 0x10)])
         out = run_cli([], "==MP init;0x1000;100\n==MP alloc;4;0x0000101C;a.c:1\n")[1]
         self.assertIn("LEAK: 4 bytes at 0x0000101C (heap+0x1c) allocated at a.c:1 (log line 2)", out)
+
+    def test_top_sites_are_the_plain_definition(self):
+        # top_sites sorts with itemgetter and stable sorts for speed: it must
+        # give the plain definition's rows (the `limit` largest by value, ties
+        # by bytes; shown by value, ties by text), also with sites whose bytes
+        # are not UTF-8 (two that decode alike), and more sites than the limit
+        from valground_lib.model import Segment, site_str
+
+        def plain(sites, key, limit=10):
+            k = 0 if key == "count" else 1
+            best = sorted(sites.items(), key=lambda kv: (-kv[1][k], kv[0]))[:limit]
+            rows = [{"site": site_str(s), "count": c, "bytes": b} for s, (c, b) in best]
+            rows.sort(key=lambda r: (-r[key], r["site"]))
+            return rows
+        rnd = random.Random(5)
+        pool = [b"a.c:1", b"\xff.c:1", b"\xfe.c:1", b"\xc3\xa9.c:3", b"z:9", b"A:1"] + [b"s%d:1" % i for i in range(20)]
+        for _ in range(3000):
+            seg = Segment(1, "t")
+            for s in rnd.sample(pool, rnd.randrange(0, 25)):
+                seg.sites[s] = [rnd.randrange(1, 4), rnd.randrange(1, 5)]
+            for key in ("bytes", "count"):
+                self.assertEqual(seg.top_sites(key), plain(seg.sites, key), seg.sites)
 
     def test_largest_gap(self):
         blocks = {0x10: (16,), 0x40: (16,)}
