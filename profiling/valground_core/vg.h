@@ -34,7 +34,9 @@ enum { VG_OK = 0, VG_BAIL = 1, VG_IO_ERROR = 2, VG_NO_MEMORY = 3 };
  * VG_IO_ERROR (errno set) or VG_NO_MEMORY; after anything but VG_OK the
  * analyzer accepts nothing more. */
 int vg_feed(vg *a, int fd, int spool_fd);
-/* The end of the log (model.Analyzer.finish). VG_OK, VG_BAIL or VG_NO_MEMORY. */
+/* The end of the log (model.Analyzer.finish). VG_OK, VG_BAIL or VG_NO_MEMORY;
+ * once it returned VG_OK, it returns VG_OK and changes nothing, and vg_feed
+ * returns VG_BAIL. */
 int vg_finish(vg *a);
 
 uint64_t vg_bail_line(const vg *a);

@@ -143,6 +143,8 @@ static int write_all(int fd, const char *p, size_t n)
 
 int vg_feed(vg *a, int fd, int spool_fd)
 {
+    if (a->finished)
+        return vg_fail(a, "input after vg_finish"), VG_BAIL;
     if (a->bailed || a->oom)
         return status_of(a);
     a->line = 0;
@@ -197,6 +199,8 @@ int vg_feed(vg *a, int fd, int spool_fd)
         memmove(buf, buf + whole, fill - whole);
         fill -= whole;
     }
+    if (rc == VG_IO_ERROR)
+        vg_fail(a, "a read or write error");    /* nothing more is accepted (vg.h); errno is kept */
     free(buf);
     return rc;
 }
@@ -205,8 +209,11 @@ int vg_finish(vg *a)
 {
     if (a->bailed || a->oom)
         return status_of(a);
+    if (a->finished)
+        return VG_OK;
     if (!vg_model_finish(a))
         return status_of(a);
+    a->finished = 1;
     return VG_OK;
 }
 
@@ -233,5 +240,5 @@ const void *vg_result(vg *a, int which, uint64_t *nbytes)
         return NULL;
     }
     *nbytes = (uint64_t)(v->len * v->elem);
-    return v->data;
+    return *nbytes ? v->data : NULL;    /* a vector emptied again keeps its memory */
 }

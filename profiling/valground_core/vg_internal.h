@@ -165,6 +165,7 @@ struct vg {
     /* the input */
     uint64_t line;      /* the current line's number in its stream */
     int bailed;
+    int finished;       /* vg_finish returned VG_OK */
     uint64_t bail_line;
     const char *bail_reason;
     int oom;

@@ -181,7 +181,8 @@ static int peak_state(vg *a)
                     return vg_oom(a);
                 *b = m->slots[i];
             }
-            qsort(a->snap.data, a->snap.len, sizeof(vg_block), by_ptr);
+            if (a->snap.len > 1)    /* qsort(NULL, 0, ...) is undefined: no blocks, no vector */
+                qsort(a->snap.data, a->snap.len, sizeof(vg_block), by_ptr);
         }
     }
     a->frecs.len = 0;
@@ -226,7 +227,8 @@ static int live_sorted(vg *a, vg_vec *out, int by)
             return vg_oom(a);
         *b = a->live.slots[i];
     }
-    qsort(out->data, out->len, sizeof(vg_block), by ? by_seq : by_ptr);
+    if (out->len > 1)   /* as in peak_state */
+        qsort(out->data, out->len, sizeof(vg_block), by ? by_seq : by_ptr);
     return 1;
 }
 
