@@ -39,6 +39,14 @@ int vg_feed(vg *a, int fd, int spool_fd);
  * returns VG_BAIL. */
 int vg_finish(vg *a);
 
+/* After vg_finish in full mode: renders the segments of valground's --json
+ * document (profiling/valground_lib/report_json.py's segment_doc through
+ * json.dumps, one per line, ",\n" between: byte for byte) into VG_R_JSON.
+ * VG_OK; VG_BAIL when a test name or site holds a byte that is not ASCII
+ * (the Python writer renders that document; the results stay valid) or the
+ * analyzer is lean, unfinished or gave up; VG_NO_MEMORY. */
+int vg_render_json(vg *a);
+
 uint64_t vg_bail_line(const vg *a);
 const char *vg_bail_reason(const vg *a);
 
@@ -73,6 +81,7 @@ enum {
     VG_R_NAMES,         /* the segments' names: bytes */
     VG_R_NAME_OFFSETS,  /* uint64_t: where segment i's name starts (the same way) */
     VG_R_GLOBALS,       /* uint64_t: has collected, collected, tests */
+    VG_R_JSON,          /* after vg_render_json: the segments' JSON, bytes */
     VG_R_COUNT
 };
 /* The start of result `which` and its length in bytes (*nbytes); NULL and 0

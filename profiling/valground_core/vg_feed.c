@@ -33,6 +33,7 @@ vg *vg_new(int lean)
     vg_vec_init(&a->snap, sizeof(vg_block));
     vg_vec_init(&a->site_acc, 6 * sizeof(uint64_t));
     vg_vec_init(&a->seg_site_ids, sizeof(uint32_t));
+    vg_vec_init(&a->json, 1);
     if (!vg_model_start(a)) {
         vg_delete(a);
         return NULL;
@@ -45,7 +46,7 @@ void vg_delete(vg *a)
     if (a == NULL)
         return;
     vg_vec *vecs[] = {&a->segs, &a->names, &a->name_offs, &a->findings, &a->seg_sites, &a->peak_sites,
-                      &a->starts, &a->frecs, &a->snap, &a->site_acc, &a->seg_site_ids};
+                      &a->starts, &a->frecs, &a->snap, &a->site_acc, &a->seg_site_ids, &a->json};
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
         vg_vec_free(vecs[i]);
     vg_strings_free(&a->sites);
@@ -229,6 +230,7 @@ const void *vg_result(vg *a, int which, uint64_t *nbytes)
     case VG_R_SITE_OFFSETS: v = &a->sites.offs; break;
     case VG_R_NAMES: v = &a->names; break;
     case VG_R_NAME_OFFSETS: v = &a->name_offs; break;
+    case VG_R_JSON: v = &a->json; break;
     case VG_R_GLOBALS:
         a->globals[0] = (uint64_t)a->has_collected;
         a->globals[1] = a->collected;

@@ -1,8 +1,9 @@
-/* The analyzer core's state, shared by its four files:
+/* The analyzer core's state, shared by its files:
  *   vg_tables.c  growable vectors, the live-block map, the freed set, site interning;
  *   vg_lines.c   what a line is (pytest's test, status and `collected` lines, `==MP ` events);
  *   vg_model.c   the heap segments, live blocks and findings (model.py's rules);
- *   vg_feed.c    reading a file descriptor line by line, and the results (vg.h).
+ *   vg_feed.c    reading a file descriptor line by line, and the results (vg.h);
+ *   vg_json.c    the segments of the --json document.
  *
  * The core applies the rules of profiling/valground_lib/model.py to the lines
  * the Python reader's fast path reads (stream.py), and gives up (vg_bail) on
@@ -29,6 +30,8 @@ void vg_vec_init(vg_vec *v, size_t elem);
 void vg_vec_free(vg_vec *v);
 /* a pointer to a new zeroed element at the end; NULL when out of memory */
 void *vg_vec_push(vg_vec *v);
+/* room for need elements; false when out of memory */
+int vg_vec_reserve(vg_vec *v, size_t need);
 /* n bytes appended (a byte vector); false when out of memory */
 int vg_vec_append(vg_vec *v, const void *bytes, size_t n);
 #define VG_AT(v, type, i) (((type *)(v)->data)[i])
@@ -139,6 +142,7 @@ struct vg {
     int has_collected;
     uint64_t tests;
     uint64_t globals[3];    /* VG_R_GLOBALS */
+    vg_vec json;        /* VG_R_JSON: bytes */
     /* heap state */
     int has_heap;
     uint64_t heap_base, heap_size;

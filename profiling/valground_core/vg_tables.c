@@ -18,7 +18,7 @@ void vg_vec_free(vg_vec *v)
     v->len = v->cap = 0;
 }
 
-static int vec_reserve(vg_vec *v, size_t need)
+int vg_vec_reserve(vg_vec *v, size_t need)
 {
     if (need <= v->cap)
         return 1;
@@ -38,7 +38,7 @@ static int vec_reserve(vg_vec *v, size_t need)
 
 void *vg_vec_push(vg_vec *v)
 {
-    if (!vec_reserve(v, v->len + 1))
+    if (!vg_vec_reserve(v, v->len + 1))
         return NULL;
     char *p = (char *)v->data + v->len * v->elem;
     memset(p, 0, v->elem);
@@ -50,7 +50,7 @@ int vg_vec_append(vg_vec *v, const void *bytes, size_t n)
 {
     if (n == 0)
         return 1;
-    if (!vec_reserve(v, v->len + n))
+    if (!vg_vec_reserve(v, v->len + n))
         return 0;
     memcpy((char *)v->data + v->len, bytes, n);
     v->len += n;

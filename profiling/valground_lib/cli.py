@@ -86,7 +86,8 @@ def _main(argv, stdin, stdout, stderr):
     lean = args.quiet and not args.json
     sources = [(name if len(inputs) > 1 else None, f) for name, f in inputs] or [(None, stdin)]
     try:
-        analyzer = None if args.plot else core.analyze(sources, lean)
+        analyzer = None if args.plot else core.analyze(sources, lean, json=bool(args.json),
+                                                            sites=not args.quiet)
         if analyzer is None:
             if core.last_problem and os.environ.get("VALGROUND_VERBOSE"):
                 print(f"valground: the Python reader reads the log ({core.last_problem})", file=stderr)

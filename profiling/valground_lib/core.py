@@ -38,7 +38,7 @@ from . import layout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.join(os.path.dirname(HERE), "valground_core")
-SOURCES = ("vg_feed.c", "vg_lines.c", "vg_model.c", "vg_tables.c")
+SOURCES = ("vg_feed.c", "vg_json.c", "vg_lines.c", "vg_model.c", "vg_tables.c")
 HEADERS = ("vg.h", "vg_internal.h")
 CFLAGS = ("-std=c11", "-O2", "-shared", "-fPIC")
 
@@ -51,7 +51,7 @@ SEG_FIELDS = 19
 FINDING_FIELDS = 11
 SITE_FIELDS = 4
 (R_SEGMENTS, R_FINDINGS, R_SITES, R_PEAK_SITES, R_SITE_TEXT, R_SITE_OFFSETS, R_NAMES, R_NAME_OFFSETS,
- R_GLOBALS) = range(9)
+ R_GLOBALS, R_JSON) = range(10)
 KIND_LISTS = ("leaks", "reinit_warnings", "persistent", "double_frees", "invalid_frees", "allocated_twice")
 STATUS = [None] + [w.decode() for w in STATUS_WORDS]
 
@@ -134,6 +134,7 @@ def load():
     lib.vg_delete.restype, lib.vg_delete.argtypes = None, [vp]
     lib.vg_feed.restype, lib.vg_feed.argtypes = ctypes.c_int, [vp, ctypes.c_int, ctypes.c_int]
     lib.vg_finish.restype, lib.vg_finish.argtypes = ctypes.c_int, [vp]
+    lib.vg_render_json.restype, lib.vg_render_json.argtypes = ctypes.c_int, [vp]
     lib.vg_bail_line.restype, lib.vg_bail_line.argtypes = ctypes.c_uint64, [vp]
     lib.vg_bail_reason.restype, lib.vg_bail_reason.argtypes = ctypes.c_char_p, [vp]
     lib.vg_result.restype, lib.vg_result.argtypes = vp, [vp, ctypes.c_int, u64p]
@@ -184,12 +185,17 @@ class _Chain:
         return b""
 
 
-def analyze(inputs, lean):
+def analyze(inputs, lean, json=False, sites=True):
     """The finished Analyzer for inputs, a list of (source name or None,
     binary stream), read by the core. None when the core is not there or
     gave up (last_problem says why): every stream of inputs is then
     replaced by one that reads it again from where it started. Raises
-    OSError on a read error."""
+    OSError on a read error.
+    json: the core renders the segments of the --json document too (when
+    every name and site is ASCII), as the Analyzer's core_json (bytes),
+    which report_json writes; sites: the segments' site tables are wanted
+    by something else (the full text report): without them and with
+    core_json, they are not built."""
     global last_problem
     lib = load()
     if lib is None:
@@ -218,7 +224,16 @@ def analyze(inputs, lean):
             rc = lib.vg_finish(handle)
             if rc == VG_OK:
                 last_problem = None
-                return _results(lib, handle, lean)
+                core_json = None
+                if json and not lean:
+                    rc = lib.vg_render_json(handle)
+                    if rc == VG_NO_MEMORY:
+                        raise MemoryError("valground core: out of memory rendering the JSON document")
+                    if rc == VG_OK:
+                        core_json = _bytes(lib, handle, R_JSON)
+                a = _results(lib, handle, lean, sites or core_json is None)
+                a.core_json = core_json
+                return a
             last_problem = _why(lib, handle, rc, None)
         for k, rw in enumerate(rewinds):
             inputs[k] = (inputs[k][0], rw.reopen())
@@ -251,7 +266,7 @@ def _strings(blob, offsets):
     return [blob[s:e] for s, e in zip(offsets, ends)]
 
 
-def _results(lib, handle, lean):
+def _results(lib, handle, lean, sites):
     site_bytes = _strings(_bytes(lib, handle, R_SITE_TEXT), _words(lib, handle, R_SITE_OFFSETS))
     site_text = [site_str(s) for s in site_bytes]
     names = _strings(_bytes(lib, handle, R_NAMES), _words(lib, handle, R_NAME_OFFSETS))
@@ -309,7 +324,7 @@ def _results(lib, handle, lean):
             lst = []
             setattr(seg, name, lst)
         lst.append(entry)
-    if not lean:
+    if not lean and sites:
         for seg, site, count, size in struct.iter_unpack("=4Q", _bytes(lib, handle, R_SITES)):
             segs[seg].sites[site_bytes[site]] = [count, size]
         peak = {}

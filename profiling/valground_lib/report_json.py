@@ -54,10 +54,12 @@ def segment_doc(seg):
     }
 
 
-def document(analyzer, strict=False):
-    return {
-        "version": VERSION,
-        "segments": [segment_doc(s) for s in analyzer.segments],
+def document(analyzer, strict=False, segments=True):
+    """The document; segments=False leaves the segments out (the C core rendered them)."""
+    doc = {"version": VERSION}
+    if segments:
+        doc["segments"] = [segment_doc(s) for s in analyzer.segments]
+    doc.update({
         "global": {
             "highest_max_live": analyzer.highest_max_live,
             "segments": len(analyzer.segments),
@@ -70,13 +72,24 @@ def document(analyzer, strict=False):
                          for src, n, m in analyzer.warnings],
         },
         "exit_status": analyzer.exit_status(strict),
-    }
+    })
+    return doc
 
 
 def write(analyzer, path, strict=False):
     """One segment per line: json's C encoder (indent= falls back to the
     pure-Python one, five times slower on a long log), still readable and
     diffable; `python3 -m json.tool FILE` pretty-prints it."""
+    rendered = getattr(analyzer, "core_json", None)
+    if rendered is not None:
+        # the C core rendered the segments (profiling/valground_core/vg_json.c, the
+        # same bytes as below: tests/analyzer/test_core.py compares them)
+        doc = document(analyzer, strict, segments=False)
+        with open(path, "wb") as f:
+            f.write(b'{"segments": [\n')
+            f.write(rendered)
+            f.write(("\n],\n" + json.dumps(doc)[1:] + "\n").encode())
+        return
     doc = document(analyzer, strict)
     segments = doc.pop("segments")
     head = json.dumps(doc)

@@ -199,9 +199,17 @@ class CoreAgainstPython(unittest.TestCase):
             "19 digits": p + "init;0x1;9999999999999999999\n" + p + "alloc;9999999999999999999;0x1;a.c:1",
             "pre-test events": p + "init;0xda7a0000;4096\n" + p + "persist;8;0xda7a0000;m.c:1\n"
             + "collected 1 item\ntests/t.py::test_b PASSED\n" + p + "free;0xda7a0000;m.c:2\n",
+            # the --json segments: rendered by the core for ASCII (escapes
+            # included), by Python otherwise
+            "escapes": "tests/t.py::test_\"q\\\x01\x7f[x]\n" + p + "init;0xda7a0000;4096\n"
+            + p + "alloc;8;0xda7a0010;src/\"a\\b\x02.c:1\n",
+            "not ascii": "tests/t.py::test_caf\u00e9[\u00ff]\n" + p + "init;0xda7a0000;4096\n"
+            + p + "alloc;8;0xda7a0010;src/\u00e9.c:1\n",
+            "not utf-8": b"tests/t.py::test_\xff\xfe[x]\n".decode("latin-1") + p + "init;0xda7a0000;4096\n"
+            + p + "alloc;8;0xda7a0010;src/a.c:1\n",
         }
         for name, text in logs.items():
-            path = self.write("rare.log", text.encode())
+            path = self.write("rare.log", text.encode("latin-1" if name == "not utf-8" else "utf-8"))
             for mode in MODES:
                 want, _ = run(path, mode, False)
                 got, used = run(path, mode, True)

@@ -253,6 +253,7 @@ static const size_t RECORD_BYTES[VG_R_COUNT] = {
     [VG_R_NAMES] = 1u,
     [VG_R_NAME_OFFSETS] = 8u,
     [VG_R_GLOBALS] = 8u,
+    [VG_R_JSON] = 1u,
 };
 
 static void capture(vg *a, outcome *o)
@@ -292,6 +293,20 @@ static void run_fd(int fd, int spool_fd, int lean, outcome *o)
     assert_non_null(a);
     o->feed_rc = vg_feed(a, fd, spool_fd);
     o->finish_rc = vg_finish(a);
+    /* the --json segments: rendered (ASCII names and sites) or left to Python */
+    int json_rc = vg_render_json(a);
+    if (lean || o->feed_rc != VG_OK || o->finish_rc != VG_OK) {
+        assert_int_equal(json_rc, VG_BAIL);
+    } else {
+        assert_true(json_rc == VG_OK || json_rc == VG_BAIL);
+        uint64_t n = 0;
+        const char *p = vg_result(a, VG_R_JSON, &n);
+        if (json_rc == VG_OK) {
+            assert_true(n >= 12u);
+            assert_memory_equal(p, "{\"index\": 1,", 12u);
+            assert_int_equal(p[n - 1u], '}');
+        }
+    }
     capture(a, o);
     vg_delete(a);
 }
