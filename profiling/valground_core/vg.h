@@ -47,6 +47,13 @@ int vg_finish(vg *a);
  * analyzer is lean, unfinished or gave up; VG_NO_MEMORY. */
 int vg_render_json(vg *a);
 
+/* After vg_finish (lean or full): renders valground -q's text report
+ * (report_text.render(quiet=True, colors), byte for byte) into VG_R_TEXT.
+ * VG_OK; VG_BAIL when a name or site is not ASCII, a sum overflows 64 bits,
+ * or the analyzer is unfinished or gave up (the Python report is written
+ * then); VG_NO_MEMORY. */
+int vg_render_quiet(vg *a, int colors);
+
 uint64_t vg_bail_line(const vg *a);
 const char *vg_bail_reason(const vg *a);
 
@@ -80,8 +87,10 @@ enum {
     VG_R_SITE_OFFSETS,  /* uint64_t: where site i starts (the last ends with the text) */
     VG_R_NAMES,         /* the segments' names: bytes */
     VG_R_NAME_OFFSETS,  /* uint64_t: where segment i's name starts (the same way) */
-    VG_R_GLOBALS,       /* uint64_t: has collected, collected, tests */
+    VG_R_GLOBALS,       /* uint64_t: has collected, collected, tests, then the totals:
+                           leaks, bad frees, blocks allocated twice, highest peak */
     VG_R_JSON,          /* after vg_render_json: the segments' JSON, bytes */
+    VG_R_TEXT,          /* after vg_render_quiet: the -q report, bytes */
     VG_R_COUNT
 };
 /* The start of result `which` and its length in bytes (*nbytes); NULL and 0

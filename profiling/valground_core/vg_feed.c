@@ -3,9 +3,8 @@
  * A block of whole lines is read at a time. The lines that matter are found
  * the way stream.py finds them, with a search over the block for each marker
  * (`==MP `, `==MP! `, `::`, `collected `) rather than a look at every byte of
- * every line: most lines hold none of them, and memmem and memchr are the
- * C library's fastest loops. */
-#define _GNU_SOURCE     /* memmem, memrchr */
+ * every line: most lines hold none of them (next_eq and its kin below). */
+#define _GNU_SOURCE     /* memrchr */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@ vg *vg_new(int lean)
     vg_vec_init(&a->site_acc, 6 * sizeof(uint64_t));
     vg_vec_init(&a->seg_site_ids, sizeof(uint32_t));
     vg_vec_init(&a->json, 1);
+    vg_vec_init(&a->text, 1);
     if (!vg_model_start(a)) {
         vg_delete(a);
         return NULL;
@@ -46,7 +46,7 @@ void vg_delete(vg *a)
     if (a == NULL)
         return;
     vg_vec *vecs[] = {&a->segs, &a->names, &a->name_offs, &a->findings, &a->seg_sites, &a->peak_sites,
-                      &a->starts, &a->frecs, &a->snap, &a->site_acc, &a->seg_site_ids, &a->json};
+                      &a->starts, &a->frecs, &a->snap, &a->site_acc, &a->seg_site_ids, &a->json, &a->text};
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
         vg_vec_free(vecs[i]);
     vg_strings_free(&a->sites);
@@ -67,11 +67,55 @@ const char *vg_bail_reason(const vg *a)
     return a->bail_reason ? a->bail_reason : "";
 }
 
-/* the next `needle` at or after p, end when none */
-static const char *next(const char *p, const char *end, const char *needle, size_t n)
+/* The next marker at or after p, end when none. glibc's memmem is generic
+ * code at about three instructions a byte plus a set-up per call (a third
+ * of the core's instructions, callgrind); memchr is vectorized, so each
+ * search starts from a byte of its marker that logs seldom hold. */
+
+/* `==MP ` and `==MP! `: from their first byte, `=` (rare outside them) */
+static const char *next_eq(const char *p, const char *end, const char *needle, size_t n)
 {
-    const char *q = memmem(p, (size_t)(end - p), needle, n);
-    return q ? q : end;
+    while ((size_t)(end - p) >= n) {
+        const char *q = memchr(p, '=', (size_t)(end - p) - (n - 1));
+        if (q == NULL)
+            break;
+        if (memcmp(q, needle, n) == 0)
+            return q;
+        p = q + 1;
+    }
+    return end;
+}
+
+/* `::`: a colon followed by a colon */
+static const char *next_colons(const char *p, const char *end)
+{
+    while (end - p >= 2) {
+        const char *q = memchr(p, ':', (size_t)(end - p) - 1);
+        if (q == NULL)
+            break;
+        if (q[1] == ':')
+            return q;
+        p = q + 1;
+    }
+    return end;
+}
+
+/* `collected `: rare and long, so Horspool's skips (about ten bytes a step) */
+static const char *next_collected(const char *p, const char *end)
+{
+    static const char needle[] = "collected ";
+    enum { N = sizeof needle - 1 };
+    static unsigned char skip[256];
+    if (skip[0] == 0) {
+        for (int c = 0; c < 256; c++)
+            skip[c] = N;
+        for (int i = 0; i < N - 1; i++)
+            skip[(unsigned char)needle[i]] = (unsigned char)(N - 1 - i);
+    }
+    for (const char *q = p; end - q >= N; q += skip[(unsigned char)q[N - 1]])
+        if (q[N - 1] == ' ' && memcmp(q, needle, N) == 0)
+            return q;
+    return end;
 }
 
 static int status_of(vg *a)
@@ -90,13 +134,13 @@ static int lines(vg *a, const char *text, size_t n)
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         a->line++;
         if (mark < p)
-            mark = next(p, end, "==MP ", 5);
+            mark = next_eq(p, end, "==MP ", 5);
         if (test < p)
-            test = next(p, end, "::", 2);
+            test = next_colons(p, end);
         if (collected < p)
-            collected = next(p, end, "collected ", 10);
+            collected = next_collected(p, end);
         if (fault < p)
-            fault = next(p, end, "==MP! ", 6);
+            fault = next_eq(p, end, "==MP! ", 6);
         if (test < eol || collected < eol || fault < eol) {
             /* a line that may be pytest's: handled whole (stream.special_line) */
             if (mark < eol || fault < eol)
@@ -112,7 +156,7 @@ static int lines(vg *a, const char *text, size_t n)
             }
             if (mark < eol) {
                 const char *ev_text = mark + 5;
-                if (memmem(ev_text, (size_t)(eol - ev_text), "==MP ", 5) != NULL)
+                if (next_eq(ev_text, eol, "==MP ", 5) != eol)
                     return vg_fail(a, "two events on one line");
                 vg_event ev;
                 if (!vg_parse_event(ev_text, eol, &ev))
@@ -231,10 +275,12 @@ const void *vg_result(vg *a, int which, uint64_t *nbytes)
     case VG_R_NAMES: v = &a->names; break;
     case VG_R_NAME_OFFSETS: v = &a->name_offs; break;
     case VG_R_JSON: v = &a->json; break;
+    case VG_R_TEXT: v = &a->text; break;
     case VG_R_GLOBALS:
         a->globals[0] = (uint64_t)a->has_collected;
         a->globals[1] = a->collected;
         a->globals[2] = a->tests;
+        vg_totals(a, a->globals + 3);
         *nbytes = sizeof a->globals;
         return a->globals;
     default:

@@ -3,7 +3,8 @@
  *   vg_lines.c   what a line is (pytest's test, status and `collected` lines, `==MP ` events);
  *   vg_model.c   the heap segments, live blocks and findings (model.py's rules);
  *   vg_feed.c    reading a file descriptor line by line, and the results (vg.h);
- *   vg_json.c    the segments of the --json document.
+ *   vg_json.c    the segments of the --json document;
+ *   vg_text.c    the -q text report (vg_out.h: what both write with).
  *
  * The core applies the rules of profiling/valground_lib/model.py to the lines
  * the Python reader's fast path reads (stream.py), and gives up (vg_bail) on
@@ -141,8 +142,9 @@ struct vg {
     uint64_t collected;
     int has_collected;
     uint64_t tests;
-    uint64_t globals[3];    /* VG_R_GLOBALS */
+    uint64_t globals[7];    /* VG_R_GLOBALS */
     vg_vec json;        /* VG_R_JSON: bytes */
+    vg_vec text;        /* VG_R_TEXT: bytes */
     /* heap state */
     int has_heap;
     uint64_t heap_base, heap_size;
@@ -185,6 +187,8 @@ int vg_model_status(vg *a, int status);
 int vg_model_event(vg *a, const vg_event *ev);
 int vg_model_finish(vg *a);
 int vg_fail(vg *a, const char *reason);
+/* Analyzer.totals: leaks, bad frees, blocks allocated twice, highest peak */
+void vg_totals(const vg *a, uint64_t out[4]);
 int vg_oom(vg *a);
 
 #endif

@@ -7,163 +7,7 @@
  * to the Python writer (vg_render_json returns VG_BAIL), so that it never has
  * to reproduce Python's decoder. Sorting by a site's bytes is then sorting by
  * its text, as the Python side does. */
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "vg_internal.h"
-
-static const char *const STATUS[] = {"PASSED", "FAILED", "ERROR", "SKIPPED", "XFAIL", "XPASS"};
-
-typedef struct {
-    vg *a;
-    vg_vec *out;
-    int ok;
-} writer;
-
-static void put(writer *w, const char *s, size_t n)
-{
-    if (w->ok && !vg_vec_append(w->out, s, n))
-        w->ok = 0;
-}
-
-static void puts_(writer *w, const char *s)
-{
-    put(w, s, strlen(s));
-}
-
-/* digits by hand: snprintf was a third of the rendering time */
-static void put_u64(writer *w, uint64_t v)
-{
-    char buf[24];
-    char *p = buf + sizeof buf;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put(w, p, (size_t)(buf + sizeof buf - p));
-}
-
-static void put_ptr(writer *w, uint64_t v)
-{
-    char buf[24];
-    char *p = buf + sizeof buf;
-    *--p = '"';
-    do {
-        *--p = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    *--p = 'x';
-    *--p = '0';
-    *--p = '"';
-    put(w, p, (size_t)(buf + sizeof buf - p));
-}
-
-/* json.dumps of an ASCII string (ensure_ascii: control characters escaped) */
-static void put_str(writer *w, const char *s, size_t n)
-{
-    put(w, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[8];
-        switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        default:
-            if (c < 0x20 || c == 0x7f) {    /* json.dumps escapes all but " " to "~" */
-                snprintf(u, sizeof u, "\\u%04x", c);
-                esc = u;
-            }
-        }
-        if (esc == NULL)
-            continue;
-        put(w, s + run, i - run);
-        puts_(w, esc);
-        run = i + 1;
-    }
-    put(w, s + run, n - run);
-    put(w, "\"", 1);
-}
-
-static int ascii(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] >= 0x80)
-            return 0;
-    return 1;
-}
-
-static const char *site_of(vg *a, uint64_t id, size_t *n)
-{
-    uint64_t start = VG_AT(&a->sites.offs, uint64_t, id);
-    uint64_t end = id + 1 < a->sites.offs.len ? VG_AT(&a->sites.offs, uint64_t, id + 1) : a->sites.blob.len;
-    *n = (size_t)(end - start);
-    return (const char *)a->sites.blob.data + start;
-}
-
-static void put_site(writer *w, uint64_t id)
-{
-    size_t n;
-    const char *s = site_of(w->a, id, &n);
-    put_str(w, s, n);
-}
-
-/* -- site rows ------------------------------------------------------------------------------ */
-typedef struct {
-    uint64_t site, count, bytes;
-    const char *text;
-    size_t len;
-} row;
-
-static int text_cmp(const row *x, const row *y)
-{
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->text, y->text, n);
-    if (c != 0)
-        return c;
-    return x->len < y->len ? -1 : x->len > y->len;
-}
-
-static int by_site_id(const void *p, const void *q)
-{
-    const row *x = p, *y = q;
-    return x->site < y->site ? -1 : x->site > y->site;
-}
-
-/* layout._order: most bytes, most blocks, then the site */
-static int by_order(const void *p, const void *q)
-{
-    const row *x = p, *y = q;
-    if (x->bytes != y->bytes)
-        return x->bytes > y->bytes ? -1 : 1;
-    if (x->count != y->count)
-        return x->count > y->count ? -1 : 1;
-    return text_cmp(x, y);
-}
-
-static int by_bytes(const void *p, const void *q)
-{
-    const row *x = p, *y = q;
-    if (x->bytes != y->bytes)
-        return x->bytes > y->bytes ? -1 : 1;
-    return text_cmp(x, y);
-}
-
-static int by_count(const void *p, const void *q)
-{
-    const row *x = p, *y = q;
-    if (x->count != y->count)
-        return x->count > y->count ? -1 : 1;
-    return text_cmp(x, y);
-}
+#include "vg_out.h"
 
 static void put_rows(writer *w, row *rows, size_t n, int (*cmp)(const void *, const void *), size_t limit)
 {
@@ -176,7 +20,7 @@ static void put_rows(writer *w, row *rows, size_t n, int (*cmp)(const void *, co
         if (i)
             put(w, ", ", 2);
         puts_(w, "{\"site\": ");
-        put_str(w, rows[i].text, rows[i].len);
+        put_site(w, rows[i].site);
         puts_(w, ", \"count\": ");
         put_u64(w, rows[i].count);
         puts_(w, ", \"bytes\": ");
@@ -281,13 +125,13 @@ static void put_segment(writer *w, size_t i, const size_t *idx, size_t nf, size_
     puts_(w, ", \"test\": ");
     put_opt(w, s[VG_SEG_ORDINAL] != 0, s[VG_SEG_ORDINAL]);
     puts_(w, ", \"name\": ");
-    uint64_t start = VG_AT(&a->name_offs, uint64_t, i);
-    uint64_t end = i + 1 < a->name_offs.len ? VG_AT(&a->name_offs, uint64_t, i + 1) : a->names.len;
-    put_str(w, (const char *)a->names.data + start, (size_t)(end - start));
+    size_t name_len;
+    const char *name = name_of(a, i, &name_len);
+    put_str(w, name, name_len);
     puts_(w, ", \"status\": ");
     if (s[VG_SEG_STATUS]) {
         put(w, "\"", 1);
-        puts_(w, STATUS[s[VG_SEG_STATUS] - 1]);
+        put_cstr(w, STATUS_WORD[s[VG_SEG_STATUS] - 1]);
         put(w, "\"", 1);
     } else {
         puts_(w, "null");
@@ -300,7 +144,7 @@ static void put_segment(writer *w, size_t i, const size_t *idx, size_t nf, size_
     put_u64(w, s[VG_SEG_MAX_LIVE]);
     puts_(w, ", \"max_live_percent\": ");
     /* Segment.max_live_percent: against the peak's heap, else the segment's */
-    uint64_t size = s[VG_SEG_HAS_PEAK_HEAP] ? s[VG_SEG_PEAK_SIZE] : s[VG_SEG_HAS_HEAP] ? s[VG_SEG_HEAP_SIZE] : 0;
+    uint64_t size = percent_base(s);
     if (size)
         put_percent(w, s[VG_SEG_MAX_LIVE], size);
     else
@@ -316,7 +160,7 @@ static void put_segment(writer *w, size_t i, const size_t *idx, size_t nf, size_
                  {"allocated_twice", VG_KIND_TWICE}};
     for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
         puts_(w, ", \"");
-        puts_(w, lists[l].key);
+        put_cstr(w, lists[l].key);
         puts_(w, "\": ");
         if (lists[l].kind < 0)
             puts_(w, "[]");     /* the core gives up on overlaps and blocks outside the heap */
@@ -331,38 +175,12 @@ static void put_segment(writer *w, size_t i, const size_t *idx, size_t nf, size_
     put_opt(w, (int)s[VG_SEG_HAS_GAP_END], s[VG_SEG_GAP_END]);
     /* leak_sites: the leaks grouped by site */
     puts_(w, ", \"leak_sites\": ");
-    size_t nl = 0;
-    row *leaks = NULL;
-    for (size_t j = 0; j < nf; j++)
-        nl += VG_AT(&a->findings, uint64_t, idx[j] * VG_FINDING_FIELDS + VG_F_KIND) == VG_KIND_LEAK;
-    if (nl) {
-        leaks = calloc(nl, sizeof *leaks);
-        if (leaks == NULL) {
-            w->ok = 0;
-            return;
-        }
+    size_t groups;
+    row *leaks = leak_rows(a, idx, nf, &groups);
+    if (leaks == NULL && groups) {
+        w->ok = 0;
+        return;
     }
-    size_t groups = 0;
-    for (size_t j = 0; j < nf && leaks; j++) {
-        const uint64_t *f = &VG_AT(&a->findings, uint64_t, idx[j] * VG_FINDING_FIELDS);
-        if (f[VG_F_KIND] == VG_KIND_LEAK)
-            leaks[groups++] = (row){f[VG_F_SITE], 1, f[VG_F_SIZE], NULL, 0};
-    }
-    /* one row per site: sorted by site id, runs merged */
-    if (groups > 1)
-        qsort(leaks, groups, sizeof *leaks, by_site_id);
-    size_t merged = 0;
-    for (size_t j = 0; j < groups; j++) {
-        if (merged && leaks[merged - 1].site == leaks[j].site) {
-            leaks[merged - 1].count++;
-            leaks[merged - 1].bytes += leaks[j].bytes;
-        } else {
-            leaks[merged++] = leaks[j];
-        }
-    }
-    groups = merged;
-    for (size_t j = 0; j < groups; j++)
-        leaks[j].text = site_of(a, leaks[j].site, &leaks[j].len);
     put_rows(w, leaks, groups, by_order, SIZE_MAX);
     free(leaks);
     /* the segment's site table, and its blocks at the peak */
@@ -396,35 +214,34 @@ int vg_render_json(vg *a)
         return VG_BAIL;     /* nothing to render: the analyzer itself is unchanged */
     if (!ascii(a->names.data, a->names.len) || !ascii(a->sites.blob.data, a->sites.blob.len))
         return VG_BAIL;     /* not a failure of the analyzer: the Python writer renders it */
-    size_t nseg = a->segs.len, nf = a->findings.len;
-    /* each segment's findings in the order they were made: a stable counting sort */
-    size_t *start = calloc(nseg + 1, sizeof *start);
-    size_t *idx = malloc((nf ? nf : 1) * sizeof *idx);
-    if (start == NULL || idx == NULL) {
-        free(start);
-        free(idx);
+    size_t nseg = a->segs.len;
+    size_t *start, *idx;
+    if (!findings_by_segment(a, &start, &idx))
         return vg_oom(a), VG_NO_MEMORY;
-    }
-    for (size_t j = 0; j < nf; j++)
-        start[VG_AT(&a->findings, uint64_t, j * VG_FINDING_FIELDS + VG_F_SEG) + 1]++;
-    for (size_t i = 0; i < nseg; i++)
-        start[i + 1] += start[i];
-    size_t *fill = calloc(nseg ? nseg : 1, sizeof *fill);
-    if (fill == NULL) {
-        free(start);
-        free(idx);
-        return vg_oom(a), VG_NO_MEMORY;
-    }
-    for (size_t j = 0; j < nf; j++) {
-        size_t s = (size_t)VG_AT(&a->findings, uint64_t, j * VG_FINDING_FIELDS + VG_F_SEG);
-        idx[start[s] + fill[s]++] = j;
-    }
-    free(fill);
     a->json.len = 0;
     /* about 2 KB a segment: one allocation rather than twenty doublings (a hint: it may grow) */
     if (nseg < SIZE_MAX / 2048)
         vg_vec_reserve(&a->json, nseg * 2048);
-    writer w = {a, &a->json, 1};
+    size_t nsites = a->sites.offs.len;
+    vg_vec esc;
+    vg_vec_init(&esc, 1);
+    size_t *esc_off = malloc((nsites + 1) * sizeof *esc_off);
+    writer sw = {a, &esc, esc_off != NULL, NULL, NULL};
+    for (size_t i = 0; i < nsites && sw.ok; i++) {
+        size_t n;
+        const char *text = site_of(a, i, &n);
+        esc_off[i] = esc.len;
+        put_str(&sw, text, n);
+    }
+    if (!sw.ok) {
+        free(start);
+        free(idx);
+        free(esc_off);
+        vg_vec_free(&esc);
+        return vg_oom(a), VG_NO_MEMORY;
+    }
+    esc_off[nsites] = esc.len;
+    writer w = {a, &a->json, 1, esc.data, esc_off};
     size_t ks = 0, kp = 0;
     for (size_t i = 0; i < nseg && w.ok; i++) {
         if (i)
@@ -433,6 +250,8 @@ int vg_render_json(vg *a)
     }
     free(start);
     free(idx);
+    free(esc_off);
+    vg_vec_free(&esc);
     if (!w.ok)
         return vg_oom(a), VG_NO_MEMORY;
     return VG_OK;

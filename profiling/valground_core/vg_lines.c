@@ -22,13 +22,17 @@ static int is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
+/* one more than the value of a lower-case hex digit, 0 for any other byte
+ * (a table: this is read for every digit of every address, a tenth of the
+ * core's instructions as a chain of compares) */
+static const unsigned char HEX1[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
 static int hex_value(unsigned char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    return HEX1[c] - 1;
 }
 
 static int starts(const char *p, const char *end, const char *word)
@@ -143,6 +147,9 @@ enum { N_STATUS = 6 };
 
 int vg_starts_with_status(const char *p, const char *end)
 {
+    /* most lines start with none of the words' first letters */
+    if (p == end || memchr("PFESX", *p, 5) == NULL)
+        return 0;
     for (int i = 0; i < N_STATUS; i++)
         if (starts(p, end, STATUS_WORDS[i]))
             return i + 1;

@@ -266,16 +266,13 @@ static int close_segment(vg *a)
         r[VG_S_BYTES] += b->size;
     }
     if (a->has_heap) {
-        vg_vec blocks;
-        vg_vec_init(&blocks, sizeof(vg_block));
-        int ok = live_sorted(a, &blocks, 0);
-        if (ok) {
-            s[VG_SEG_HAS_GAP_END] = 1;
-            s[VG_SEG_GAP_END] = largest_gap(blocks.data, blocks.len, a->heap_base, a->heap_size);
-        }
-        vg_vec_free(&blocks);
-        if (!ok)
+        /* the live blocks by address: the snapshot vector serves, its peak read above */
+        if (!live_sorted(a, &a->snap, 0))
             return 0;
+        s[VG_SEG_HAS_GAP_END] = 1;
+        s[VG_SEG_GAP_END] = largest_gap(a->snap.data, a->snap.len, a->heap_base, a->heap_size);
+        a->snap.len = 0;
+        a->snap_valid = 0;
     }
     return emit_sites(a);
 }
@@ -559,4 +556,20 @@ int vg_model_finish(vg *a)
     if (s[VG_SEG_SUMMARY] && !s[VG_SEG_TOUCHED] && (long long)a->seg != a->owner && a->segs.len > 1)
         pop_segment(a);
     return 1;
+}
+
+void vg_totals(const vg *a, uint64_t out[4])
+{
+    out[0] = out[1] = out[2] = out[3] = 0;
+    for (size_t j = 0; j < a->findings.len; j++) {
+        uint64_t kind = VG_AT(&a->findings, uint64_t, j * VG_FINDING_FIELDS + VG_F_KIND);
+        out[0] += kind == VG_KIND_LEAK;
+        out[1] += kind == VG_KIND_DOUBLE_FREE || kind == VG_KIND_INVALID_FREE;
+        out[2] += kind == VG_KIND_TWICE;
+    }
+    for (size_t i = 0; i < a->segs.len; i++) {
+        const uint64_t *s = (const uint64_t *)a->segs.data + i * VG_SEG_FIELDS;
+        if (s[VG_SEG_MAX_LIVE] > out[3])
+            out[3] = s[VG_SEG_MAX_LIVE];
+    }
 }

@@ -87,7 +87,8 @@ def _main(argv, stdin, stdout, stderr):
     sources = [(name if len(inputs) > 1 else None, f) for name, f in inputs] or [(None, stdin)]
     try:
         analyzer = None if args.plot else core.analyze(sources, lean, json=bool(args.json),
-                                                            sites=not args.quiet)
+                                                            sites=not args.quiet,
+                                                            quiet=args.colors if args.quiet else None)
         if analyzer is None:
             if core.last_problem and os.environ.get("VALGROUND_VERBOSE"):
                 print(f"valground: the Python reader reads the log ({core.last_problem})", file=stderr)
@@ -103,7 +104,9 @@ def _main(argv, stdin, stdout, stderr):
             f.close()
     for line in report_text.warning_lines(analyzer, args.strict):
         print(line, file=stderr)
-    stdout.write(report_text.render(analyzer, args.quiet, args.colors, args.strict))
+    # the core may have written the -q report (the same text: tests/analyzer/test_core.py)
+    text = getattr(analyzer, "core_text", None)
+    stdout.write(text if text is not None else report_text.render(analyzer, args.quiet, args.colors, args.strict))
     stdout.flush()
     for path, write in ((args.json, lambda p: report_json.write(analyzer, p, args.strict)),
                         (args.junit, lambda p: report_junit.write(analyzer, p))):

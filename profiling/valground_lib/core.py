@@ -38,8 +38,8 @@ from . import layout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.join(os.path.dirname(HERE), "valground_core")
-SOURCES = ("vg_feed.c", "vg_json.c", "vg_lines.c", "vg_model.c", "vg_tables.c")
-HEADERS = ("vg.h", "vg_internal.h")
+SOURCES = ("vg_feed.c", "vg_json.c", "vg_lines.c", "vg_model.c", "vg_tables.c", "vg_text.c")
+HEADERS = ("vg.h", "vg_internal.h", "vg_out.h")
 CFLAGS = ("-std=c11", "-O2", "-shared", "-fPIC")
 
 # vg.h's enums
@@ -51,7 +51,7 @@ SEG_FIELDS = 19
 FINDING_FIELDS = 11
 SITE_FIELDS = 4
 (R_SEGMENTS, R_FINDINGS, R_SITES, R_PEAK_SITES, R_SITE_TEXT, R_SITE_OFFSETS, R_NAMES, R_NAME_OFFSETS,
- R_GLOBALS, R_JSON) = range(10)
+ R_GLOBALS, R_JSON, R_TEXT) = range(11)
 KIND_LISTS = ("leaks", "reinit_warnings", "persistent", "double_frees", "invalid_frees", "allocated_twice")
 STATUS = [None] + [w.decode() for w in STATUS_WORDS]
 
@@ -135,6 +135,7 @@ def load():
     lib.vg_feed.restype, lib.vg_feed.argtypes = ctypes.c_int, [vp, ctypes.c_int, ctypes.c_int]
     lib.vg_finish.restype, lib.vg_finish.argtypes = ctypes.c_int, [vp]
     lib.vg_render_json.restype, lib.vg_render_json.argtypes = ctypes.c_int, [vp]
+    lib.vg_render_quiet.restype, lib.vg_render_quiet.argtypes = ctypes.c_int, [vp, ctypes.c_int]
     lib.vg_bail_line.restype, lib.vg_bail_line.argtypes = ctypes.c_uint64, [vp]
     lib.vg_bail_reason.restype, lib.vg_bail_reason.argtypes = ctypes.c_char_p, [vp]
     lib.vg_result.restype, lib.vg_result.argtypes = vp, [vp, ctypes.c_int, u64p]
@@ -185,7 +186,7 @@ class _Chain:
         return b""
 
 
-def analyze(inputs, lean, json=False, sites=True):
+def analyze(inputs, lean, json=False, sites=True, quiet=None):
     """The finished Analyzer for inputs, a list of (source name or None,
     binary stream), read by the core. None when the core is not there or
     gave up (last_problem says why): every stream of inputs is then
@@ -195,7 +196,10 @@ def analyze(inputs, lean, json=False, sites=True):
     every name and site is ASCII), as the Analyzer's core_json (bytes),
     which report_json writes; sites: the segments' site tables are wanted
     by something else (the full text report): without them and with
-    core_json, they are not built."""
+    core_json, they are not built. quiet: None, or the -c flag: the core
+    renders the -q text report too (ASCII names and sites), as core_text
+    (str). The Analyzer's segments are built from the core's results when
+    first asked for (the -q report and the JSON the core renders need none)."""
     global last_problem
     lib = load()
     if lib is None:
@@ -224,15 +228,21 @@ def analyze(inputs, lean, json=False, sites=True):
             rc = lib.vg_finish(handle)
             if rc == VG_OK:
                 last_problem = None
-                core_json = None
+                core_json = core_text = None
                 if json and not lean:
                     rc = lib.vg_render_json(handle)
                     if rc == VG_NO_MEMORY:
                         raise MemoryError("valground core: out of memory rendering the JSON document")
                     if rc == VG_OK:
                         core_json = _bytes(lib, handle, R_JSON)
-                a = _results(lib, handle, lean, sites or core_json is None)
-                a.core_json = core_json
+                if quiet is not None:
+                    rc = lib.vg_render_quiet(handle, 1 if quiet else 0)
+                    if rc == VG_NO_MEMORY:
+                        raise MemoryError("valground core: out of memory rendering the report")
+                    if rc == VG_OK:
+                        core_text = _bytes(lib, handle, R_TEXT).decode("ascii")
+                a = _analyzer(_Raw(lib, handle), lean, sites or core_json is None)
+                a.core_json, a.core_text = core_json, core_text
                 return a
             last_problem = _why(lib, handle, rc, None)
         for k, rw in enumerate(rewinds):
@@ -266,45 +276,110 @@ def _strings(blob, offsets):
     return [blob[s:e] for s, e in zip(offsets, ends)]
 
 
-def _results(lib, handle, lean, sites):
-    site_bytes = _strings(_bytes(lib, handle, R_SITE_TEXT), _words(lib, handle, R_SITE_OFFSETS))
-    site_text = [site_str(s) for s in site_bytes]
-    names = _strings(_bytes(lib, handle, R_NAMES), _words(lib, handle, R_NAME_OFFSETS))
-    g = _words(lib, handle, R_GLOBALS)
-    a = Analyzer(lean=lean)
+def _names(blob, offsets):
+    """The test names (str): decoded at once when the whole is ASCII, else
+    each on its own as the Python reader decodes it."""
+    ends = list(offsets[1:]) + [len(blob)]
+    try:
+        text = blob.decode("ascii")
+    except UnicodeDecodeError:
+        return [blob[s:e].decode("utf-8", "replace") for s, e in zip(offsets, ends)]
+    return [text[s:e] for s, e in zip(offsets, ends)]
+
+
+class _Raw:
+    """The core's results, copied out of it (it is freed at once)."""
+
+    def __init__(self, lib, handle):
+        self.segments = _bytes(lib, handle, R_SEGMENTS)
+        self.findings = _bytes(lib, handle, R_FINDINGS)
+        self.sites = _bytes(lib, handle, R_SITES)
+        self.peak_sites = _bytes(lib, handle, R_PEAK_SITES)
+        self.site_bytes = _strings(_bytes(lib, handle, R_SITE_TEXT), _words(lib, handle, R_SITE_OFFSETS))
+        self.names = _bytes(lib, handle, R_NAMES)
+        self.name_offsets = _words(lib, handle, R_NAME_OFFSETS)
+        self.globals = _words(lib, handle, R_GLOBALS)
+
+
+class CoreAnalyzer(Analyzer):
+    """An Analyzer from the core's results: its figures at once, its
+    segments built when something first asks for them (a third of the -q
+    run on a real suite, for reports the core may have written itself)."""
+
+    _pending = None     # the function that builds the segments
+
+    @property
+    def segments(self):
+        if self._pending is not None:
+            build, self._pending = self._pending, None
+            self._segments = build()
+        return self._segments
+
+    @segments.setter
+    def segments(self, value):
+        self._segments = value
+
+    def totals(self):
+        return self._core_totals
+
+    def segment_count(self):
+        return self._core_segment_count
+
+
+def _analyzer(raw, lean, sites):
+    g = raw.globals
+    a = CoreAnalyzer(lean=lean)
     a.collected = g[1] if g[0] else None
     a.tests = g[2]
+    a._core_totals = (g[3], g[4], g[5], 0, g[6])  # leaks, bad frees, twice, faults (the core gives up on them), peak
+    a._core_segment_count = len(raw.segments) // (8 * SEG_FIELDS)
+    a._pending = lambda: _segments(raw, lean, sites)
+    a.finished = True
+    a.reader = "core"
+    return a
+
+
+def _segments(raw, lean, sites):
+    site_bytes = raw.site_bytes
+    site_text = [site_str(s) for s in site_bytes]
+    names = _names(raw.names, raw.name_offsets)
     segs = []
+    append = segs.append
     new = Segment.__new__
     empty = ()
-    for rec, name in zip(struct.iter_unpack("=%dQ" % SEG_FIELDS, _bytes(lib, handle, R_SEGMENTS)), names):
+    status_of = STATUS
+    # one segment per test, 80,000 on a real suite: the record unpacked at once
+    # (indexing it field by field cost a third of this loop)
+    for (index, ordinal, status, summary, has_heap, heap_base, heap_size, has_peak, peak_base, peak_size,
+         total, allocations, max_live, failed, has_gap_peak, gap_peak, has_gap_end, gap_end, touched), name \
+            in zip(struct.iter_unpack("=%dQ" % SEG_FIELDS, raw.segments), names):
         s = new(Segment)
-        s.index = rec[S_INDEX]
-        ordinal = rec[S_ORDINAL]
+        s.index = index
         s.ordinal = ordinal or None
-        s.name = name.decode("utf-8", "replace")
-        s.status = STATUS[rec[S_STATUS]]
-        if rec[S_HAS_HEAP]:
-            s.heap_base, s.heap_size = rec[S_HEAP_BASE], rec[S_HEAP_SIZE]
+        s.name = name
+        s.status = status_of[status]
+        if has_heap:
+            s.heap_base = heap_base
+            s.heap_size = heap_size
         else:
             s.heap_base = s.heap_size = None
-        s.peak_heap = (rec[S_PEAK_BASE], rec[S_PEAK_SIZE]) if rec[S_HAS_PEAK_HEAP] else (None, None)
-        s.total_allocated = rec[S_TOTAL]
-        s.allocations = rec[S_ALLOCATIONS]
-        s.max_live = rec[S_MAX_LIVE]
-        s.failed_allocations = rec[S_FAILED]
-        s.gap_at_peak = rec[S_GAP_PEAK] if rec[S_HAS_GAP_PEAK] else None
-        s.gap_at_end = rec[S_GAP_END] if rec[S_HAS_GAP_END] else None
-        s.touched = bool(rec[S_TOUCHED])
-        s.summary = bool(rec[S_SUMMARY])
+        s.peak_heap = (peak_base, peak_size) if has_peak else (None, None)
+        s.total_allocated = total
+        s.allocations = allocations
+        s.max_live = max_live
+        s.failed_allocations = failed
+        s.gap_at_peak = gap_peak if has_gap_peak else None
+        s.gap_at_end = gap_end if has_gap_end else None
+        s.touched = touched == 1
+        s.summary = summary == 1
         s.peak_event = s.start_event = s.end_event = 0
         # read-only from here on: the empty lists are one shared tuple
         s.leaks = s.reinit_warnings = s.double_frees = s.invalid_frees = s.persistent = empty
         s.overlaps = s.outside_heap = s.allocated_twice = s.faults = s.peak_sites = empty
         s.sites = {}
         s.series = None
-        segs.append(s)
-    for f in struct.iter_unpack("=%dQ" % FINDING_FIELDS, _bytes(lib, handle, R_FINDINGS)):
+        append(s)
+    for f in struct.iter_unpack("=%dQ" % FINDING_FIELDS, raw.findings):
         seg, kind, ptr = segs[f[0]], f[1], f[2]
         entry = {"ptr": ptr}
         if kind < 3 or kind == 5:
@@ -325,15 +400,13 @@ def _results(lib, handle, lean, sites):
             setattr(seg, name, lst)
         lst.append(entry)
     if not lean and sites:
-        for seg, site, count, size in struct.iter_unpack("=4Q", _bytes(lib, handle, R_SITES)):
+        for seg, site, count, size in struct.iter_unpack("=4Q", raw.sites):
             segs[seg].sites[site_bytes[site]] = [count, size]
         peak = {}
-        for seg, site, count, size in struct.iter_unpack("=4Q", _bytes(lib, handle, R_PEAK_SITES)):
+        for seg, site, count, size in struct.iter_unpack("=4Q", raw.peak_sites):
             peak.setdefault(seg, []).append({"site": site_text[site], "count": count, "bytes": size})
         for seg, rows in peak.items():
             if len(rows) > 1:
                 rows.sort(key=layout._order)
             segs[seg].peak_sites = rows[:10]
-    a.segments = segs
-    a.reader = "core"
-    return a
+    return segs

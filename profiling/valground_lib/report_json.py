@@ -62,7 +62,7 @@ def document(analyzer, strict=False, segments=True):
     doc.update({
         "global": {
             "highest_max_live": analyzer.highest_max_live,
-            "segments": len(analyzer.segments),
+            "segments": analyzer.segment_count(),
             "leaks": analyzer.total_leaks,
             "bad_frees": analyzer.total_bad_frees,
             "allocated_twice": analyzer.total_allocated_twice,

@@ -33,7 +33,7 @@ from valground_lib import cli, core  # noqa: E402
 
 VALGROUND = os.path.join(ROOT, "profiling", "valground")
 SEEDS = range(1, 401)
-MODES = (["-q"], [], ["--json", "J"], ["--junit", "J"], ["-q", "--strict"])
+MODES = (["-q"], [], ["--json", "J"], ["--junit", "J"], ["-q", "--strict"], ["-q", "-c", "--json", "J"])
 CORE = os.environ.get("VALGROUND_CORE", "")
 
 

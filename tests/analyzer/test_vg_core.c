@@ -254,6 +254,7 @@ static const size_t RECORD_BYTES[VG_R_COUNT] = {
     [VG_R_NAME_OFFSETS] = 8u,
     [VG_R_GLOBALS] = 8u,
     [VG_R_JSON] = 1u,
+    [VG_R_TEXT] = 1u,
 };
 
 static void capture(vg *a, outcome *o)
@@ -305,6 +306,19 @@ static void run_fd(int fd, int spool_fd, int lean, outcome *o)
             assert_true(n >= 12u);
             assert_memory_equal(p, "{\"index\": 1,", 12u);
             assert_int_equal(p[n - 1u], '}');
+        }
+    }
+    /* the -q report: rendered (ASCII names and sites) or left to Python */
+    int text_rc = vg_render_quiet(a, lean);
+    if (o->feed_rc != VG_OK || o->finish_rc != VG_OK) {
+        assert_int_equal(text_rc, VG_BAIL);
+    } else {
+        assert_true(text_rc == VG_OK || text_rc == VG_BAIL);
+        uint64_t n = 0;
+        const char *p = vg_result(a, VG_R_TEXT, &n);
+        if (text_rc == VG_OK) {
+            assert_true(n > 0u);
+            assert_int_equal(p[n - 1u], '\n');
         }
     }
     capture(a, o);
@@ -466,6 +480,22 @@ static void expect_words(const char *what, const uint64_t *got, const uint64_t *
     }
 }
 
+/* VG_R_GLOBALS' totals against the findings and segments themselves */
+static int totals_agree(const outcome *o)
+{
+    uint64_t want[4] = {0, 0, 0, 0};
+    for (size_t j = 0; j < count_of(o, VG_R_FINDINGS); j++) {
+        uint64_t kind = rec(o, VG_R_FINDINGS, j)[VG_F_KIND];
+        want[0] += kind == VG_KIND_LEAK;
+        want[1] += kind == VG_KIND_DOUBLE_FREE || kind == VG_KIND_INVALID_FREE;
+        want[2] += kind == VG_KIND_TWICE;
+    }
+    for (size_t i = 0; i < count_of(o, VG_R_SEGMENTS); i++)
+        if (rec(o, VG_R_SEGMENTS, i)[VG_SEG_MAX_LIVE] > want[3])
+            want[3] = rec(o, VG_R_SEGMENTS, i)[VG_SEG_MAX_LIVE];
+    return memcmp(words(o, VG_R_GLOBALS) + 3, want, sizeof want) == 0;
+}
+
 static void expect_known(const outcome *o, int lean)
 {
     assert_int_equal(o->feed_rc, VG_OK);
@@ -520,10 +550,11 @@ static void expect_known(const outcome *o, int lean)
     assert_int_equal(count_of(o, VG_R_NAME_OFFSETS), 2);
     expect_words("name offsets", words(o, VG_R_NAME_OFFSETS), name_offsets, 2);
 
-    /* `collected 2 items`; three test lines (the summary's counts) */
+    /* `collected 2 items`; three test lines (the summary's counts); then the totals */
     static const uint64_t globals[] = {1, 2, 3};
-    assert_int_equal(count_of(o, VG_R_GLOBALS), 3);
+    assert_int_equal(count_of(o, VG_R_GLOBALS), 7);
     expect_words("globals", words(o, VG_R_GLOBALS), globals, 3);
+    assert_true(totals_agree(o));
 }
 
 static void test_known_log(void **state)
@@ -1620,7 +1651,8 @@ static void check_outcome(const outcome *o, int lean, uint64_t nlines)
     size_t nseg = count_of(o, VG_R_SEGMENTS), nsites = count_of(o, VG_R_SITE_OFFSETS);
     CHECK(nseg >= 1u);
     const uint64_t *glob = words(o, VG_R_GLOBALS);
-    CHECK(count_of(o, VG_R_GLOBALS) == 3u);
+    CHECK(count_of(o, VG_R_GLOBALS) == 7u);
+    CHECK(totals_agree(o));
     CHECK(glob[0] <= 1u && (glob[0] || glob[1] == 0u));
     uint64_t prev_ordinal = 0;
     for (size_t i = 0; i < nseg; i++) {
