@@ -2,7 +2,9 @@
  *
  * profiling/valground_lib/core.py loads it with ctypes (the standard library:
  * no build of a Python extension, any interpreter) and turns its results into
- * the model's Segment objects; the reports are the Python ones. The core reads
+ * the model's Segment objects when a Python report needs them; the -q report
+ * and the JSON document's segments it can render itself (vg_render_quiet,
+ * vg_render_json: byte for byte the Python reports' text). The core reads
  * what the Python reader's fast path reads (profiling/valground_lib/stream.py)
  * with model.py's rules; on any other line (a malformed or unusual event, a
  * fault line, an overlap, a block outside its heap, anything that warns) it

@@ -4,8 +4,9 @@ Why C: the Python reader (stream.py) spends about a microsecond per event and
 twenty per pytest test however tight its loops, which on a real suite's log
 (tens of thousands of short tests) is no faster than the SDK's own tool. The
 core reads the same lines with the same rules (model.py) at C speed and gives
-the Python side only its results, which become the model's Segment objects:
-the reports are the Python ones.
+the Python side its results, which become the model's Segment objects when a
+Python report needs them; it renders the -q report and the JSON document's
+segments itself (byte for byte what report_text and report_json write).
 
 Why ctypes, not an extension module: it is the standard library, loads into
 any interpreter (this machine's first `python3` is not the system's), and
