@@ -60,16 +60,27 @@ _loaded = {}        # path -> CDLL, or None with the reason in last_problem
 last_problem = None  # why the core was not used the last time (str), or None
 
 
+def _private(path):
+    """True when path is ours and no one else can write it: a library
+    loaded from a directory another user can write (a shared /tmp) would run
+    their code."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
 def _cache_dir():
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     for d in (os.path.join(base, "hardalloc"),
               os.path.join(tempfile.gettempdir(), "hardalloc-%d" % os.getuid())):
         try:
-            os.makedirs(d, exist_ok=True)
-            if os.access(d, os.W_OK):
-                return d
+            os.makedirs(d, mode=0o700, exist_ok=True)
         except OSError:
-            pass
+            continue
+        if _private(d) and os.access(d, os.W_OK):
+            return d
     return None
 
 
@@ -88,10 +99,13 @@ def build():
         return None
     cache = _cache_dir()
     if cache is None:
-        last_problem = "no writable cache directory"
+        last_problem = "no cache directory of the user's own that only they can write"
         return None
     path = os.path.join(cache, "valground-core-%s.so" % digest.hexdigest()[:16])
     if os.path.exists(path):
+        if not _private(path):
+            last_problem = f"{path} is not the user's own, or others can write it: not loaded"
+            return None
         return path
     tmp = "%s.tmp%d" % (path, os.getpid())
     cmd = cc.split() + list(CFLAGS) + ["-o", tmp] + [os.path.join(SOURCE_DIR, s) for s in SOURCES]
