@@ -22,20 +22,14 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pinning  # noqa: E402
+import cases  # noqa: E402
+from cases import Fail, Skip, expect  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "testdata")
 BEFORE = os.path.join(DATA, "sample-before.json")
 AFTER = os.path.join(DATA, "sample-after.json")
 MPL_NOTE = "matplotlib missing"
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
 
 
 def run(args, env=None, code=0):
@@ -49,11 +43,6 @@ def run(args, env=None, code=0):
         raise Fail("%s exited %d, expected %d\nstdout:\n%s\nstderr:\n%s" % (
             " ".join(args), r.returncode, code, r.stdout[-3000:], r.stderr[-3000:]))
     return r
-
-
-def expect(text, needle, what):
-    if needle not in text:
-        raise Fail("%s: %r not found in:\n%s" % (what, needle, text[-4000:]))
 
 
 def have(module):
@@ -384,26 +373,5 @@ CASES = {"report": case_report, "report_nompl": case_report_nompl, "compare": ca
          "driver_args": case_driver_args, "run_smoke": case_run_smoke, "size": case_size}
 
 
-def main():
-    names = sys.argv[1:] or ["all"]
-    if names == ["all"]:
-        names = list(CASES)
-    failed = skipped = 0
-    for n in names:
-        if n not in CASES:
-            print("unknown case %s (known: %s)" % (n, ", ".join(CASES)))
-            return 2
-        try:
-            CASES[n]()
-            print("ok: " + n)
-        except Skip as e:
-            skipped += 1
-            print("skip: %s: %s" % (n, e))
-        except Fail as e:
-            failed += 1
-            print("FAIL: %s: %s" % (n, e))
-    return 1 if failed else 77 if skipped == len(names) else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cases.main(CASES, sys.argv[1:]))
