@@ -30,6 +30,7 @@ vg *vg_new(int lean)
     vg_vec_init(&a->starts, sizeof(uint64_t));
     vg_vec_init(&a->frecs, sizeof(vg_block));
     vg_vec_init(&a->snap, sizeof(vg_block));
+    vg_vec_init(&a->sorted, sizeof(vg_block));
     vg_vec_init(&a->site_acc, 6 * sizeof(uint64_t));
     vg_vec_init(&a->seg_site_ids, sizeof(uint32_t));
     vg_vec_init(&a->json, 1);
@@ -46,7 +47,7 @@ void vg_delete(vg *a)
     if (a == NULL)
         return;
     vg_vec *vecs[] = {&a->segs, &a->names, &a->name_offs, &a->findings, &a->seg_sites, &a->peak_sites,
-                      &a->starts, &a->frecs, &a->snap, &a->site_acc, &a->seg_site_ids, &a->json, &a->text};
+                      &a->starts, &a->frecs, &a->snap, &a->sorted, &a->site_acc, &a->seg_site_ids, &a->json, &a->text};
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
         vg_vec_free(vecs[i]);
     vg_strings_free(&a->sites);

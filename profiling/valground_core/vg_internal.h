@@ -86,7 +86,6 @@ void vg_strings_init(vg_strings *s);
 void vg_strings_free(vg_strings *s);
 /* the id of the string, added when new; UINT32_MAX when out of memory */
 uint32_t vg_intern(vg_strings *s, const char *p, size_t n);
-uint32_t vg_strings_count(const vg_strings *s);
 
 /* -- lines ----------------------------------------------------------------------- */
 enum { VG_EV_ALLOC, VG_EV_PERSIST, VG_EV_FREE, VG_EV_INIT, VG_EV_FAILED };
@@ -168,6 +167,7 @@ struct vg {
     uint64_t stamp;     /* one per segment opened, and per peak grouping */
     vg_vec seg_site_ids;   /* uint32_t: the current segment's sites, first use first */
     vg_map snap_map;    /* scratch: the peak's blocks by address */
+    vg_vec sorted;      /* scratch: vg_block, the live blocks sorted (vg_model.c live_sorted) */
     /* the input */
     uint64_t line;      /* the current line's number in its stream */
     int bailed;

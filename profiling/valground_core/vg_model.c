@@ -216,8 +216,12 @@ static uint64_t largest_gap(const vg_block *b, size_t n, uint64_t base, uint64_t
     return best;
 }
 
-static int live_sorted(vg *a, vg_vec *out, int by)
+/* The live blocks, in a->sorted (a scratch vector kept between calls: no
+ * allocation per segment or init), by address or (by_seq) in the order
+ * they were made. */
+static int live_sorted(vg *a, int by_seq_order)
 {
+    vg_vec *out = &a->sorted;
     out->len = 0;
     for (size_t i = 0; i < a->live.cap; i++) {
         if (!a->live.used[i])
@@ -227,8 +231,8 @@ static int live_sorted(vg *a, vg_vec *out, int by)
             return vg_oom(a);
         *b = a->live.slots[i];
     }
-    if (out->len > 1)   /* as in peak_state */
-        qsort(out->data, out->len, sizeof(vg_block), by ? by_seq : by_ptr);
+    if (out->len > 1)   /* qsort(NULL, 0, ...) is undefined */
+        qsort(out->data, out->len, sizeof(vg_block), by_seq_order ? by_seq : by_ptr);
     return 1;
 }
 
@@ -266,13 +270,10 @@ static int close_segment(vg *a)
         r[VG_S_BYTES] += b->size;
     }
     if (a->has_heap) {
-        /* the live blocks by address: the snapshot vector serves, its peak read above */
-        if (!live_sorted(a, &a->snap, 0))
+        if (!live_sorted(a, 0))
             return 0;
         s[VG_SEG_HAS_GAP_END] = 1;
-        s[VG_SEG_GAP_END] = largest_gap(a->snap.data, a->snap.len, a->heap_base, a->heap_size);
-        a->snap.len = 0;
-        a->snap_valid = 0;
+        s[VG_SEG_GAP_END] = largest_gap(a->sorted.data, a->sorted.len, a->heap_base, a->heap_size);
     }
     return emit_sites(a);
 }
@@ -285,22 +286,17 @@ static int close_heap(vg *a, int reclaimed)
         return 1;
     if (a->lean && reclaimed)
         return 1;
-    vg_vec blocks;
-    vg_vec_init(&blocks, sizeof(vg_block));
-    if (!live_sorted(a, &blocks, 1)) {
-        vg_vec_free(&blocks);
+    if (!live_sorted(a, 1))
         return 0;
-    }
-    int ok = 1;
-    for (size_t i = 0; i < blocks.len && ok; i++) {
-        vg_block *b = &VG_AT(&blocks, vg_block, i);
+    for (size_t i = 0; i < a->sorted.len; i++) {
+        vg_block *b = &VG_AT(&a->sorted, vg_block, i);
         int kind = b->persist ? VG_KIND_PERSISTENT : reclaimed ? VG_KIND_REINIT : VG_KIND_LEAK;
         if (a->lean && kind != VG_KIND_LEAK)
             continue;
-        ok = add_finding(a, (size_t)a->owner, kind, b) != NULL;
+        if (add_finding(a, (size_t)a->owner, kind, b) == NULL)
+            return 0;
     }
-    vg_vec_free(&blocks);
-    return ok;
+    return 1;
 }
 
 /* -- segments ---------------------------------------------------------------------------------- */

@@ -262,11 +262,6 @@ void vg_strings_free(vg_strings *s)
     s->cap = 0;
 }
 
-uint32_t vg_strings_count(const vg_strings *s)
-{
-    return (uint32_t)s->offs.len;
-}
-
 static size_t hash_bytes(const char *p, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;   /* FNV-1a */

@@ -292,14 +292,8 @@ def _strings(blob, offsets):
 
 
 def _names(blob, offsets):
-    """The test names (str): decoded at once when the whole is ASCII, else
-    each on its own as the Python reader decodes it."""
-    ends = list(offsets[1:]) + [len(blob)]
-    try:
-        text = blob.decode("ascii")
-    except UnicodeDecodeError:
-        return [blob[s:e].decode("utf-8", "replace") for s, e in zip(offsets, ends)]
-    return [text[s:e] for s, e in zip(offsets, ends)]
+    """The test names (str), each decoded as the Python reader decodes it."""
+    return [name.decode("utf-8", "replace") for name in _strings(blob, offsets)]
 
 
 class _Raw:

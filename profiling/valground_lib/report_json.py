@@ -24,7 +24,6 @@ def _hex(entries, keys=("ptr",)):
 def segment_doc(seg):
     pct = seg.max_live_percent
     by_bytes, by_count = seg.top_sites_both()
-    # most lists are empty: [] without a call (a quarter of the --json run's Python time was _hex)
     return {
         "index": seg.index,
         "test": seg.ordinal,
@@ -35,16 +34,16 @@ def segment_doc(seg):
         "max_live": seg.max_live,
         "max_live_percent": None if pct is None else round(pct, 4),
         "allocations": seg.allocations,
-        "leaks": _hex(seg.leaks) if seg.leaks else [],
-        "reinit_warnings": _hex(seg.reinit_warnings) if seg.reinit_warnings else [],
-        "double_frees": _hex(seg.double_frees) if seg.double_frees else [],
-        "invalid_frees": _hex(seg.invalid_frees) if seg.invalid_frees else [],
-        "persistent": _hex(seg.persistent) if seg.persistent else [],
-        "overlaps": _hex(seg.overlaps, ("ptr", "with")) if seg.overlaps else [],
-        "outside_heap": _hex(seg.outside_heap) if seg.outside_heap else [],
-        "allocated_twice": _hex(seg.allocated_twice) if seg.allocated_twice else [],
+        "leaks": _hex(seg.leaks),
+        "reinit_warnings": _hex(seg.reinit_warnings),
+        "double_frees": _hex(seg.double_frees),
+        "invalid_frees": _hex(seg.invalid_frees),
+        "persistent": _hex(seg.persistent),
+        "overlaps": _hex(seg.overlaps, ("ptr", "with")),
+        "outside_heap": _hex(seg.outside_heap),
+        "allocated_twice": _hex(seg.allocated_twice),
         "failed_allocations": seg.failed_allocations,
-        "faults": _hex(seg.faults) if seg.faults else [],
+        "faults": _hex(seg.faults),
         "largest_free_gap_at_peak": seg.gap_at_peak,
         "largest_free_gap_at_end": seg.gap_at_end,
         "leak_sites": seg.leak_sites() if seg.leaks else [],
