@@ -860,7 +860,7 @@ static void test_sites_in_app_handler_overflow(void **state)
 {
     (void)state;
     int at;
-    uint8_t *p = overflow_and_free(&at);
+    (void)overflow_and_free(&at);
     assert_true(g_seen.known);
     expect_site(g_seen.alloc, __FILE__, at);
     expect_site(g_seen.freed, NULL, 0);
