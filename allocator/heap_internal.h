@@ -58,6 +58,9 @@
 #define FLAG_FREE 1u
 #define FLAG_PREV_FREE 2u
 #define FLAG_MASK 7u
+/* A chunk parked in a quick list (below): allocated to its neighbours, free
+ * to the app. Bit 2 of len_flags; FLAG_FREE is then clear. */
+#define FLAG_QUICK 4u
 /* Bytes from a chunk's end back to its tail word (see the layout above). */
 #define TAIL_BACK (HARDENED ? 4u : 0u)
 /* Byte a paranoid heap fills free payloads with. */
@@ -75,6 +78,29 @@
  * one word, not two, and the search is at most BITMAP_WORDS word scans. */
 #define BITMAP_WORDS 4u
 #define MAX_FL (BITMAP_WORDS * 64u / SL_COUNT)
+
+/* Quick lists: a freed chunk of at most QUICK_MAX_LEN bytes is parked, not
+ * merged, in a LIFO list of chunks of exactly its length (one list per
+ * length, its head a context word just below `first`), and a request of
+ * that length takes the first one back: the alloc-then-free of one small
+ * size, the commonest pattern of real programs, costs a push and a pop
+ * instead of a split and a merge. A list holds at most QUICK_DEPTH chunks
+ * (each keeps its depth in the list, so no context word changes but the
+ * head), and a request the free lists cannot serve first returns every
+ * parked chunk to them (quick_flush), so parking never fails an allocation
+ * that would have succeeded otherwise; a heap keeps its density. Only
+ * heaps with QUICK_MIN_FL first-level classes or more (16 KiB and up) have
+ * quick lists, so the smallest heap keeps its size; paranoid has none (its
+ * free payloads stay poison, verified on reuse). */
+#define QUICK_ON (MEM_HARDENING < 2)
+#ifndef QUICK_BINS
+#define QUICK_BINS 32u
+#endif
+#ifndef QUICK_DEPTH
+#define QUICK_DEPTH 16u
+#endif
+#define QUICK_MIN_FL 10u
+#define QUICK_MAX_LEN (MIN_CHUNK + GRANULE * (QUICK_BINS - 1u))
 
 /* Bound of the exact-fit scan that runs only when the O(1) search fails. */
 #define FALLBACK_SCAN 16u
@@ -298,10 +324,34 @@ static inline uint32_t first_of(const uint8_t *b)
     return ld(b, W_FIRST * 4u);
 }
 
-/* Number of size classes of a heap whose first chunk is at first. */
+/* Context words below `first` of a heap with quick lists (the smallest such
+ * heap has QUICK_MIN_FL first-level classes), and whether the heap whose
+ * first chunk is at first has them. */
+#define QUICK_FIRST_MIN (HEADS_AT + 4u * (SL_COUNT * QUICK_MIN_FL + QUICK_BINS))
+static inline bool quick_at(uint32_t first)
+{
+    return QUICK_ON && first >= QUICK_FIRST_MIN;
+}
+
+/* Number of size classes of a heap whose first chunk is at first: the words
+ * between HEADS_AT and first are one list head per class, then, from
+ * QUICK_MIN_FL first-level classes on, the QUICK_BINS quick heads. */
 static inline uint32_t classes_at(uint32_t first)
 {
-    return (first - HEADS_AT) / 4u;
+    return (first - HEADS_AT) / 4u - (quick_at(first) ? QUICK_BINS : 0u);
+}
+
+/* Offset of the first chunk of a heap with fl_count first-level classes. */
+static inline uint32_t first_for(uint32_t fl_count)
+{
+    uint32_t quick = QUICK_ON && fl_count >= QUICK_MIN_FL ? QUICK_BINS : 0u;
+    return HEADS_AT + 4u * (fl_count * SL_COUNT + quick);
+}
+
+/* The quick head of chunks of len bytes (MIN_CHUNK <= len <= QUICK_MAX_LEN). */
+static inline uint32_t quick_head(uint32_t first, uint32_t len)
+{
+    return first - 4u * QUICK_BINS + (len - MIN_CHUNK) / 2u;
 }
 
 /* Number of size classes of the heap: one list head (4 bytes) each. */
@@ -365,6 +415,21 @@ static inline uint32_t heap_end(heap_t h)
 }
 #endif
 
+/* The heap h has quick lists, whose heads lie inside it. Hardened, FIRST and
+ * END were verified on entry (ctx_intact). Off, nobody verified them, and
+ * the heads are found from FIRST: a FIRST damaged into a quick heap's range
+ * is believed only with an END at least that of the smallest quick heap,
+ * so the heads stay inside the heap (its first QUICK_FIRST_MAX bytes) even
+ * then; whatever else is wrong is found in the chunks the heads lead to. */
+#define QUICK_FIRST_MAX (HEADS_AT + 4u * (BITMAP_WORDS * 64u + QUICK_BINS))
+#define QUICK_END_MIN (HEADS_AT + (1u << (QUICK_MIN_FL + 4u)))
+_Static_assert(QUICK_FIRST_MAX < QUICK_END_MIN, "quick heads lie before the end of any quick heap");
+static inline bool quick_in(heap_t h)
+{
+    return quick_at(heap_first(h)) &&
+           (HARDENED || (heap_first(h) <= QUICK_FIRST_MAX && heap_end(h) >= QUICK_END_MIN));
+}
+
 static inline uint32_t len_of(const uint8_t *b, uint32_t off)
 {
     return ld(b, off + 4u) & ~FLAG_MASK;
@@ -427,14 +492,15 @@ static inline uint64_t key_of(const uint8_t *b)
 #define SLACK_MASK 31u
 
 /* Checksum word of the header at off: keyed over the offset, the length,
- * FREE and the slack (its low 3 bits sit in the offset's zero bits, the
- * high 2 in the flag bits left out). PREV_FREE is left out: it changes
+ * FREE, QUICK and the slack (its low 3 bits sit in the offset's zero bits,
+ * the high 2 in the flag bits left out, QUICK in the offset's top bit). PREV_FREE is left out: it changes
  * whenever a neighbour is freed or taken, and every use of it is checked
  * against the predecessor's own checksummed header. */
 static inline uint32_t header_check_inline(uint64_t key, uint32_t off, uint32_t len_flags, uint32_t slack)
 {
-    uint32_t hi = (len_flags & ~(FLAG_PREV_FREE | 4u)) | ((slack >> 2) & 6u);
-    uint32_t mix = keyed_mix(key, (uint64_t)hi << 32 | off | (slack & 7u));
+    uint32_t hi = (len_flags & ~(FLAG_PREV_FREE | FLAG_QUICK)) | ((slack >> 2) & 6u);
+    uint32_t quick = (len_flags & FLAG_QUICK) << 29; /* bit 31: offsets stay below 2^31 */
+    uint32_t mix = keyed_mix(key, (uint64_t)hi << 32 | off | quick | (slack & 7u));
     return (mix & ~SLACK_MASK) | slack;
 }
 
@@ -602,6 +668,11 @@ void heap_refuse_unknown(mem_ctx_t ctx, const void *addr);
 /* Fails the heap with fault and signs the context again under its key (so
  * that resetting the state later does not revive it). */
 void heap_fail(uint8_t *b, mem_fault_t fault);
+
+/* Returns every chunk parked in a quick list to the free lists (mem_alloc.c):
+ * mem_stat and mem_parse show the heap as its free lists see it. False after
+ * reporting a damaged quick list. */
+bool heap_quick_flush(uint8_t *b, uint64_t key);
 
 /* ---- validation (heap_validate.c) --------------------------------------- */
 

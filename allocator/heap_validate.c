@@ -23,7 +23,7 @@ static bool context_ok(const uint8_t *b, uint64_t key)
     uint32_t first = first_of(b);
     uint32_t end = end_of(b);
     if ((HARDENED && !ctx_intact(b, key)) || fl_count == 0u || end < first || end - first < MIN_CHUNK ||
-        ld(b, W_TOTAL * 4u) - end - GRANULE >= 16u || first != HEADS_AT + 4u * SL_COUNT * fl_count ||
+        ld(b, W_TOTAL * 4u) - end - GRANULE >= 16u || first != first_for(fl_count) ||
         (end & FLAG_MASK) != 0u || end > (uint32_t)MEM_MAX_HEAP_SIZE - GRANULE ||
         fl_count != fl_count_for(end - HEADS_AT)) {
         return false;
@@ -49,10 +49,16 @@ static mem_fault_t chunk_ok(const uint8_t *b, uint64_t key, uint32_t off, bool p
     uint32_t lf = ld(b, off + 4u);
     uint32_t len = lf & ~FLAG_MASK;
     bool is_free = (lf & FLAG_FREE) != 0u;
-    if (!header_ok(b, key, off, lf) || (lf & 4u) != 0u || !len_fits(off, len, end) ||
+    bool quick = (lf & FLAG_QUICK) != 0u;
+    if (!header_ok(b, key, off, lf) || (quick && (is_free || !quick_at(first) || len > QUICK_MAX_LEN)) ||
+        !len_fits(off, len, end) ||
         ((lf & FLAG_PREV_FREE) != 0u) != prev_free || (prev_free && ld(b, off - TAIL_BACK) != prev_len) ||
         (is_free && prev_free)) {
         return MEM_FAULT_CORRUPT_HEADER;
+    }
+    if (quick) {
+        /* Its slack is 0 (header_ok took it from the check word). */
+        return !HARDENED || (ld(b, off) & SLACK_MASK) == 0u ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_HEADER;
     }
     if (!is_free) {
         if (!HARDENED) {
@@ -76,14 +82,16 @@ static mem_fault_t chunk_ok(const uint8_t *b, uint64_t key, uint32_t off, bool p
 
 /* Physical walk: tiling, checksums, canaries, boundary tags, no adjacent
  * free chunks, each free chunk's own links point back at it, the sentinel.
- * Counts the free chunks. */
-static mem_fault_t chunks_ok(const uint8_t *b, uint64_t key, uint32_t *nb_free, const void **where)
+ * Counts the free chunks and the parked ones. */
+static mem_fault_t chunks_ok(const uint8_t *b, uint64_t key, uint32_t *nb_free, uint32_t *nb_quick,
+                             const void **where)
 {
     uint32_t end = end_of(b);
     uint32_t off = first_of(b);
     uint32_t prev_len = 0u;
     bool prev_free = false;
     *nb_free = 0u;
+    *nb_quick = 0u;
     while (off < end) {
         mem_fault_t f = chunk_ok(b, key, off, prev_free, prev_len);
         if (f != MEM_FAULT_NONE) {
@@ -94,6 +102,7 @@ static mem_fault_t chunks_ok(const uint8_t *b, uint64_t key, uint32_t *nb_free, 
         prev_free = (lf & FLAG_FREE) != 0u;
         prev_len = lf & ~FLAG_MASK;
         *nb_free += (uint32_t)prev_free;
+        *nb_quick += (uint32_t)((lf & FLAG_QUICK) != 0u);
         off += prev_len;
     }
     uint32_t sentinel = ld(b, end + 4u);
@@ -147,15 +156,58 @@ static mem_fault_t lists_ok(const uint8_t *b, uint32_t nb_free, const void **whe
     return bits == heads_in_use && seen == nb_free ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_CONTEXT;
 }
 
+/* Every quick list: at most QUICK_DEPTH chunks, each parked (the walk
+ * checked its header) with exactly the list's length and its depth in the
+ * list, and in total exactly the parked chunks the walk counted. */
+static mem_fault_t quick_lists_ok(const uint8_t *b, uint32_t nb_quick, const void **where)
+{
+    uint32_t first = first_of(b);
+    uint32_t end = end_of(b);
+    if (!quick_at(first)) {
+        return nb_quick == 0u ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_HEADER;
+    }
+    uint32_t seen = 0u;
+    for (uint32_t len = MIN_CHUNK; len <= QUICK_MAX_LEN; len += GRANULE) {
+        uint32_t at = quick_head(first, len) - 8u; /* the link's holder, a pseudo chunk */
+        uint32_t node = ld(b, at + 8u);
+        if (!link_ok(node, first, end)) {
+            *where = b;
+            return MEM_FAULT_CORRUPT_CONTEXT;
+        }
+        uint32_t depth = node == 0u ? 0u : ld(b, node + 12u);
+        if (depth > QUICK_DEPTH) {
+            *where = b + node + 8u;
+            return MEM_FAULT_CORRUPT_LINK;
+        }
+        for (; node != 0u; depth--) {
+            if (!link_ok(node, first, end) || ++seen > nb_quick ||
+                (ld(b, node + 4u) & ~FLAG_PREV_FREE) != (len | FLAG_QUICK) || ld(b, node + 12u) != depth) {
+                *where = at < first ? (const void *)b : (const void *)(b + at + 8u);
+                return MEM_FAULT_CORRUPT_LINK;
+            }
+            at = node;
+            node = ld(b, node + 8u);
+        }
+        if (depth != 0u) {
+            *where = b + at + 8u;
+            return MEM_FAULT_CORRUPT_LINK;
+        }
+    }
+    return seen == nb_quick ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_CONTEXT;
+}
+
 mem_fault_t heap_validate(const uint8_t *b, uint64_t key, const void **where)
 {
     *where = b;
     if (!context_ok(b, key)) {
         return MEM_FAULT_CORRUPT_CONTEXT;
     }
-    uint32_t nb_free;
-    mem_fault_t f = chunks_ok(b, key, &nb_free, where);
-    return f != MEM_FAULT_NONE ? f : lists_ok(b, nb_free, where);
+    uint32_t nb_free, nb_quick;
+    mem_fault_t f = chunks_ok(b, key, &nb_free, &nb_quick, where);
+    if (f == MEM_FAULT_NONE) {
+        f = lists_ok(b, nb_free, where);
+    }
+    return f != MEM_FAULT_NONE ? f : quick_lists_ok(b, nb_quick, where);
 }
 
 bool heap_tick(uint8_t *b, uint64_t key)

@@ -80,7 +80,8 @@ HOT bool links_ok(heap_t h, uint64_t key, uint32_t off)
     }
     uint32_t next = ld(b, off + 8u);
     uint32_t prev = ld(b, off + 12u);
-    bool prev_in = (prev - (HEADS_AT - 8u) < heap_first(h) - HEADS_AT && (prev & 3u) == 0u) ||
+    uint32_t heads = 4u * classes_at(heap_first(h));
+    bool prev_in = (prev - (HEADS_AT - 8u) < heads && (prev & 3u) == 0u) ||
                    free_neighbour_ok(h, key, prev);
     return prev_in && ld(b, prev + 8u) == off && successor_ok(h, key, next, off);
 }
@@ -352,9 +353,9 @@ HOT uint32_t chunk_at(heap_t h, uint64_t key, const void *ptr, mem_fault_t *why)
         }
         /* A verified header can only be wrong with the secret in hand; its
          * length and slack are bounded all the same before the canary is read. */
-        *why = (lf & FLAG_FREE) != 0u                          ? MEM_FAULT_DOUBLE_FREE
-               : ((lf & 4u) != 0u || !len_fits(off, len, end)) ? MEM_FAULT_CORRUPT_HEADER
-                                                               : canary_fault(b, off, len, check);
+        *why = (lf & (FLAG_FREE | FLAG_QUICK)) != 0u ? MEM_FAULT_DOUBLE_FREE
+               : !len_fits(off, len, end)           ? MEM_FAULT_CORRUPT_HEADER
+                                                    : canary_fault(b, off, len, check);
         return *why == MEM_FAULT_NONE ? off : 0u;
     }
     /* Off: O(1) consistency of the header with the next chunk's tags.
@@ -400,21 +401,17 @@ HOT uint32_t block_size(const uint8_t *b, uint32_t off, uint32_t len)
     return HARDENED ? request_of(len, ld(b, off)) : len - MEM_CHUNK_OVERHEAD;
 }
 
-/* Frees the verified allocated chunk at off, merging it with its free
- * neighbours once their headers, lengths and links are verified. The
- * payload is wiped first, canary included, so no secret survives even a
- * fault; every header that ends up inside the merged chunk is erased, so
- * no signed word is left in memory a later block will hand out. Returns the
- * fault found in a neighbour (the caller reports it) or MEM_FAULT_NONE. */
-HOT mem_fault_t free_chunk(heap_t h, uint64_t key, uint32_t off, const void **where)
+/* Makes the chunk at off (allocated or parked, its payload released) a free
+ * chunk, merged with its free neighbours once their headers, lengths and
+ * links are verified; every header that ends up inside the merged chunk is
+ * erased, so no signed word is left in memory a later block will hand out.
+ * Returns the fault found in a neighbour (the caller reports it) or
+ * MEM_FAULT_NONE. */
+HOT mem_fault_t merge_free(heap_t h, uint64_t key, uint32_t off, const void **where)
 {
     uint8_t *b = h.b;
     uint32_t lf = ld(b, off + 4u);
     uint32_t len = lf & ~FLAG_MASK;
-    san_block_free(b, off + 8u, block_size(b, off, len));
-    if (HARDENED) {
-        wipe(b, off + 8u, off + len, FREE_BYTE);
-    }
     uint32_t next = off + len;
     uint32_t nf = ld(b, next + 4u);
     /* Only a free successor is followed (merged): an allocated one only has
@@ -463,6 +460,128 @@ HOT mem_fault_t free_chunk(heap_t h, uint64_t key, uint32_t off, const void **wh
     return MEM_FAULT_NONE;
 }
 
+/* What freeing the verified allocated chunk at off (len bytes) must erase:
+ * hardened, the bytes the app could write (its request) and the canary; the
+ * rest of the payload never held the app's data (paranoid: all of it, which
+ * must be poison again). The block is the app's no more. */
+HOT void release_payload(heap_t h, uint32_t off, uint32_t len)
+{
+    uint8_t *b = h.b;
+    uint32_t n = block_size(b, off, len);
+    san_block_free(b, off + 8u, n);
+    if (HARDENED) {
+        wipe(b, off + 8u, PARANOID ? off + len : canary_at(off, n) + 4u, FREE_BYTE);
+    }
+}
+
+/* The chunk at off may be taken from the quick list of len-byte chunks: in
+ * the heap, a parked chunk of exactly that length (hardened: its checksum).
+ * Its link is not followed here: it becomes the list's head, and is checked
+ * the same way before anything is read through it. */
+HOT bool quick_ok(heap_t h, uint64_t key, uint32_t off, uint32_t len)
+{
+    uint8_t *b = h.b;
+    if (!chunk_pos_ok(off, heap_first(h), heap_end(h)) || len > heap_end(h) - off) {
+        return false;
+    }
+    return (ld(b, off + 4u) & ~FLAG_PREV_FREE) == (len | FLAG_QUICK) &&
+           (!HARDENED || ld(b, off) == header_check(key, off, len | FLAG_QUICK, 0u));
+}
+
+/* Parks the verified allocated chunk at off (length and flags lf) in its
+ * quick list, erased; false (nothing done) when it is too long, the heap
+ * has no quick lists or the list is full. The list's top is bounded before
+ * its depth is read; whatever else is wrong with it is found when it is
+ * taken (quick_ok). */
+HOT bool quick_park(heap_t h, uint64_t key, uint32_t off, uint32_t lf)
+{
+    uint8_t *b = h.b;
+    uint32_t len = lf & ~FLAG_MASK;
+    if (!quick_in(h) || len > QUICK_MAX_LEN) {
+        return false;
+    }
+    uint32_t qh = quick_head(heap_first(h), len);
+    uint32_t top = ld(b, qh);
+    uint32_t depth = 0u;
+    if (top != 0u) {
+        if (!chunk_pos_ok(top, heap_first(h), heap_end(h))) {
+            return false;
+        }
+        depth = ld(b, top + 12u);
+        if (depth >= QUICK_DEPTH) {
+            return false;
+        }
+    }
+    release_payload(h, off, len);
+    uint32_t qlf = len | FLAG_QUICK | (lf & FLAG_PREV_FREE);
+    st(b, off + 8u, top);
+    st(b, off + 12u, depth + 1u);
+    st(b, off + 4u, qlf);
+    if (HARDENED) {
+        st(b, off, header_check(key, off, qlf, 0u));
+    }
+    st(b, qh, off);
+    return true;
+}
+
+/* Returns every parked chunk to the free lists (merged with its free
+ * neighbours): before a request fails for want of a free chunk. At most
+ * QUICK_BINS * QUICK_DEPTH chunks; a list longer than that, or a chunk
+ * quick_ok refuses, is reported. False after a fault. */
+static bool quick_flush(heap_t h, uint64_t key)
+{
+    uint8_t *b = h.b;
+    if (!quick_in(h)) {
+        return true;
+    }
+    for (uint32_t len = MIN_CHUNK; len <= QUICK_MAX_LEN; len += GRANULE) {
+        uint32_t qh = quick_head(heap_first(h), len);
+        for (uint32_t n = 0u, off = ld(b, qh); off != 0u; n++, off = ld(b, qh)) {
+            if (n >= QUICK_DEPTH || !quick_ok(h, key, off, len)) {
+                heap_fault(b, MEM_FAULT_CORRUPT_LINK, chunk_pos_ok(off, heap_first(h), heap_end(h)) ? (const void *)(b + off + 8u) : (const void *)b);
+                return false;
+            }
+            st(b, qh, ld(b, off + 8u));
+            st(b, off + 4u, len | (ld(b, off + 4u) & FLAG_PREV_FREE));
+            const void *where = NULL;
+            mem_fault_t why = merge_free(h, key, off, &where);
+            if (why != MEM_FAULT_NONE) {
+                heap_fault(b, why, where);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+bool heap_quick_flush(uint8_t *b, uint64_t key)
+{
+    return quick_flush(heap_view(b), key);
+}
+
+/* A parked chunk of exactly need bytes for a request of n, taken from its
+ * quick list (0 when the list is empty or the heap has none; 1 after
+ * reporting a damaged list). */
+HOT uint32_t quick_take(heap_t h, uint64_t key, uint32_t need, uint32_t n)
+{
+    uint8_t *b = h.b;
+    if (!quick_in(h) || need > QUICK_MAX_LEN) {
+        return 0u;
+    }
+    uint32_t qh = quick_head(heap_first(h), need);
+    uint32_t off = ld(b, qh);
+    if (off == 0u) {
+        return 0u;
+    }
+    if (!quick_ok(h, key, off, need)) {
+        heap_fault(b, MEM_FAULT_CORRUPT_LINK, chunk_pos_ok(off, heap_first(h), heap_end(h)) ? (const void *)(b + off + 8u) : (const void *)b);
+        return 1u;
+    }
+    st(b, qh, ld(b, off + 8u));
+    set_allocated(h, key, off, need | (ld(b, off + 4u) & FLAG_PREV_FREE), n);
+    return off;
+}
+
 /* ---- public API --------------------------------------------------------- */
 
 mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
@@ -489,7 +608,7 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
     uint32_t size = (uint32_t)managed & ~(GRANULE - 1u);
     /* Classes only up to the largest chunk this heap can ever hold. */
     uint32_t fl_count = fl_count_for(size - HEADS_AT - GRANULE);
-    uint32_t first = HEADS_AT + 4u * fl_count * SL_COUNT;
+    uint32_t first = first_for(fl_count);
     uint32_t end = size - GRANULE;
     /* MEM_MIN_HEAP_SIZE leaves room for the context and a minimal chunk. */
     uint8_t *b = (uint8_t *)heap_start + lead;
@@ -529,17 +648,20 @@ mem_ctx_t mem_init(void *heap_start, size_t heap_size)
     return mem_init_secure(heap_start, heap_size, MEM_DEFAULT_SEED);
 }
 
-static void *alloc_in(heap_t h, uint64_t key, size_t nb_bytes)
+/* alloc_in's path when the quick list of need bytes is empty: the free
+ * lists. Out of line, so that the quick path saves no registers for it. */
+static __attribute__((noinline)) void *alloc_listed(heap_t h, uint64_t key, uint32_t need, uint32_t n)
 {
     uint8_t *b = h.b;
-    if (nb_bytes == 0u || nb_bytes > MAX_REQUEST) {
-        return NULL;
-    }
-    uint32_t n = (uint32_t)nb_bytes;
-    uint32_t need = request_len(nb_bytes);
     uint32_t off = find_free(h, need);
     if (off == 0u) {
-        return NULL;
+        if (!quick_flush(h, key)) {
+            return NULL;
+        }
+        off = find_free(h, need);
+        if (off == 0u) {
+            return NULL;
+        }
     }
     /* Every level: off trusts the checksum-free metadata, but never a
      * position or a length past the heap's end. */
@@ -563,6 +685,22 @@ static void *alloc_in(heap_t h, uint64_t key, size_t nb_bytes)
     return b + off + 8u;
 }
 
+static void *alloc_in(heap_t h, uint64_t key, size_t nb_bytes)
+{
+    uint8_t *b = h.b;
+    if (nb_bytes - 1u >= MAX_REQUEST) { /* 0 wraps around */
+        return NULL;
+    }
+    uint32_t n = (uint32_t)nb_bytes;
+    uint32_t need = request_len(nb_bytes);
+    uint32_t off = quick_take(h, key, need, n);
+    if (off > 1u) {
+        san_block_alloc(b, off + 8u, block_size(b, off, need));
+        return b + off + 8u;
+    }
+    return off == 0u ? alloc_listed(h, key, need, n) : NULL;
+}
+
 void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes)
 {
     bool vg;
@@ -573,14 +711,27 @@ void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes)
     return p;
 }
 
-/* Frees ptr (whose chunk at off is verified), reporting a damaged neighbour. */
-HOT void free_verified(heap_t h, uint64_t key, uint32_t off)
+/* free_verified's path for a chunk that is not parked: released and merged
+ * into the free lists, a damaged neighbour reported. Out of line, as
+ * alloc_listed. */
+static __attribute__((noinline)) void free_listed(heap_t h, uint64_t key, uint32_t off, uint32_t lf)
 {
     uint8_t *b = h.b;
+    release_payload(h, off, lf & ~FLAG_MASK);
     const void *where = NULL;
-    mem_fault_t why = free_chunk(h, key, off, &where);
+    mem_fault_t why = merge_free(h, key, off, &where);
     if (why != MEM_FAULT_NONE) {
         heap_fault(b, why, where);
+    }
+}
+
+/* Frees the verified allocated chunk at off: parked when it can be, else
+ * merged. */
+HOT void free_verified(heap_t h, uint64_t key, uint32_t off)
+{
+    uint32_t lf = ld(h.b, off + 4u);
+    if (!quick_park(h, key, off, lf)) {
+        free_listed(h, key, off, lf);
     }
 }
 

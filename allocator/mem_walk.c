@@ -52,7 +52,7 @@ static bool classify_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
     if (c->target - off >= len) {
         return false;
     }
-    bool is_free = (lf & FLAG_FREE) != 0u;
+    bool is_free = (lf & (FLAG_FREE | FLAG_QUICK)) != 0u;
     /* At the chunk itself: only its tags can be what chunk_at refused. */
     c->verdict = is_free ? MEM_FAULT_DOUBLE_FREE
                  : c->target == off ? MEM_FAULT_CORRUPT_HEADER
@@ -95,7 +95,7 @@ static bool parse_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
     if (vg) {
         san_reporting(true); /* the callback is the app's code */
     }
-    bool stop = p->cb(p->data, b + off + 8u, (lf & FLAG_FREE) == 0u, lf & ~FLAG_MASK);
+    bool stop = p->cb(p->data, b + off + 8u, (lf & (FLAG_FREE | FLAG_QUICK)) == 0u, lf & ~FLAG_MASK);
     if (vg) {
         san_reporting(false);
     }
@@ -113,7 +113,7 @@ void mem_parse(mem_ctx_t ctx, mem_parse_callback_t callback, void *data)
     /* The headers are verified before the first callback: a call that finds
      * a fault does nothing, so the app never sees half a walk. The second
      * walk checks again, in case the callback broke its contract. */
-    if (b != NULL && walk_checked(b, key, visit_nothing, NULL)) {
+    if (b != NULL && heap_quick_flush(b, key) && walk_checked(b, key, visit_nothing, NULL)) {
         parse_ctx_t p = {callback, data};
         (void)walk_checked(b, key, parse_one, &p);
     }
@@ -127,7 +127,7 @@ static bool stat_one(void *data, uint8_t *b, uint32_t off, uint32_t lf)
     mem_stat_t *s = data;
     size_t len = lf & ~FLAG_MASK;
     s->nb_chunks++;
-    if ((lf & FLAG_FREE) != 0u) {
+    if ((lf & (FLAG_FREE | FLAG_QUICK)) != 0u) { /* a parked chunk is free to the app */
         s->free_size += len;
         if (len > s->largest_free_size) {
             s->largest_free_size = len;
@@ -187,7 +187,7 @@ void mem_stat(mem_ctx_t *ctx, mem_stat_t *stat)
     uint8_t *b = heap_enter(stat_target(ctx), NULL, &vg, &key);
     if (b != NULL) {
         stat->total_size = ld(b, W_TOTAL * 4u);
-        if (!walk_checked(b, key, stat_one, stat)) {
+        if (!heap_quick_flush(b, key) || !walk_checked(b, key, stat_one, stat)) {
             memset(stat, 0, sizeof *stat);
         }
     }

@@ -41,6 +41,7 @@
 #define heap_failed_fault GBENCH_SYM(heap_failed_fault)
 #define heap_validate GBENCH_SYM(heap_validate)
 #define heap_classify GBENCH_SYM(heap_classify)
+#define heap_quick_flush GBENCH_SYM(heap_quick_flush)
 #define heap_tick GBENCH_SYM(heap_tick)
 #define heap_fail GBENCH_SYM(heap_fail)
 #define heap_recognize GBENCH_SYM(heap_recognize)

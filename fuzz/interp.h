@@ -148,6 +148,7 @@ typedef struct {
     bool prev_free;       /* the chunk merges into its free predecessor */
     size_t prev_len;      /* that predecessor's length (its tail word) */
     bool next_free;       /* its free successor merges into it */
+    size_t n;             /* the bytes the app could write (the request) */
 } freed_t;
 
 /* Before mem_free or mem_realloc of slot s's block (hardened, predictable

@@ -139,7 +139,7 @@ mem_stat_t model_stat(const run_t *r)
 
 MODEL_CODE freed_t model_before_free(const run_t *r, const slot_t *s)
 {
-    freed_t f = {NULL, 0, false, 0, false};
+    freed_t f = {NULL, 0, false, 0, false, 0};
     if (MEM_HARDENING == 0 || r->ctx == NULL || s->ptr == NULL || !predictable(r)) {
         return f; /* off wipes nothing; a damaged heap's layout is unknown */
     }
@@ -149,6 +149,7 @@ MODEL_CODE freed_t model_before_free(const run_t *r, const slot_t *s)
     f.prev_free = (lf & 2u) != 0u; /* PREV_FREE (heap_internal.h) */
     f.prev_len = f.prev_free ? load32(s->ptr - 12) : 0u;
     f.next_free = (load32(s->ptr - 8 + f.len + 4) & 1u) != 0u; /* the successor's FREE */
+    f.n = s->size;
     return f;
 }
 
@@ -167,11 +168,15 @@ MODEL_CODE static void check_filled(const run_t *r, const uint8_t *lo, const uin
     }
 }
 
-/* The chunk's payload (the links excepted: the new free chunk's, or with
- * a free predecessor its inside too), its tail word when a successor
- * merges, the successor's header and links, and with a free predecessor
- * that predecessor's tail word and the chunk's header and links: every
- * byte of it once held the app's data or a signed word. */
+/* The bytes the app could write and the canary after them (the links
+ * excepted: the new free chunk's, or with a free predecessor its inside
+ * too; paranoid: the whole payload, which must be poison), its tail word
+ * when a successor merges, the successor's header and links, and with a
+ * free predecessor that predecessor's tail word and the chunk's header and
+ * links: every byte of it once held the app's data or a signed word. The
+ * rest of the payload never did, and is not wiped. A chunk parked in a
+ * quick list (FLAG_QUICK, heap_internal.h) merges with nothing and keeps
+ * its list link and depth in its first 8 bytes. */
 MODEL_CODE void model_check_wiped(const run_t *r, const freed_t *f, const char *what)
 {
     if (f->at == NULL) {
@@ -179,12 +184,23 @@ MODEL_CODE void model_check_wiped(const run_t *r, const freed_t *f, const char *
     }
     const uint8_t v = MEM_HARDENING > 1 ? 0xA5u : 0u;
     const uint8_t *payload = f->at, *end = f->at - 8 + f->len;
+    /* n <= len - 12: the canary ends at the chunk's end at the latest */
+    const uint8_t *written = MEM_HARDENING > 1 ? end : payload + f->n + 4;
+    if ((load32(payload - 4) & 4u) != 0u) {
+        if (written > payload + 8) {
+            check_filled(r, payload + 8, written, v, what, "the parked payload");
+        }
+        return;
+    }
     if (f->prev_free) {
         check_filled(r, payload - 12, payload + 8, v, what, "the merged header and links");
     }
-    check_filled(r, payload + 8, end - 4, v, what, "the freed payload");
+    if (written > payload + 8) {
+        check_filled(r, payload + 8, written < end - 4 ? written : end - 4, v, what, "the freed payload");
+    }
     if (f->next_free) {
-        check_filled(r, end - 4, end + 16, v, what, "the merged successor's header and links");
+        /* its tail word too when the canary or (paranoid) the poison reached it */
+        check_filled(r, written < end ? end : end - 4, end + 16, v, what, "the merged successor's header and links");
     }
 }
 

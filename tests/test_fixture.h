@@ -60,8 +60,10 @@ __attribute__((unused)) static mem_stat_t g_snap_stat;
 /** Saves the fixture heap's bytes and statistics, for heap_bytes_unchanged and expect_misuse. */
 static inline void heap_snapshot(void)
 {
-    raw_read(g_snap_bytes, g_heap, sizeof g_heap);
+    /* Statistics first: mem_stat returns parked chunks to the free lists
+     * (README "Quick lists"), which changes bytes but no block. */
     g_snap_stat = get_stat(g_ctx);
+    raw_read(g_snap_bytes, g_heap, sizeof g_heap);
 }
 
 /** true when no byte of the fixture heap changed since heap_snapshot. */
