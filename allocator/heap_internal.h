@@ -79,28 +79,29 @@
 #define BITMAP_WORDS 4u
 #define MAX_FL (BITMAP_WORDS * 64u / SL_COUNT)
 
-/* Quick lists: a freed chunk of at most QUICK_MAX_LEN bytes is parked, not
- * merged, in a LIFO list of chunks of exactly its length (one list per
- * length, its head a context word just below `first`), and a request of
- * that length takes the first one back: the alloc-then-free of one small
- * size, the commonest pattern of real programs, costs a push and a pop
- * instead of a split and a merge. A list holds at most QUICK_DEPTH chunks
+/* Quick lists: a freed short chunk is parked, not merged, in a LIFO list of
+ * chunks of exactly its length (one list per length, its head a context
+ * word just below `first`), and a request of that length takes the first
+ * one back: the alloc-then-free of one size, the commonest pattern of real
+ * programs, costs a push and a pop instead of a split and a merge. A list
+ * holds at most QUICK_DEPTH chunks
  * (each keeps its depth in the list, so no context word changes but the
  * head), and a request the free lists cannot serve first returns every
  * parked chunk to them (quick_flush), so parking never fails an allocation
- * that would have succeeded otherwise; a heap keeps its density. Only
- * heaps with QUICK_MIN_FL first-level classes or more (16 KiB and up) have
- * quick lists, so the smallest heap keeps its size; paranoid has none (its
+ * that would have succeeded otherwise; a heap keeps its density. Heaps
+ * with QUICK_MIN_FL first-level classes (16 KiB and up) have 32 lists (for
+ * chunks up to 264 bytes off, 272 hardened), from QUICK_WIDE_FL (1 MiB)
+ * 256 (up to 2,064 bytes): 128 or 1,024 bytes of context, under 1 % of the
+ * heap; smaller heaps have none and keep their size. Paranoid has none (its
  * free payloads stay poison, verified on reuse). */
 #define QUICK_ON (MEM_HARDENING < 2)
-#ifndef QUICK_BINS
-#define QUICK_BINS 32u
-#endif
+#define QUICK_BINS 256u
+#define QUICK_BINS_NARROW 32u
 #ifndef QUICK_DEPTH
 #define QUICK_DEPTH 16u
 #endif
 #define QUICK_MIN_FL 10u
-#define QUICK_MAX_LEN (MIN_CHUNK + GRANULE * (QUICK_BINS - 1u))
+#define QUICK_WIDE_FL 16u
 
 /* Bound of the exact-fit scan that runs only when the O(1) search fails. */
 #define FALLBACK_SCAN 16u
@@ -324,34 +325,56 @@ static inline uint32_t first_of(const uint8_t *b)
     return ld(b, W_FIRST * 4u);
 }
 
-/* Context words below `first` of a heap with quick lists (the smallest such
- * heap has QUICK_MIN_FL first-level classes), and whether the heap whose
- * first chunk is at first has them. */
-#define QUICK_FIRST_MIN (HEADS_AT + 4u * (SL_COUNT * QUICK_MIN_FL + QUICK_BINS))
-static inline bool quick_at(uint32_t first)
+/* Quick lists of a heap with fl_count first-level classes. */
+static inline uint32_t quick_bins_for(uint32_t fl_count)
 {
-    return QUICK_ON && first >= QUICK_FIRST_MIN;
+    return !QUICK_ON || fl_count < QUICK_MIN_FL ? 0u : fl_count < QUICK_WIDE_FL ? QUICK_BINS_NARROW : QUICK_BINS;
 }
 
-/* Number of size classes of a heap whose first chunk is at first: the words
- * between HEADS_AT and first are one list head per class, then, from
- * QUICK_MIN_FL first-level classes on, the QUICK_BINS quick heads. */
-static inline uint32_t classes_at(uint32_t first)
-{
-    return (first - HEADS_AT) / 4u - (quick_at(first) ? QUICK_BINS : 0u);
-}
-
-/* Offset of the first chunk of a heap with fl_count first-level classes. */
+/* Offset of the first chunk of a heap with fl_count first-level classes:
+ * one list head per class from HEADS_AT, then the quick heads. */
 static inline uint32_t first_for(uint32_t fl_count)
 {
-    uint32_t quick = QUICK_ON && fl_count >= QUICK_MIN_FL ? QUICK_BINS : 0u;
-    return HEADS_AT + 4u * (fl_count * SL_COUNT + quick);
+    return HEADS_AT + 4u * (fl_count * SL_COUNT + quick_bins_for(fl_count));
 }
 
-/* The quick head of chunks of len bytes (MIN_CHUNK <= len <= QUICK_MAX_LEN). */
+/* Quick lists of the heap whose first chunk is at first. FIRST tells them
+ * apart: below QUICK_MIN_FL first-level classes it is at most
+ * first_for(QUICK_MIN_FL - 1), then up to first_for(QUICK_WIDE_FL - 1),
+ * then first_for(QUICK_WIDE_FL) and up. */
+#define QUICK_FIRST_MIN (HEADS_AT + 4u * (SL_COUNT * QUICK_MIN_FL + QUICK_BINS_NARROW))
+#define QUICK_FIRST_WIDE (HEADS_AT + 4u * (SL_COUNT * QUICK_WIDE_FL + QUICK_BINS))
+_Static_assert(HEADS_AT + 4u * SL_COUNT * (QUICK_MIN_FL - 1u) < QUICK_FIRST_MIN &&
+                   HEADS_AT + 4u * (SL_COUNT * (QUICK_WIDE_FL - 1u) + QUICK_BINS_NARROW) < QUICK_FIRST_WIDE,
+               "FIRST tells the number of quick lists");
+static inline uint32_t quick_bins(uint32_t first)
+{
+    return !QUICK_ON ? 0u : first >= QUICK_FIRST_WIDE ? QUICK_BINS : first >= QUICK_FIRST_MIN ? QUICK_BINS_NARROW : 0u;
+}
+
+static inline bool quick_at(uint32_t first)
+{
+    return quick_bins(first) != 0u;
+}
+
+/* Number of size classes of a heap whose first chunk is at first. */
+static inline uint32_t classes_at(uint32_t first)
+{
+    return (first - HEADS_AT) / 4u - quick_bins(first);
+}
+
+/* The quick head of chunks of len bytes (MIN_CHUNK <= len <= quick_max):
+ * the heads run down from first, so that where one lies does not depend on
+ * how many there are. */
 static inline uint32_t quick_head(uint32_t first, uint32_t len)
 {
-    return first - 4u * QUICK_BINS + (len - MIN_CHUNK) / 2u;
+    return first - 4u - (len - MIN_CHUNK) / 2u;
+}
+
+/* The longest chunk a heap with bins quick lists parks (0: none). */
+static inline uint32_t quick_max_for(uint32_t bins)
+{
+    return bins == 0u ? 0u : MIN_CHUNK + GRANULE * (bins - 1u);
 }
 
 /* Number of size classes of the heap: one list head (4 bytes) each. */
@@ -415,19 +438,18 @@ static inline uint32_t heap_end(heap_t h)
 }
 #endif
 
-/* The heap h has quick lists, whose heads lie inside it. Hardened, FIRST and
- * END were verified on entry (ctx_intact). Off, nobody verified them, and
- * the heads are found from FIRST: a FIRST damaged into a quick heap's range
- * is believed only with an END at least that of the smallest quick heap,
- * so the heads stay inside the heap (its first QUICK_FIRST_MAX bytes) even
- * then; whatever else is wrong is found in the chunks the heads lead to. */
-#define QUICK_FIRST_MAX (HEADS_AT + 4u * (BITMAP_WORDS * 64u + QUICK_BINS))
-#define QUICK_END_MIN (HEADS_AT + (1u << (QUICK_MIN_FL + 4u)))
-_Static_assert(QUICK_FIRST_MAX < QUICK_END_MIN, "quick heads lie before the end of any quick heap");
-static inline bool quick_in(heap_t h)
+/* The longest chunk the heap h parks (0: it has no quick lists), whose
+ * heads lie inside it. Hardened, FIRST and END were verified on entry
+ * (ctx_intact). Off, nobody verified them, and the heads are found from
+ * FIRST (just below it): a FIRST past END is not believed, so one damaged
+ * word cannot move the heads out of the heap; whatever else is wrong is
+ * found in the chunks the heads lead to. */
+static inline uint32_t quick_in(heap_t h)
 {
-    return quick_at(heap_first(h)) &&
-           (HARDENED || (heap_first(h) <= QUICK_FIRST_MAX && heap_end(h) >= QUICK_END_MIN));
+    if (!HARDENED && heap_first(h) > heap_end(h)) {
+        return 0u;
+    }
+    return quick_max_for(quick_bins(heap_first(h)));
 }
 
 static inline uint32_t len_of(const uint8_t *b, uint32_t off)

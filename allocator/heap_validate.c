@@ -50,7 +50,7 @@ static mem_fault_t chunk_ok(const uint8_t *b, uint64_t key, uint32_t off, bool p
     uint32_t len = lf & ~FLAG_MASK;
     bool is_free = (lf & FLAG_FREE) != 0u;
     bool quick = (lf & FLAG_QUICK) != 0u;
-    if (!header_ok(b, key, off, lf) || (quick && (is_free || !quick_at(first) || len > QUICK_MAX_LEN)) ||
+    if (!header_ok(b, key, off, lf) || (quick && (is_free || len > quick_max_for(quick_bins(first)))) ||
         !len_fits(off, len, end) ||
         ((lf & FLAG_PREV_FREE) != 0u) != prev_free || (prev_free && ld(b, off - TAIL_BACK) != prev_len) ||
         (is_free && prev_free)) {
@@ -163,11 +163,9 @@ static mem_fault_t quick_lists_ok(const uint8_t *b, uint32_t nb_quick, const voi
 {
     uint32_t first = first_of(b);
     uint32_t end = end_of(b);
-    if (!quick_at(first)) {
-        return nb_quick == 0u ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_HEADER;
-    }
+    uint32_t max = quick_max_for(quick_bins(first));
     uint32_t seen = 0u;
-    for (uint32_t len = MIN_CHUNK; len <= QUICK_MAX_LEN; len += GRANULE) {
+    for (uint32_t len = MIN_CHUNK; len <= max; len += GRANULE) {
         uint32_t at = quick_head(first, len) - 8u; /* the link's holder, a pseudo chunk */
         uint32_t node = ld(b, at + 8u);
         if (!link_ok(node, first, end)) {

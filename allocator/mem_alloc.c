@@ -478,7 +478,7 @@ HOT void release_payload(heap_t h, uint32_t off, uint32_t len)
  * the heap, a parked chunk of exactly that length (hardened: its checksum).
  * Its link is not followed here: it becomes the list's head, and is checked
  * the same way before anything is read through it. */
-HOT bool quick_ok(heap_t h, uint64_t key, uint32_t off, uint32_t len)
+static bool quick_ok(heap_t h, uint64_t key, uint32_t off, uint32_t len)
 {
     uint8_t *b = h.b;
     if (!chunk_pos_ok(off, heap_first(h), heap_end(h)) || len > heap_end(h) - off) {
@@ -488,16 +488,23 @@ HOT bool quick_ok(heap_t h, uint64_t key, uint32_t off, uint32_t len)
            (!HARDENED || ld(b, off) == header_check(key, off, len | FLAG_QUICK, 0u));
 }
 
-/* Parks the verified allocated chunk at off (length and flags lf) in its
- * quick list, erased; false (nothing done) when it is too long, the heap
- * has no quick lists or the list is full. The list's top is bounded before
- * its depth is read; whatever else is wrong with it is found when it is
- * taken (quick_ok). */
+/* Reports a quick list that leads to off, no parked chunk of its length. */
+static __attribute__((noinline)) void quick_refuse(heap_t h, uint32_t off)
+{
+    bool in = chunk_pos_ok(off, heap_first(h), heap_end(h));
+    heap_fault(h.b, MEM_FAULT_CORRUPT_LINK, in ? (const void *)(h.b + off + 8u) : (const void *)h.b);
+}
+
+/* Parks the verified allocated chunk at off (length and flags lf) in the
+ * quick list of its length, erased; false (nothing done) when it is too
+ * long, the heap has no quick lists or the list is full. The list's top is
+ * bounded before its depth is read; whatever else is wrong with it is
+ * found when it is taken or flushed (quick_ok). */
 HOT bool quick_park(heap_t h, uint64_t key, uint32_t off, uint32_t lf)
 {
     uint8_t *b = h.b;
     uint32_t len = lf & ~FLAG_MASK;
-    if (!quick_in(h) || len > QUICK_MAX_LEN) {
+    if (len > quick_in(h)) {
         return false;
     }
     uint32_t qh = quick_head(heap_first(h), len);
@@ -531,18 +538,16 @@ HOT bool quick_park(heap_t h, uint64_t key, uint32_t off, uint32_t lf)
 static bool quick_flush(heap_t h, uint64_t key)
 {
     uint8_t *b = h.b;
-    if (!quick_in(h)) {
-        return true;
-    }
-    for (uint32_t len = MIN_CHUNK; len <= QUICK_MAX_LEN; len += GRANULE) {
+    uint32_t max = quick_in(h);
+    for (uint32_t len = MIN_CHUNK; len <= max; len += GRANULE) {
         uint32_t qh = quick_head(heap_first(h), len);
         for (uint32_t n = 0u, off = ld(b, qh); off != 0u; n++, off = ld(b, qh)) {
             if (n >= QUICK_DEPTH || !quick_ok(h, key, off, len)) {
-                heap_fault(b, MEM_FAULT_CORRUPT_LINK, chunk_pos_ok(off, heap_first(h), heap_end(h)) ? (const void *)(b + off + 8u) : (const void *)b);
+                quick_refuse(h, off);
                 return false;
             }
             st(b, qh, ld(b, off + 8u));
-            st(b, off + 4u, len | (ld(b, off + 4u) & FLAG_PREV_FREE));
+            st(b, off + 4u, ld(b, off + 4u) & ~FLAG_QUICK);
             const void *where = NULL;
             mem_fault_t why = merge_free(h, key, off, &where);
             if (why != MEM_FAULT_NONE) {
@@ -565,7 +570,7 @@ bool heap_quick_flush(uint8_t *b, uint64_t key)
 HOT uint32_t quick_take(heap_t h, uint64_t key, uint32_t need, uint32_t n)
 {
     uint8_t *b = h.b;
-    if (!quick_in(h) || need > QUICK_MAX_LEN) {
+    if (need > quick_in(h)) {
         return 0u;
     }
     uint32_t qh = quick_head(heap_first(h), need);
@@ -574,7 +579,7 @@ HOT uint32_t quick_take(heap_t h, uint64_t key, uint32_t need, uint32_t n)
         return 0u;
     }
     if (!quick_ok(h, key, off, need)) {
-        heap_fault(b, MEM_FAULT_CORRUPT_LINK, chunk_pos_ok(off, heap_first(h), heap_end(h)) ? (const void *)(b + off + 8u) : (const void *)b);
+        quick_refuse(h, off);
         return 1u;
     }
     st(b, qh, ld(b, off + 8u));

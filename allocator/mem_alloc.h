@@ -170,8 +170,8 @@ typedef struct {
  *         re-init of the same buffer is reported, never handed out again.
  * Cost: O(1). The context sits at the first 8-byte aligned address of the
  * buffer and takes exactly 80 + 32 * (floor(log2(n - 88)) - 4) bytes, plus
- * 128 (the heads of the quick lists) when n - 88 >= 16384 and
- * MEM_HARDENING < 2, where n is what is left of heap_size past that address,
+ * 128 (the heads of the quick lists) when n - 88 >= 16384, 1024 when
+ * n - 88 >= 1048576, at MEM_HARDENING < 2, where n is what is left of heap_size past that address,
  * rounded down to 8 and capped at MEM_MAX_HEAP_SIZE (528 bytes for 32 KiB
  * below paranoid, 400 at paranoid, 176 for 256 B); the one free chunk of
  * the new heap runs from there to 8 bytes before n.

@@ -80,7 +80,7 @@ static size_t documented_ctx_size(size_t n)
     while (((size_t)2u << log2) <= n - 88u) {
         log2++;
     }
-    return 80u + 32u * (log2 - 4u) + (MEM_HARDENING < 2 && log2 >= 14u ? 128u : 0u);
+    return 80u + 32u * (log2 - 4u) + (MEM_HARDENING >= 2 ? 0u : log2 >= 20u ? 1024u : log2 >= 14u ? 128u : 0u);
 }
 
 /* A new heap (mem_init, OP_REINIT) laid out as mem_alloc.h documents it:
