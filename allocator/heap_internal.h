@@ -84,7 +84,7 @@
  * word just below `first`), and a request of that length takes the first
  * one back: the alloc-then-free of one size, the commonest pattern of real
  * programs, costs a push and a pop instead of a split and a merge. A list
- * holds at most QUICK_DEPTH chunks
+ * holds at most quick_depth_max chunks
  * (each keeps its depth in the list, so no context word changes but the
  * head), and a request the free lists cannot serve first returns every
  * parked chunk to them (quick_flush), so parking never fails an allocation
@@ -97,9 +97,7 @@
 #define QUICK_ON (MEM_HARDENING < 2)
 #define QUICK_BINS 256u
 #define QUICK_BINS_NARROW 32u
-#ifndef QUICK_DEPTH
-#define QUICK_DEPTH 16u
-#endif
+#define QUICK_BYTES 1024u
 #define QUICK_MIN_FL 10u
 #define QUICK_WIDE_FL 16u
 
@@ -124,13 +122,26 @@ enum {
     W_FIRST,       /* offset of the first chunk: HEADS_AT + 32 x first-level classes */
     W_NONCE,       /* u64 (2 words): drawn by mem_init, public; keys the heap */
     W_STATE = 8,   /* 0 healthy, else the mem_fault_t that failed the heap */
-    W_CHECK_EVERY, /* paranoid: full check every this many calls (0: never) */
-    W_OPS,         /* paranoid: calls since the last full check */
+    W_CHECK_EVERY, /* paranoid: full check every this many calls (0: never); below: ~W_HINT */
+    W_OPS,         /* paranoid: calls since the last full check; below: W_HINT */
     W_CTX_CHECK,   /* keyed checksum of END, TOTAL, FIRST, STATE (paranoid: and the two above) */
     CTX_WORDS
 };
 #define BITMAP_AT (CTX_WORDS * 4u)
 #define HEADS_AT (BITMAP_AT + 8u * BITMAP_WORDS)
+/* Below paranoid (no periodic check, so no counter), a heap with quick lists
+ * keeps a hint in the counter's word: the highest offset a block has
+ * reached (a multiple of 8), and in bit 0 whether a chunk was parked since
+ * the quick lists were last flushed. Before a block would reach past that
+ * mark, the parked chunks go back to the free lists (alloc_listed), so that
+ * parking never makes the heap grow. It changes too often to be signed:
+ * the interval's word holds its complement instead, so that a changed bit
+ * in either is reported (ctx_intact); whoever rewrites both only changes
+ * when the heap flushes (mem_check finds bit 0 clear with a chunk parked).
+ * A heap without quick lists keeps both words 0. */
+#define W_HINT W_OPS
+#define W_HINT_MIRROR W_CHECK_EVERY
+#define HINT_PARKED 1u
 #define ID2_XOR 0x5A5A5A5Au
 
 #define HEAP_MAGIC 0x48415244u /* "HARD" */
@@ -371,6 +382,20 @@ static inline uint32_t quick_head(uint32_t first, uint32_t len)
     return first - 4u - (len - MIN_CHUNK) / 2u;
 }
 
+/* A quick list of len-byte chunks that holds depth of them takes no more:
+ * it holds at most QUICK_BYTES bytes of chunks, or one chunk, so that
+ * parking keeps little memory from the free lists. */
+static inline bool quick_full(uint32_t depth, uint32_t len)
+{
+    return (uint64_t)depth * len >= QUICK_BYTES;
+}
+
+/* The most chunks a quick list of len-byte chunks holds. */
+static inline uint32_t quick_depth_max(uint32_t len)
+{
+    return (QUICK_BYTES + len - 1u) / len;
+}
+
 /* The longest chunk a heap with bins quick lists parks (0: none). */
 static inline uint32_t quick_max_for(uint32_t bins)
 {
@@ -608,19 +633,29 @@ uint32_t heap_ctx_check(const uint8_t *b, uint64_t key);
 #endif
 
 
+/* Sets the quick-list hint (W_HINT) and its mirror. */
+static inline void hint_set(uint8_t *b, uint32_t hint)
+{
+    st(b, W_HINT * 4u, hint);
+    st(b, W_HINT_MIRROR * 4u, ~hint);
+}
+
 /* Every context word is as mem_init (or the last fault) left it, checked on
  * every call: END, TOTAL, FIRST and STATE (and at paranoid the check
  * interval and its counter) against the checksum under key, which covers
  * the nonce and the heap's address; the two identity words agree; the
  * scratch word is 0 (list updates set it back); below paranoid the check
- * interval and its counter are 0. Verified words are the ones mem_init
+ * interval's word is the complement of W_HINT in a heap with quick lists,
+ * both are 0 in one without. Verified words are the ones mem_init
  * wrote, so no range check is needed; an attacker with the secret could
  * forge any of them (README "Threat model"). */
 static inline bool ctx_intact(const uint8_t *b, uint64_t key)
 {
     uint32_t fixed = ld(b, W_SCRATCH * 4u) | (ld(b, W_ID * 4u) ^ ld(b, W_ID2 * 4u) ^ ID2_XOR);
     if (!PARANOID) {
-        fixed |= ld(b, W_CHECK_EVERY * 4u) | ld(b, W_OPS * 4u);
+        uint32_t hint = ld(b, W_HINT * 4u);
+        uint32_t mirror = ld(b, W_HINT_MIRROR * 4u);
+        fixed |= quick_at(first_of(b)) ? hint ^ ~mirror : hint | mirror;
     }
     return fixed == 0u && ld(b, W_CTX_CHECK * 4u) == ctx_check(b, key);
 }

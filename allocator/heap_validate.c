@@ -156,7 +156,7 @@ static mem_fault_t lists_ok(const uint8_t *b, uint32_t nb_free, const void **whe
     return bits == heads_in_use && seen == nb_free ? MEM_FAULT_NONE : MEM_FAULT_CORRUPT_CONTEXT;
 }
 
-/* Every quick list: at most QUICK_DEPTH chunks, each parked (the walk
+/* Every quick list: at most quick_depth_max chunks, each parked (the walk
  * checked its header) with exactly the list's length and its depth in the
  * list, and in total exactly the parked chunks the walk counted. */
 static mem_fault_t quick_lists_ok(const uint8_t *b, uint32_t nb_quick, const void **where)
@@ -164,6 +164,12 @@ static mem_fault_t quick_lists_ok(const uint8_t *b, uint32_t nb_quick, const voi
     uint32_t first = first_of(b);
     uint32_t end = end_of(b);
     uint32_t max = quick_max_for(quick_bins(first));
+    uint32_t hint = ld(b, W_HINT * 4u);
+    uint32_t mirror = ld(b, W_HINT_MIRROR * 4u);
+    if (!PARANOID && ((nb_quick != 0u && (hint & HINT_PARKED) == 0u) ||
+                      (max == 0u ? (hint | mirror) != 0u : hint != ~mirror))) {
+        return MEM_FAULT_CORRUPT_CONTEXT; /* parked chunks the next growth would not flush */
+    }
     uint32_t seen = 0u;
     for (uint32_t len = MIN_CHUNK; len <= max; len += GRANULE) {
         uint32_t at = quick_head(first, len) - 8u; /* the link's holder, a pseudo chunk */
@@ -173,7 +179,7 @@ static mem_fault_t quick_lists_ok(const uint8_t *b, uint32_t nb_quick, const voi
             return MEM_FAULT_CORRUPT_CONTEXT;
         }
         uint32_t depth = node == 0u ? 0u : ld(b, node + 12u);
-        if (depth > QUICK_DEPTH) {
+        if (depth > quick_depth_max(len)) {
             *where = b + node + 8u;
             return MEM_FAULT_CORRUPT_LINK;
         }

@@ -515,7 +515,7 @@ HOT bool quick_park(heap_t h, uint64_t key, uint32_t off, uint32_t lf)
             return false;
         }
         depth = ld(b, top + 12u);
-        if (depth >= QUICK_DEPTH) {
+        if (quick_full(depth, len)) {
             return false;
         }
     }
@@ -528,12 +528,16 @@ HOT bool quick_park(heap_t h, uint64_t key, uint32_t off, uint32_t lf)
         st(b, off, header_check(key, off, qlf, 0u));
     }
     st(b, qh, off);
+    uint32_t hint = ld(b, W_HINT * 4u);
+    if ((hint & HINT_PARKED) == 0u) {
+        hint_set(b, hint | HINT_PARKED);
+    }
     return true;
 }
 
 /* Returns every parked chunk to the free lists (merged with its free
  * neighbours): before a request fails for want of a free chunk. At most
- * QUICK_BINS * QUICK_DEPTH chunks; a list longer than that, or a chunk
+ * QUICK_BINS lists of quick_depth_max chunks (fewer than 1,000); a list longer than that, or a chunk
  * quick_ok refuses, is reported. False after a fault. */
 static bool quick_flush(heap_t h, uint64_t key)
 {
@@ -542,7 +546,7 @@ static bool quick_flush(heap_t h, uint64_t key)
     for (uint32_t len = MIN_CHUNK; len <= max; len += GRANULE) {
         uint32_t qh = quick_head(heap_first(h), len);
         for (uint32_t n = 0u, off = ld(b, qh); off != 0u; n++, off = ld(b, qh)) {
-            if (n >= QUICK_DEPTH || !quick_ok(h, key, off, len)) {
+            if (n >= quick_depth_max(len) || !quick_ok(h, key, off, len)) {
                 quick_refuse(h, off);
                 return false;
             }
@@ -555,6 +559,9 @@ static bool quick_flush(heap_t h, uint64_t key)
                 return false;
             }
         }
+    }
+    if (max != 0u) {
+        hint_set(b, ld(b, W_HINT * 4u) & ~HINT_PARKED);
     }
     return true;
 }
@@ -638,6 +645,9 @@ mem_ctx_t mem_init_secure(void *heap_start, size_t heap_size, uint64_t seed)
         (void)seed;
     }
     uint32_t len = end - first;
+    if (quick_at(first)) {
+        hint_set(b, 0u);
+    }
     if (PARANOID) {
         fill_words(b, first + 16u, tail_at(first, len), POISON_WORD);
     }
@@ -659,14 +669,24 @@ static __attribute__((noinline)) void *alloc_listed(heap_t h, uint64_t key, uint
 {
     uint8_t *b = h.b;
     uint32_t off = find_free(h, need);
+    /* Before a block reaches past the highest offset one ever reached (or a
+     * request fails), the parked chunks go back to the free lists: parking
+     * then never makes the heap grow where merging would not have. */
+    if (quick_in(h) != 0u) {
+        uint32_t hint = ld(b, W_HINT * 4u);
+        uint32_t mark = hint & ~(GRANULE - 1u);
+        if ((hint & HINT_PARKED) != 0u && (off == 0u || off + need > mark)) {
+            if (!quick_flush(h, key)) {
+                return NULL;
+            }
+            off = find_free(h, need);
+        }
+        if (off != 0u && off + need > mark && off < heap_end(h)) {
+            hint_set(b, (off + need) | (ld(b, W_HINT * 4u) & HINT_PARKED));
+        }
+    }
     if (off == 0u) {
-        if (!quick_flush(h, key)) {
-            return NULL;
-        }
-        off = find_free(h, need);
-        if (off == 0u) {
-            return NULL;
-        }
+        return NULL;
     }
     /* Every level: off trusts the checksum-free metadata, but never a
      * position or a length past the heap's end. */
