@@ -33,19 +33,25 @@ class LoadError(Exception):
     pass
 
 
-def read(path):
-    """The document of a Google Benchmark JSON file, its "benchmarks" list cut
-    down to the entries with a name (dicts whose "name" is a string);
-    LoadError with one line when there is none or the file is no such JSON."""
+def read_json(path):
+    """The JSON document at path; LoadError with one line when it cannot be
+    read or is no JSON (bench/trace_json.py reads with it too)."""
     try:
         with open(path) as f:
-            data = json.load(f)
+            return json.load(f)
     except FileNotFoundError:
         raise LoadError("%s: no such file" % path)
     except (OSError, UnicodeDecodeError) as e:
         raise LoadError("%s: cannot read: %s" % (path, e))
     except ValueError as e:
         raise LoadError("%s: not JSON: %s" % (path, str(e).splitlines()[0]))
+
+
+def read(path):
+    """The document of a Google Benchmark JSON file, its "benchmarks" list cut
+    down to the entries with a name (dicts whose "name" is a string);
+    LoadError with one line when there is none or the file is no such JSON."""
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise LoadError("%s: not Google Benchmark JSON (no \"benchmarks\" list)" % path)
     data["benchmarks"] = [b for b in data["benchmarks"]

@@ -2,7 +2,8 @@
 """Tests of the benchmark scripts on the committed samples (meson suite 'scripts').
 
 usage: bench/test_scripts.py report|report_nompl|compare|run_table|bad_input|pinning|
-                             instructions_smoke|driver_args|run_smoke|size|all
+                             instructions_smoke|driver_args|run_smoke|size|report_traces|
+                             run_traces|all
 
 The samples bench/testdata/sample-{before,after}.json are hand-written
 Google Benchmark JSON following bench/gbench's naming contract (all seven
@@ -11,7 +12,12 @@ Each case runs a script as a user would and checks its output; exit 0 on
 success, 1 with the reason otherwise, 77 (skipped) when a case cannot run here.
 driver_args takes the C/C++ drivers from the environment (bench/meson.build
 sets them): BENCH_STEADY, BENCH_QUICK and, when it is built, BENCH_GBENCH,
-which run_smoke runs through bench/run (its build directory, --no-build).
+which run_smoke runs through bench/run (its build directory, --no-build),
+and BENCH_TRACE_REPLAY (trace_replay), which run_traces runs through
+bench/run --no-gbench (with REPLAY_TESTPEER_TLSF, the test library of
+bench/trace/testdata/testpeer.c, as a --peer when set). report_traces
+renders bench/testdata/sample-traces.json (hand-written trace_replay JSON:
+git and cc1, hardalloc's levels, tlsf, o1heap, glibc, instructions for some).
 """
 
 import json
@@ -29,6 +35,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "testdata")
 BEFORE = os.path.join(DATA, "sample-before.json")
 AFTER = os.path.join(DATA, "sample-after.json")
+TRACES = os.path.join(DATA, "sample-traces.json")
+KNOWN_TRACES = os.path.join(HERE, "trace", "testdata")
 MPL_NOTE = "matplotlib missing"
 
 
@@ -202,6 +210,9 @@ DRIVER_BAD_ARGS = {
                      ["32768", "64", "1", "1", "--max-size"], ["32768", "64", "1x", "1"]],
     "BENCH_QUICK": [["--rounds", "0"], ["--rounds", "1001"], ["--pairs", "x"], ["--pairs"],
                     ["1", "2"], ["--density-seeds", "-1"]],
+    "BENCH_TRACE_REPLAY": [["--rounds", "0", "x.hat"], ["--arena", "12", "x.hat"],
+                           ["--only", "nothing", "x.hat"], ["--peer", "x", "x.hat"],
+                           ["--peer", "glibc=/x.so", "x.hat"]],
     "BENCH_GBENCH": [["--gbench_ops=abc"], ["--gbench_ops=0"], ["--gbench_ops=-5"],
                      ["--gbench_ops=100000001"],
                      ["--gbench_ops="], ["--gbench_util_max=-1"], ["--gbench_util_max=1k"]],
@@ -344,6 +355,12 @@ def case_run_smoke():
                 if l.strip().startswith("pair/dist=u8-512/order=random/live=64/heap=32KiB")]
         if len(line) != 2 or line[1].split()[1] == "-" or line[1].split()[2:] != ["-"] * 4:
             raise Fail("expected off/glibc and no other ratio:\n" + "\n".join(line))
+        # the committed trace replayed too, its JSON beside gbench's and named in its context
+        traces = os.path.join(tmp, "run-traces.json")
+        if ctx.get("trace_replay") != "run-traces.json" or not os.path.exists(traces):
+            raise Fail("no trace replay JSON beside the run's: %s" % ctx.get("trace_replay"))
+        expect(r.stdout, "real traces (trace_replay): ns per operation", "real-trace table")
+        expect(r.stdout, "hardalloc-off", "real-trace table row")
 
 
 def case_size():
@@ -367,10 +384,106 @@ def case_size():
             expect(r.stderr, "arm-none-eabi-gcc", "note when the Thumb compiler is missing")
 
 
+def trace_rows(md):
+    expect(md, "| allocator | git | cc1 | smallest arena / peak live |", "real-trace heads")
+    expect(md, "| hardalloc-off | 20.0 | 14.0 | 1.060-1.080 |", "real-trace ns row")
+    expect(md, "| o1heap | 12.5 | 11.2 | 1.557-1.589 |", "real-trace peer row")
+    expect(md, "| glibc | 25.0 | 14.0 | - |", "real-trace system row")
+    expect(md, "| standard/off | 2.25 | 2.00 |", "ratio standard/off")
+    expect(md, "| tlsf/off | 0.80 | 0.89 |", "ratio tlsf/off")
+    expect(md, "| tlsf | 98.0 (58.0) | 110.0 (70.0) |", "instructions row, the allocator's own")
+    expect(md, "| o1heap | 80.2 | 90.0 |", "instructions row")
+    if "| hardalloc-standard | -" in md.split("Instructions per operation")[-1]:
+        raise Fail("an instructions row for an allocator not counted:\n" + md)
+
+
+def case_report_traces():
+    with tempfile.TemporaryDirectory() as tmp:
+        # trace_replay's JSON alone
+        out = os.path.join(tmp, "alone")
+        r = run(["report", TRACES, "-o", out])
+        expect(r.stdout, os.path.join(out, "report.md"), "report path")
+        trace_rows(open(os.path.join(out, "report.md")).read())
+        # beside gbench's: --traces, and the file named in the context
+        out = os.path.join(tmp, "both")
+        run(["report", BEFORE, "-o", out, "--no-plots", "--traces", TRACES])
+        md = open(os.path.join(out, "report.md")).read()
+        report_rows(md)
+        trace_rows(md)
+        with open(BEFORE) as f:
+            data = json.load(f)
+        data["context"]["trace_replay"] = "beside-traces.json"
+        run_json = os.path.join(tmp, "beside.json")
+        with open(run_json, "w") as f:
+            json.dump(data, f)
+        r = run(["report", run_json, "-o", os.path.join(tmp, "missing"), "--no-plots"])
+        expect(r.stderr, "beside-traces.json (named in %s) not found" % run_json,
+               "note when the named trace JSON is missing")
+        with open(TRACES) as f, open(os.path.join(tmp, "beside-traces.json"), "w") as g:
+            g.write(f.read())
+        run(["report", run_json, "-o", os.path.join(tmp, "named"), "--no-plots"])
+        trace_rows(open(os.path.join(tmp, "named", "report.md")).read())
+        # bench/run --table: the trace tables, alone or after gbench's
+        for path in (TRACES, run_json):
+            r = run(["run", "--table", path])
+            expect(r.stdout, "real traces (trace_replay): ns per operation", "run --table")
+            line = [l for l in r.stdout.splitlines() if l.startswith("tlsf/off")]
+            if len(line) != 1 or line[0].split()[1:] != ["0.80", "0.89"]:
+                raise Fail("run --table %s: ratio line %s" % (path, line))
+        # malformed trace JSON: one line, exit 2
+        bad = os.path.join(tmp, "bad.json")
+        with open(bad, "w") as f:
+            json.dump({"traces": [{"allocators": "none"}]}, f)
+        for args in (["report", BEFORE, "-o", tmp, "--no-plots", "--traces", bad],
+                     ["report", bad, "-o", tmp], ["run", "--table", bad],
+                     ["report", BEFORE, "-o", tmp, "--traces", os.path.join(tmp, "no.json")]):
+            one_line(run(args, code=2), " ".join(args), 2)
+
+
+def case_run_traces():
+    """bench/run --no-gbench: trace_replay on a directory of traces (and the
+    TLSF-like test library as a --peer when built), JSON and tables; bad
+    --traces and --peer arguments stop it before anything runs."""
+    exe = os.environ.get("BENCH_TRACE_REPLAY")
+    if not exe:
+        raise Skip("no BENCH_TRACE_REPLAY (trace_replay not built)")
+    build = os.path.dirname(os.path.dirname(os.path.dirname(exe)))
+    peer = os.environ.get("REPLAY_TESTPEER_TLSF")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "traces.json")
+        args = ["run", build, "--no-build", "--no-gbench", "--reps", "1", "--out", out,
+                "--traces", KNOWN_TRACES]
+        if peer:
+            args += ["--peer", "tl=" + peer]
+        r = run(args)
+        expect(r.stdout, "run: wrote " + out, "JSON path printed")
+        with open(out) as f:
+            doc = json.load(f)
+        names = sorted(os.path.basename(t["trace"]) for t in doc["traces"])
+        if names != ["known.child.hat", "known.hat"]:
+            raise Fail("traces replayed: %s" % names)
+        expect(r.stdout, "trace_known (known.hat)", "column per trace")
+        if peer:
+            if not any(a["name"] == "tl" and a["failures"] == 0
+                       for a in doc["traces"][0]["allocators"]):
+                raise Fail("the --peer library was not replayed: %s" % doc["traces"][0])
+            expect(r.stdout, "tl/off", "the peer's ratio")
+        empty = os.path.join(tmp, "empty")
+        os.makedirs(empty)
+        for bad in (["--traces", os.path.join(tmp, "nothing.hat")], ["--traces", empty],
+                    ["--peer", "x=" + os.path.join(tmp, "none.so")], ["--peer", "nothing"],
+                    ["--no-traces", "--peer", "x=y.so"], ["--no-traces", "--no-gbench"]):
+            r = run(["run", build, "--no-build", "--out", os.path.join(tmp, "x.json")] + bad,
+                    code=2)
+            if bad != ["--no-traces", "--no-gbench"]:  # argparse: usage, then the error
+                one_line(r, " ".join(bad), 2)
+
+
 CASES = {"report": case_report, "report_nompl": case_report_nompl, "compare": case_compare,
          "run_table": case_run_table, "bad_input": case_bad_input, "pinning": case_pinning,
          "instructions_smoke": case_instructions_smoke,
-         "driver_args": case_driver_args, "run_smoke": case_run_smoke, "size": case_size}
+         "driver_args": case_driver_args, "run_smoke": case_run_smoke, "size": case_size,
+         "report_traces": case_report_traces, "run_traces": case_run_traces}
 
 
 if __name__ == "__main__":
