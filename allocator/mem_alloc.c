@@ -488,11 +488,14 @@ static bool quick_ok(heap_t h, uint64_t key, uint32_t off, uint32_t len)
            (!HARDENED || ld(b, off) == header_check(key, off, len | FLAG_QUICK, 0u));
 }
 
-/* Reports a quick list that leads to off, no parked chunk of its length. */
-static __attribute__((noinline)) void quick_refuse(heap_t h, uint32_t off)
+/* Reports a quick list that leads to off, no parked chunk of its length.
+ * Out of line and given the base only (the view is built again), so that
+ * the quick path passes no view to it. */
+static __attribute__((noinline)) void quick_refuse(uint8_t *b, uint32_t off)
 {
+    heap_t h = heap_view(b);
     bool in = chunk_pos_ok(off, heap_first(h), heap_end(h));
-    heap_fault(h.b, MEM_FAULT_CORRUPT_LINK, in ? (const void *)(h.b + off + 8u) : (const void *)h.b);
+    heap_fault(b, MEM_FAULT_CORRUPT_LINK, in ? (const void *)(b + off + 8u) : (const void *)b);
 }
 
 /* Parks the verified allocated chunk at off (length and flags lf) in the
@@ -547,7 +550,7 @@ static bool quick_flush(heap_t h, uint64_t key)
         uint32_t qh = quick_head(heap_first(h), len);
         for (uint32_t n = 0u, off = ld(b, qh); off != 0u; n++, off = ld(b, qh)) {
             if (n >= quick_depth_max(len) || !quick_ok(h, key, off, len)) {
-                quick_refuse(h, off);
+                quick_refuse(h.b, off);
                 return false;
             }
             st(b, qh, ld(b, off + 8u));
@@ -586,7 +589,7 @@ HOT uint32_t quick_take(heap_t h, uint64_t key, uint32_t need, uint32_t n)
         return 0u;
     }
     if (!quick_ok(h, key, off, need)) {
-        quick_refuse(h, off);
+        quick_refuse(h.b, off);
         return 1u;
     }
     st(b, qh, ld(b, off + 8u));
@@ -664,10 +667,11 @@ mem_ctx_t mem_init(void *heap_start, size_t heap_size)
 }
 
 /* alloc_in's path when the quick list of need bytes is empty: the free
- * lists. Out of line, so that the quick path saves no registers for it. */
-static __attribute__((noinline)) void *alloc_listed(heap_t h, uint64_t key, uint32_t need, uint32_t n)
+ * lists. Out of line, and given the base only (the view is built again),
+ * so that the quick path saves no registers and passes no view for it. */
+static __attribute__((noinline)) void *alloc_listed(uint8_t *b, uint64_t key, uint32_t need, uint32_t n)
 {
-    uint8_t *b = h.b;
+    heap_t h = heap_view(b);
     uint32_t off = find_free(h, need);
     /* Before a block reaches past the highest offset one ever reached (or a
      * request fails), the parked chunks go back to the free lists: parking
@@ -710,7 +714,7 @@ static __attribute__((noinline)) void *alloc_listed(heap_t h, uint64_t key, uint
     return b + off + 8u;
 }
 
-static void *alloc_in(heap_t h, uint64_t key, size_t nb_bytes)
+HOT void *alloc_in(heap_t h, uint64_t key, size_t nb_bytes)
 {
     uint8_t *b = h.b;
     if (nb_bytes - 1u >= MAX_REQUEST) { /* 0 wraps around */
@@ -723,7 +727,7 @@ static void *alloc_in(heap_t h, uint64_t key, size_t nb_bytes)
         san_block_alloc(b, off + 8u, block_size(b, off, need));
         return b + off + 8u;
     }
-    return off == 0u ? alloc_listed(h, key, need, n) : NULL;
+    return off == 0u ? alloc_listed(b, key, need, n) : NULL;
 }
 
 void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes)
@@ -739,9 +743,9 @@ void *mem_alloc(mem_ctx_t ctx, size_t nb_bytes)
 /* free_verified's path for a chunk that is not parked: released and merged
  * into the free lists, a damaged neighbour reported. Out of line, as
  * alloc_listed. */
-static __attribute__((noinline)) void free_listed(heap_t h, uint64_t key, uint32_t off, uint32_t lf)
+static __attribute__((noinline)) void free_listed(uint8_t *b, uint64_t key, uint32_t off, uint32_t lf)
 {
-    uint8_t *b = h.b;
+    heap_t h = heap_view(b);
     release_payload(h, off, lf & ~FLAG_MASK);
     const void *where = NULL;
     mem_fault_t why = merge_free(h, key, off, &where);
@@ -756,7 +760,7 @@ HOT void free_verified(heap_t h, uint64_t key, uint32_t off)
 {
     uint32_t lf = ld(h.b, off + 4u);
     if (!quick_park(h, key, off, lf)) {
-        free_listed(h, key, off, lf);
+        free_listed(h.b, key, off, lf);
     }
 }
 
