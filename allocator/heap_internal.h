@@ -543,7 +543,7 @@ static inline uint64_t key_of(const uint8_t *b)
  * the high 2 in the flag bits left out, QUICK in the offset's top bit). PREV_FREE is left out: it changes
  * whenever a neighbour is freed or taken, and every use of it is checked
  * against the predecessor's own checksummed header. */
-static inline uint32_t header_check_inline(uint64_t key, uint32_t off, uint32_t len_flags, uint32_t slack)
+HOT uint32_t header_check_inline(uint64_t key, uint32_t off, uint32_t len_flags, uint32_t slack)
 {
     uint32_t hi = (len_flags & ~(FLAG_PREV_FREE | FLAG_QUICK)) | ((slack >> 2) & 6u);
     uint32_t quick = (len_flags & FLAG_QUICK) << 29; /* bit 31: offsets stay below 2^31 */

@@ -478,7 +478,7 @@ HOT void release_payload(heap_t h, uint32_t off, uint32_t len)
  * the heap, a parked chunk of exactly that length (hardened: its checksum).
  * Its link is not followed here: it becomes the list's head, and is checked
  * the same way before anything is read through it. */
-static bool quick_ok(heap_t h, uint64_t key, uint32_t off, uint32_t len)
+HOT bool quick_ok(heap_t h, uint64_t key, uint32_t off, uint32_t len)
 {
     uint8_t *b = h.b;
     if (!chunk_pos_ok(off, heap_first(h), heap_end(h)) || len > heap_end(h) - off) {
