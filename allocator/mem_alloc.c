@@ -685,6 +685,12 @@ static __attribute__((noinline)) void *alloc_listed(uint8_t *b, uint64_t key, ui
             }
             off = find_free(h, need);
         }
+        if (off + need > mark) {
+            /* Still past the mark: the good-fit search skips need's own
+             * class, where a chunk that fits may lie below it. */
+            uint32_t exact = find_exact(h, need);
+            off = exact != 0u && exact < off ? exact : off;
+        }
         if (off != 0u && off + need > mark && off < heap_end(h)) {
             hint_set(b, (off + need) | (ld(b, W_HINT * 4u) & HINT_PARKED));
         }
@@ -866,6 +872,14 @@ static void *realloc_in(heap_t h, uint64_t key, void *ptr, size_t size)
     }
     uint32_t n = (uint32_t)size;
     uint32_t need = request_len(size);
+    /* A block growing in place past the highest offset any block reached
+     * flushes the quick lists first, as a new block would (alloc_listed). */
+    if (quick_in(h) != 0u && need > len_of(b, off)) {
+        uint32_t hint = ld(b, W_HINT * 4u);
+        if ((hint & HINT_PARKED) != 0u && off + need > (hint & ~(GRANULE - 1u)) && !quick_flush(h, key)) {
+            return NULL;
+        }
+    }
     uint32_t lf = ld(b, off + 4u);
     uint32_t have = lf & ~FLAG_MASK;
     uint32_t old_n = block_size(b, off, have);
@@ -881,6 +895,14 @@ static void *realloc_in(heap_t h, uint64_t key, void *ptr, size_t size)
         return NULL;
     }
     void *grown = resize_in_place(h, key, off, need, n, next_len);
+    if (grown != NULL && quick_in(h) != 0u) {
+        uint32_t at = (uint32_t)((uint8_t *)grown - b) - 8u;
+        uint32_t reach = at + len_of(b, at);
+        uint32_t hint = ld(b, W_HINT * 4u);
+        if (reach > (hint & ~(GRANULE - 1u))) {
+            hint_set(b, reach | (hint & HINT_PARKED));
+        }
+    }
     if (grown != NULL || ld(b, W_STATE * 4u) != 0u) {
         return grown;
     }
