@@ -89,8 +89,8 @@
  * head), and a request the free lists cannot serve first returns every
  * parked chunk to them (quick_flush), so parking never fails an allocation
  * that would have succeeded otherwise; a heap keeps its density. Heaps
- * with QUICK_MIN_FL first-level classes (16 KiB and up) have 32 lists (for
- * chunks up to 264 bytes off, 272 hardened), from QUICK_WIDE_FL (1 MiB)
+ * with QUICK_MIN_FL first-level classes (16 KiB + 88 B and up) have 32 lists (for
+ * chunks up to 264 bytes off, 272 hardened), from QUICK_WIDE_FL (1 MiB + 88 B)
  * 256 (up to 2,064 bytes): 128 or 1,024 bytes of context, under 1 % of the
  * heap; smaller heaps have none and keep their size. Paranoid has none (its
  * free payloads stay poison, verified on reuse). */
