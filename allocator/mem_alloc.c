@@ -569,6 +569,14 @@ static bool quick_flush(heap_t h, uint64_t key)
     return true;
 }
 
+/* How far past the mark a block may reach while chunks are parked before
+ * they are flushed: 1/256 of the heap (0.4 %), so that a growing heap
+ * flushes once per that much growth, not at every block. */
+static inline uint32_t growth_slack(heap_t h)
+{
+    return (heap_end(h) >> 8) & ~(GRANULE - 1u);
+}
+
 bool heap_quick_flush(uint8_t *b, uint64_t key)
 {
     return quick_flush(heap_view(b), key);
@@ -679,20 +687,24 @@ static __attribute__((noinline)) void *alloc_listed(uint8_t *b, uint64_t key, ui
     if (quick_in(h) != 0u) {
         uint32_t hint = ld(b, W_HINT * 4u);
         uint32_t mark = hint & ~(GRANULE - 1u);
-        if ((hint & HINT_PARKED) != 0u && (off == 0u || off + need > mark)) {
+        bool parked = (hint & HINT_PARKED) != 0u;
+        if (parked && (off == 0u || off + need > mark + growth_slack(h))) {
             if (!quick_flush(h, key)) {
                 return NULL;
             }
+            parked = false;
             off = find_free(h, need);
         }
         if (off + need > mark) {
-            /* Still past the mark: the good-fit search skips need's own
-             * class, where a chunk that fits may lie below it. */
+            /* Past the mark: the good-fit search skips need's own class,
+             * where a chunk that fits may lie below it. */
             uint32_t exact = find_exact(h, need);
             off = exact != 0u && exact < off ? exact : off;
         }
-        if (off != 0u && off + need > mark && off < heap_end(h)) {
-            hint_set(b, (off + need) | (ld(b, W_HINT * 4u) & HINT_PARKED));
+        /* The mark follows the heap only while nothing is parked: with
+         * chunks parked, a block may reach past it by the slack at most. */
+        if (!parked && off != 0u && off + need > mark && off < heap_end(h)) {
+            hint_set(b, off + need);
         }
     }
     if (off == 0u) {
@@ -876,7 +888,8 @@ static void *realloc_in(heap_t h, uint64_t key, void *ptr, size_t size)
      * flushes the quick lists first, as a new block would (alloc_listed). */
     if (quick_in(h) != 0u && need > len_of(b, off)) {
         uint32_t hint = ld(b, W_HINT * 4u);
-        if ((hint & HINT_PARKED) != 0u && off + need > (hint & ~(GRANULE - 1u)) && !quick_flush(h, key)) {
+        if ((hint & HINT_PARKED) != 0u && off + need > (hint & ~(GRANULE - 1u)) + growth_slack(h) &&
+            !quick_flush(h, key)) {
             return NULL;
         }
     }
@@ -899,8 +912,8 @@ static void *realloc_in(heap_t h, uint64_t key, void *ptr, size_t size)
         uint32_t at = (uint32_t)((uint8_t *)grown - b) - 8u;
         uint32_t reach = at + len_of(b, at);
         uint32_t hint = ld(b, W_HINT * 4u);
-        if (reach > (hint & ~(GRANULE - 1u))) {
-            hint_set(b, reach | (hint & HINT_PARKED));
+        if ((hint & HINT_PARKED) == 0u && reach > hint) {
+            hint_set(b, reach);
         }
     }
     if (grown != NULL || ld(b, W_STATE * 4u) != 0u) {
