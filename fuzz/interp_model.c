@@ -186,7 +186,9 @@ MODEL_CODE void model_check_wiped(const run_t *r, const freed_t *f, const char *
     const uint8_t *payload = f->at, *end = f->at - 8 + f->len;
     /* n <= len - 12: the canary ends at the chunk's end at the latest */
     const uint8_t *written = MEM_HARDENING > 1 ? end : payload + f->n + 4;
-    if ((load32(payload - 4) & 4u) != 0u) {
+    /* paranoid parks nothing, and there the word read is poison (bit 2
+     * set) when the chunk merged into its free predecessor */
+    if (MEM_HARDENING < 2 && (load32(payload - 4) & 4u) != 0u) {
         if (written > payload + 8) {
             check_filled(r, payload + 8, written, v, what, "the parked payload");
         }
@@ -220,9 +222,24 @@ MODEL_CODE void model_check_resized(const run_t *r, const freed_t *f, size_t old
     }
     if (q != f->at) {
         /* moved: the old block was freed, unless it slid down into its
-         * free predecessor (the old bytes are then the copy's) */
-        if (!f->prev_free || q != f->at - f->prev_len) {
-            model_check_wiped(r, f, "realloc moving the block");
+         * free predecessor (the old bytes are then the copy's): the new
+         * block starts that predecessor, and either reaches over the old
+         * chunk's start or the free rest after it does. Which predecessor
+         * is not known before the call: a block growing past the heap's
+         * mark first returns the parked chunks to the free lists
+         * (heap_internal.h, "Quick lists"), which can free a parked
+         * predecessor or merge one into the free predecessor. */
+        const uint8_t *old_chunk = f->at - 8, *end = q - 8 + chunk_len(q);
+        bool slid = q < f->at &&
+                    (end > old_chunk ||
+                     ((load32(end + 4) & 1u) != 0u && end + (load32(end + 4) & ~(uint32_t)7u) > old_chunk));
+        if (!slid) {
+            /* Nor is the successor: the parked chunks returned can make
+             * the free successor long enough for the new block, which then
+             * takes it (and the old block merges with nothing after it). */
+            freed_t g = *f;
+            g.next_free = g.next_free && q - 8 != f->at - 8 + f->len;
+            model_check_wiped(r, &g, "realloc moving the block");
         }
         return;
     }
