@@ -507,7 +507,8 @@ HOT bool quick_park(heap_t h, uint64_t key, uint32_t off, uint32_t lf)
 {
     uint8_t *b = h.b;
     uint32_t len = lf & ~FLAG_MASK;
-    if (len > quick_in(h)) {
+    /* (len >= MIN_CHUNK: a heap without quick lists answers 0 below.) */
+    if (!QUICK_ON || len > quick_in(h)) {
         return false;
     }
     uint32_t qh = quick_head(heap_first(h), len);
@@ -588,7 +589,7 @@ bool heap_quick_flush(uint8_t *b, uint64_t key)
 HOT uint32_t quick_take(heap_t h, uint64_t key, uint32_t need, uint32_t n)
 {
     uint8_t *b = h.b;
-    if (need > quick_in(h)) {
+    if (!QUICK_ON || need > quick_in(h)) {
         return 0u;
     }
     uint32_t qh = quick_head(heap_first(h), need);
