@@ -578,6 +578,41 @@ static inline uint32_t growth_slack(heap_t h)
     return (heap_end(h) >> 8) & ~(GRANULE - 1u);
 }
 
+/* The quick-list hint of the heap (W_HINT: the mark, the highest offset
+ * blocks reached while nothing was parked, and HINT_PARKED), read once per
+ * call; a heap without quick lists answers UINT32_MAX: no block is ever
+ * past its mark, and it says parked, so that nothing writes the hint. */
+HOT uint32_t quick_hint(heap_t h)
+{
+    return quick_in(h) != 0u ? ld(h.b, W_HINT * 4u) : UINT32_MAX;
+}
+
+/* A block is about to reach offset reach (UINT32_MAX: a request is about to
+ * fail): the parked chunks go back to the free lists first when that is
+ * more than the slack past the mark, so that parking never makes the heap
+ * grow where merging would not have. *hint is updated. 1 when it flushed
+ * (the free lists changed), 0 when not, -1 after a fault. The one rule of
+ * alloc_listed and realloc_in. */
+HOT int quick_before_reach(heap_t h, uint64_t key, uint32_t *hint, uint32_t reach)
+{
+    uint32_t mark = *hint & ~(GRANULE - 1u);
+    if ((*hint & HINT_PARKED) == 0u || *hint == UINT32_MAX || reach < mark || reach - mark <= growth_slack(h)) {
+        return 0;
+    }
+    *hint = mark;
+    return quick_flush(h, key) ? 1 : -1;
+}
+
+/* A block now reaches offset reach: while nothing is parked, the mark
+ * follows it (with chunks parked it stays, and blocks may pass it by the
+ * slack only). */
+HOT void quick_reached(heap_t h, uint32_t hint, uint32_t reach)
+{
+    if ((hint & HINT_PARKED) == 0u && reach > hint && reach <= heap_end(h)) {
+        hint_set(h.b, reach);
+    }
+}
+
 bool heap_quick_flush(uint8_t *b, uint64_t key)
 {
     return quick_flush(heap_view(b), key);
@@ -685,32 +720,24 @@ static __attribute__((noinline)) void *alloc_listed(uint8_t *b, uint64_t key, ui
     /* Before a block reaches past the highest offset one ever reached (or a
      * request fails), the parked chunks go back to the free lists: parking
      * then never makes the heap grow where merging would not have. */
-    if (quick_in(h) != 0u) {
-        uint32_t hint = ld(b, W_HINT * 4u);
-        uint32_t mark = hint & ~(GRANULE - 1u);
-        bool parked = (hint & HINT_PARKED) != 0u;
-        if (parked && (off == 0u || off + need > mark + growth_slack(h))) {
-            if (!quick_flush(h, key)) {
-                return NULL;
-            }
-            parked = false;
-            off = find_free(h, need);
-        }
-        if (off + need > mark) {
-            /* Past the mark: the good-fit search skips need's own class,
-             * where a chunk that fits may lie below it. */
-            uint32_t exact = find_exact(h, need);
-            off = exact != 0u && exact < off ? exact : off;
-        }
-        /* The mark follows the heap only while nothing is parked: with
-         * chunks parked, a block may reach past it by the slack at most. */
-        if (!parked && off != 0u && off + need > mark && off < heap_end(h)) {
-            hint_set(b, off + need);
-        }
+    uint32_t hint = quick_hint(h);
+    int flushed = quick_before_reach(h, key, &hint, off == 0u ? UINT32_MAX : off + need);
+    if (flushed < 0) {
+        return NULL;
+    }
+    if (flushed > 0) {
+        off = find_free(h, need);
+    }
+    if (off + need > (hint & ~(GRANULE - 1u))) {
+        /* Past the mark: the good-fit search skips need's own class, where
+         * a chunk that fits may lie below it. */
+        uint32_t exact = find_exact(h, need);
+        off = exact != 0u && exact < off ? exact : off;
     }
     if (off == 0u) {
         return NULL;
     }
+    quick_reached(h, hint, off + need);
     /* Every level: off trusts the checksum-free metadata, but never a
      * position or a length past the heap's end. */
     mem_fault_t why = listed_ok(h, key, off, need);
@@ -885,14 +912,10 @@ static void *realloc_in(heap_t h, uint64_t key, void *ptr, size_t size)
     }
     uint32_t n = (uint32_t)size;
     uint32_t need = request_len(size);
-    /* A block growing in place past the highest offset any block reached
-     * flushes the quick lists first, as a new block would (alloc_listed). */
-    if (quick_in(h) != 0u && need > len_of(b, off)) {
-        uint32_t hint = ld(b, W_HINT * 4u);
-        if ((hint & HINT_PARKED) != 0u && off + need > (hint & ~(GRANULE - 1u)) + growth_slack(h) &&
-            !quick_flush(h, key)) {
-            return NULL;
-        }
+    /* A block growing in place follows the rule of a new block. */
+    uint32_t hint = quick_hint(h);
+    if (need > len_of(b, off) && quick_before_reach(h, key, &hint, off + need) < 0) {
+        return NULL;
     }
     uint32_t lf = ld(b, off + 4u);
     uint32_t have = lf & ~FLAG_MASK;
@@ -909,13 +932,9 @@ static void *realloc_in(heap_t h, uint64_t key, void *ptr, size_t size)
         return NULL;
     }
     void *grown = resize_in_place(h, key, off, need, n, next_len);
-    if (grown != NULL && quick_in(h) != 0u) {
+    if (grown != NULL) {
         uint32_t at = (uint32_t)((uint8_t *)grown - b) - 8u;
-        uint32_t reach = at + len_of(b, at);
-        uint32_t hint = ld(b, W_HINT * 4u);
-        if ((hint & HINT_PARKED) == 0u && reach > hint) {
-            hint_set(b, reach);
-        }
+        quick_reached(h, hint, at + len_of(b, at));
     }
     if (grown != NULL || ld(b, W_STATE * 4u) != 0u) {
         return grown;

@@ -68,22 +68,12 @@
 #define INV MEM_FAULT_INVALID_POINTER
 #define CTX MEM_FAULT_CORRUPT_CONTEXT
 
-static region_t R;
-static mem_ctx_t C;       /* the heap under attack, at R.arena */
-static int cookie;        /* the registered handler's user pointer */
+#include "adversary_fixture.h"
+
 static int decoy_cookie;  /* the user pointer the attacker plants */
 static unsigned decoy_calls;
-static unsigned stray_calls; /* registered handler called for another heap or user pointer */
 
 /* ---- the handlers ------------------------------------------------------- */
-
-static void registered(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
-{
-    if (user != &cookie || ctx != C) {
-        stray_calls++;
-    }
-    fault_recorder_note(&g_faults, ctx, fault, addr, user);
-}
 
 /* The attacker's function: the allocator must never reach it. */
 static ADV_UNUSED void decoy_handler(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
@@ -107,16 +97,6 @@ static ADV_UNUSED void decoy_pair(uint8_t out[16])
 
 /* ---- layout ------------------------------------------------------------- */
 
-static ADV_UNUSED uint32_t off_of(const void *payload)
-{
-    return (uint32_t)((const uint8_t *)payload - 8 - (const uint8_t *)C);
-}
-
-static ADV_UNUSED uint8_t *at(uint32_t off)
-{
-    return (uint8_t *)C + off;
-}
-
 static ADV_UNUSED uint32_t len_word(const void *payload)
 {
     return raw_get32((const uint8_t *)payload - 4);
@@ -125,26 +105,6 @@ static ADV_UNUSED uint32_t len_word(const void *payload)
 static ADV_UNUSED uint32_t chunk_len(const void *payload)
 {
     return len_word(payload) & ~FLAG_MASK;
-}
-
-/* The key of C as the allocator computes it, under the secret pinned now.
- * The nonce is read raw: the context is no-access to memcheck. */
-static ADV_UNUSED uint64_t heap_key(void)
-{
-    uint64_t nonce;
-    raw_read(&nonce, ctx_word(C, W_NONCE), sizeof nonce);
-    return heap_key_of(nonce, (uintptr_t)C);
-}
-
-/* C's key had the library's secret been `secret`. Pinning the heap's own
- * secret back restores its key (a function of the secret, the nonce in the
- * arena and the address), so the heap stays valid. */
-static ADV_UNUSED uint64_t key_under(uint64_t secret)
-{
-    mem_testing_pin_secret(secret);
-    uint64_t k = heap_key();
-    mem_testing_pin_secret(PIN_SECRET);
-    return k;
 }
 
 /* Writes a header at off: len_flags, and hardened its check word under key
@@ -173,66 +133,6 @@ static ADV_UNUSED void forge_allocated(uint64_t key, uint32_t off, uint32_t len_
 
 /* ---- live blocks -------------------------------------------------------- */
 
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} live_t;
-
-static live_t live[MAX_LIVE];
-static size_t nlive;
-
-static bool ranges_overlap(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
-    return a < b + bn && b < a + an;
-}
-
-/* The live block that [p, p + n) overlaps, or NULL. */
-static const live_t *overlapped(const void *p, size_t n)
-{
-    for (size_t i = 0; i < nlive; i++) {
-        if (ranges_overlap(p, n, live[i].p, live[i].n)) {
-            return &live[i];
-        }
-    }
-    return NULL;
-}
-
-/* A block handed out: inside the arena and over no live block. */
-static void live_add(const void *p, size_t n)
-{
-    const uint8_t *q = p;
-    bool inside = q >= R.arena && n <= R.size && (size_t)(q - R.arena) <= R.size - n;
-    if (!inside) {
-        print_error("block %p (+%zu) lies outside the arena [%p, +%zu)\n", p, n, (void *)R.arena, R.size);
-    }
-    assert_true(inside);
-    const live_t *o = overlapped(p, n);
-    if (o != NULL) {
-        print_error("block %p (+%zu) overlaps the live block %p (+%zu)\n", p, n, (const void *)o->p, o->n);
-    }
-    assert_null(o);
-    assert_true(nlive < MAX_LIVE);
-    live[nlive++] = (live_t){q, n};
-}
-
-static ADV_UNUSED void live_drop(const void *p)
-{
-    for (size_t i = 0; i < nlive; i++) {
-        if (live[i].p == p) {
-            live[i] = live[--nlive];
-            return;
-        }
-    }
-    fail();
-}
-
-static ADV_UNUSED uint8_t *take(size_t n, uint8_t fill)
-{
-    uint8_t *p = alloc_filled(C, n, fill);
-    live_add(p, n);
-    return p;
-}
-
 /* Three live blocks of BLOCK bytes in a row: *a, *b, and a third that
  * keeps b from the free rest. */
 static ADV_UNUSED void take_three(uint8_t **a, uint8_t **b)
@@ -240,13 +140,6 @@ static ADV_UNUSED void take_three(uint8_t **a, uint8_t **b)
     *a = take(BLOCK, 0x11);
     *b = take(BLOCK, 0x22);
     (void)take(BLOCK, 0x33);
-}
-
-/* A live block freed by the app, and no longer tracked. */
-static ADV_UNUSED void give_back(uint8_t *p)
-{
-    mem_free(C, p);
-    live_drop(p);
 }
 
 static void *heap_alloc(size_t n)
@@ -286,30 +179,6 @@ static void expect_one(mem_fault_t code, const void *addr)
     }
     assert_true(ok);
     fault_recorder_clear(&g_faults);
-}
-
-static void expect_none(void)
-{
-    if (g_faults.calls != 0u) {
-        print_error("expected no fault; got %u, first %s at %p (heap %p)\n", g_faults.calls,
-                    code_name(g_faults.fault[0]), g_faults.addr[0], (void *)C);
-    }
-    assert_int_equal(g_faults.calls, 0);
-}
-
-static ADV_UNUSED bool stat_zero(const mem_stat_t *st)
-{
-    return st->total_size == 0u && st->free_size == 0u && st->allocated_size == 0u && st->nb_chunks == 0u &&
-           st->nb_allocated == 0u && st->largest_free_size == 0u;
-}
-
-static ADV_UNUSED bool count_chunk(void *data, uint8_t *addr, bool allocated, size_t size)
-{
-    (void)addr;
-    (void)allocated;
-    (void)size;
-    (*(unsigned *)data)++;
-    return false;
 }
 
 /* mem_stat(C) and mem_stat(&C) (the SDK's form): zeroed statistics from

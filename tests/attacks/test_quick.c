@@ -68,30 +68,9 @@
 #define OVF MEM_FAULT_OVERFLOW
 #define CTX MEM_FAULT_CORRUPT_CONTEXT
 
-static region_t R;
-static mem_ctx_t C;
-static int cookie;           /* the registered handler's user pointer */
-static unsigned stray_calls; /* the handler called for another heap or user pointer */
-
-static void registered(mem_ctx_t ctx, mem_fault_t fault, const void *addr, void *user)
-{
-    if (user != &cookie || ctx != C) {
-        stray_calls++;
-    }
-    fault_recorder_note(&g_faults, ctx, fault, addr, user);
-}
+#include "adversary_fixture.h"
 
 /* ---- layout ------------------------------------------------------------- */
-
-static uint8_t *at(uint32_t off)
-{
-    return (uint8_t *)C + off;
-}
-
-static uint32_t off_of(const void *payload)
-{
-    return (uint32_t)((const uint8_t *)payload - 8 - (const uint8_t *)C);
-}
 
 static uint32_t first_now(void)
 {
@@ -132,24 +111,6 @@ static uint32_t lf_of(const void *p)
     return raw_get32((const uint8_t *)p - 4);
 }
 
-/* The key of C under the secret pinned now (the nonce read raw). */
-static uint64_t heap_key(void)
-{
-    uint64_t nonce;
-    raw_read(&nonce, ctx_word(C, W_NONCE), sizeof nonce);
-    return heap_key_of(nonce, (uintptr_t)C);
-}
-
-/* C's key had the library's secret been `secret` (PIN_SECRET is pinned
- * again after: the heap stays valid). */
-static uint64_t key_under(uint64_t secret)
-{
-    mem_testing_pin_secret(secret);
-    uint64_t k = heap_key();
-    mem_testing_pin_secret(PIN_SECRET);
-    return k;
-}
-
 /* A parked header at off (any address: the arena or a guard) for chunks of
  * len bytes: hardened, its check word under key. Link and depth are not
  * written (the tests that need them write them). */
@@ -171,68 +132,6 @@ static void assert_parked(const void *p, uint32_t link, uint32_t depth)
 }
 
 /* ---- live blocks -------------------------------------------------------- */
-
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} live_t;
-
-static live_t live[MAX_LIVE];
-static size_t nlive;
-
-static const live_t *overlapped(const void *p, size_t n)
-{
-    const uint8_t *q = p;
-    for (size_t i = 0; i < nlive; i++) {
-        if (q < live[i].p + live[i].n && live[i].p < q + n) {
-            return &live[i];
-        }
-    }
-    return NULL;
-}
-
-/* A block handed out: inside the arena and over no live block. */
-static void live_add(const void *p, size_t n)
-{
-    const uint8_t *q = p;
-    bool inside = q >= R.arena && n <= R.size && (size_t)(q - R.arena) <= R.size - n;
-    if (!inside) {
-        print_error("block %p (+%zu) lies outside the arena [%p, +%zu)\n", p, n, (void *)R.arena, R.size);
-    }
-    assert_true(inside);
-    const live_t *o = overlapped(p, n);
-    if (o != NULL) {
-        print_error("block %p (+%zu) overlaps the live block %p (+%zu)\n", p, n, (const void *)o->p, o->n);
-    }
-    assert_null(o);
-    assert_true(nlive < MAX_LIVE);
-    live[nlive++] = (live_t){q, n};
-}
-
-static void live_drop(const void *p)
-{
-    for (size_t i = 0; i < nlive; i++) {
-        if (live[i].p == p) {
-            live[i] = live[--nlive];
-            return;
-        }
-    }
-    fail();
-}
-
-static uint8_t *take(size_t n, uint8_t fill)
-{
-    uint8_t *p = alloc_filled(C, n, fill);
-    live_add(p, n);
-    return p;
-}
-
-/* A live block freed by the app (parked when it can be). */
-static void give_back(uint8_t *p)
-{
-    mem_free(C, p);
-    live_drop(p);
-}
 
 /* Allocates until every size is refused: nothing handed out leaves the
  * arena or overlaps a live block. */
@@ -265,21 +164,6 @@ static void expect_one(mem_fault_t code, const void *addr)
     }
     assert_true(ok);
     fault_recorder_clear(&g_faults);
-}
-
-static void expect_none(void)
-{
-    if (g_faults.calls != 0u) {
-        print_error("expected no fault; got %u, first %s at %p (heap %p)\n", g_faults.calls,
-                    code_name(g_faults.fault[0]), g_faults.addr[0], (void *)C);
-    }
-    assert_int_equal(g_faults.calls, 0);
-}
-
-static bool stat_zero(const mem_stat_t *st)
-{
-    return st->total_size == 0u && st->free_size == 0u && st->allocated_size == 0u && st->nb_chunks == 0u &&
-           st->nb_allocated == 0u && st->largest_free_size == 0u;
 }
 
 /* The heap failed closed with code: it says so without a call, and every
@@ -761,15 +645,6 @@ typedef struct {
 } stat_job_t;
 
 static const int child_signals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGALRM};
-
-static bool count_chunk(void *data, uint8_t *addr, bool allocated, size_t size)
-{
-    (void)addr;
-    (void)allocated;
-    (void)size;
-    (*(unsigned *)data)++;
-    return false;
-}
 
 /* In a child: mem_stat or mem_parse, under an alarm (a flush that loops
  * dies of it). */
