@@ -56,27 +56,39 @@ static inline bool heap_usable(const uint8_t *b, uint64_t key)
 
 /* Entry of a public call: heap_open, then NULL (reported; addr is what a
  * refusal reports) when the heap failed or its context is damaged. *key gets
- * the heap's key (0 at hardening=off, which keys nothing). */
-static inline uint8_t *heap_enter(mem_ctx_t ctx, const void *addr, bool *vg, uint64_t *key)
+ * the heap's key (0 at hardening=off, which keys nothing). idle_null: the
+ * call does nothing for a NULL addr (mem_free), so a refusal of it is not
+ * reported; the caller then finds NULL no pointer of the heap and returns,
+ * which spares its hot path a test of its own. */
+static inline uint8_t *heap_enter_as(mem_ctx_t ctx, const void *addr, bool idle_null, bool *vg, uint64_t *key)
 {
     uint8_t *b = heap_of(ctx);
     if (b == NULL) {
         /* Out of line and final: no slow path returns into the fast one, so
          * the calls of the fast path need no stack frame. */
-        heap_refuse_unknown(ctx, addr);
+        if (!idle_null || addr != NULL) {
+            heap_refuse_unknown(ctx, addr);
+        }
         *vg = false;
         return NULL;
     }
     *vg = heap_quiet(b);
     *key = HARDENED ? key_of(b) : 0u;
     if (!heap_usable(b, *key)) {
-        heap_refuse(b, addr);
+        if (!idle_null || addr != NULL) {
+            heap_refuse(b, addr);
+        }
         return NULL;
     }
     if (PARANOID && ld(b, W_CHECK_EVERY * 4u) != 0u && !heap_tick(b, *key)) {
         return NULL;
     }
     return b;
+}
+
+static inline uint8_t *heap_enter(mem_ctx_t ctx, const void *addr, bool *vg, uint64_t *key)
+{
+    return heap_enter_as(ctx, addr, false, vg, key);
 }
 
 static inline void heap_leave(bool vg)

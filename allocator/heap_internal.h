@@ -309,12 +309,14 @@ static inline unsigned ffs64(uint64_t x) /* x != 0 */
 #endif
 }
 
-/* The identity a heap's context carries: its own address folded with a
- * magic. Public on purpose: it says "this is a heap", it signs nothing. */
+/* The identity a heap's context carries: the low 32 bits of its own
+ * address xor a magic. Public on purpose: it says "this is a heap", it
+ * signs nothing. The low half is all of an address on the 32-bit targets;
+ * on a 64-bit host, folding the high half in too would cost every call two
+ * instructions to tell apart contexts exactly 4 GiB apart. */
 static inline uint32_t heap_id(const void *base)
 {
-    uint64_t a = (uint64_t)(uintptr_t)base;
-    return (uint32_t)(a ^ (a >> 32)) ^ HEAP_MAGIC;
+    return (uint32_t)(uintptr_t)base ^ HEAP_MAGIC;
 }
 
 /* The context behind ctx, or NULL when its first word does not say "heap"
@@ -696,14 +698,22 @@ static inline uint32_t fl_count_for(uint32_t len)
 
 /* ---- faults (mem_fault.c) ----------------------------------------------- */
 
+/* Fault and refusal paths: cold, so that the compiler keeps them (and the
+ * stack frame their calls need) off the hot paths that branch to them. */
+#if defined(__GNUC__) || defined(__clang__)
+#define COLD __attribute__((cold))
+#else
+#define COLD
+#endif
+
 /* Reports a fault to the handler registered for the heap (heap_registry.h;
  * never a pointer read from the arena). A corruption fault first fails the
  * heap closed (W_STATE), so that nothing follows its metadata again. */
-void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr);
+COLD void heap_fault(uint8_t *b, mem_fault_t fault, const void *addr);
 
 /* Refusal of a call on a heap that failed or whose context is damaged:
  * reports (again) and lets the caller answer NULL / false. */
-void heap_refuse(uint8_t *b, const void *addr);
+COLD void heap_refuse(uint8_t *b, const void *addr);
 
 /* The fault a heap whose state word is set answers with: the corruption
  * that failed it, or MEM_FAULT_CORRUPT_CONTEXT when the context is damaged
@@ -720,7 +730,7 @@ uint8_t *heap_recognize(mem_ctx_t ctx);
  * heap recognized there (damaged) refuses the call (reported, addr as for
  * heap_refuse), with memcheck's reporting as it was; anything else is no
  * heap and the call answers NULL / false unreported. */
-void heap_refuse_unknown(mem_ctx_t ctx, const void *addr);
+COLD void heap_refuse_unknown(mem_ctx_t ctx, const void *addr);
 
 /* Fails the heap with fault and signs the context again under its key (so
  * that resetting the state later does not revive it). */

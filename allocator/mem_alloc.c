@@ -169,7 +169,9 @@ static uint32_t find_exact(heap_t h, uint32_t len)
 HOT uint32_t find_free(heap_t h, uint32_t len)
 {
     uint8_t *b = h.b;
-    uint32_t cls = class_of(len + (GRANULE << class_shift(len)) - 1u);
+    /* len's class, or the next one when len lies inside it (one fls:
+     * class_of computes the same shift). */
+    uint32_t cls = class_of(len) + (uint32_t)((len & ((GRANULE << class_shift(len)) - 1u)) != 0u);
     /* Every context has BITMAP_WORDS bitmap words (any request's class lies
      * in them); a healthy heap's bits past its own classes are 0, and a set
      * one is caught below, so the scan need not know the heap's classes. */
@@ -182,8 +184,8 @@ HOT uint32_t find_free(heap_t h, uint32_t len)
         bits = ld64(b, BITMAP_AT + 8u * w);
     }
     uint32_t cls_found = 64u * w + ffs64(bits);
-    if (cls_found >= classes_at(heap_first(h))) {
-        return EMPTY_HEAD; /* a bit past the heap's classes: its head would lie past the heads */
+    if (head_at(cls_found) >= heap_first(h)) {
+        return EMPTY_HEAD; /* a bit past every head: its head would lie in a chunk */
     }
     uint32_t off = ld(b, head_at(cls_found));
     return HARDENED && off == 0u ? EMPTY_HEAD : off;
@@ -325,12 +327,14 @@ HOT mem_fault_t free_successor_ok(heap_t h, uint64_t key, uint32_t next, uint32_
     return (nf & FLAG_FREE) == 0u ? MEM_FAULT_NONE : mergeable(h, key, next, nf);
 }
 
-/* Offset of the allocated chunk whose payload is ptr, or 0 with the reason
- * in *why: outside the heap or misaligned, already free, a length past the
- * end, or a broken canary; MEM_FAULT_NONE when the header fails its checksum
- * (or, off, its tags), which only a walk can tell apart (refuse_pointer).
- * Reads only inside the heap and writes nothing. */
-HOT uint32_t chunk_at(heap_t h, uint64_t key, const void *ptr, mem_fault_t *why)
+/* True, with its offset in *at, when ptr is the payload of an allocated
+ * chunk; else false with the reason in *why: outside the heap or
+ * misaligned, already free, a length past the end, or a broken canary;
+ * MEM_FAULT_NONE when the header fails its checksum (or, off, its tags),
+ * which only a walk can tell apart (refuse_pointer). A flag, not an offset
+ * of 0, says which: the caller then tests no offset the compiler cannot
+ * prove non-zero. Reads only inside the heap and writes nothing. */
+HOT bool chunk_at(heap_t h, uint64_t key, const void *ptr, mem_fault_t *why, uint32_t *at)
 {
     uint8_t *b = h.b;
     uint32_t first = heap_first(h);
@@ -340,7 +344,7 @@ HOT uint32_t chunk_at(heap_t h, uint64_t key, const void *ptr, mem_fault_t *why)
     uintptr_t rel = (uintptr_t)ptr - (uintptr_t)b;
     if (rel - (first + 8u) > (uintptr_t)(end - first - 16u) || (rel & (GRANULE - 1u)) != 0u) {
         *why = MEM_FAULT_INVALID_POINTER;
-        return 0u;
+        return false;
     }
     uint32_t off = (uint32_t)rel - 8u;
     uint32_t lf = ld(b, off + 4u);
@@ -349,25 +353,27 @@ HOT uint32_t chunk_at(heap_t h, uint64_t key, const void *ptr, mem_fault_t *why)
         uint32_t check = ld(b, off);
         if (check != header_check(key, off, lf, check & SLACK_MASK)) {
             *why = MEM_FAULT_NONE;
-            return 0u;
+            return false;
         }
         /* A verified header can only be wrong with the secret in hand; its
          * length and slack are bounded all the same before the canary is read. */
         *why = (lf & (FLAG_FREE | FLAG_QUICK)) != 0u ? MEM_FAULT_DOUBLE_FREE
                : !len_fits(off, len, end)           ? MEM_FAULT_CORRUPT_HEADER
                                                     : canary_fault(b, off, len, check);
-        return *why == MEM_FAULT_NONE ? off : 0u;
+        *at = off;
+        return *why == MEM_FAULT_NONE;
     }
     /* Off: O(1) consistency of the header with the next chunk's tags.
      * Conditions or-ed, not short-circuited: one branch, and every read
      * stays inside the heap because len is bounded before it is used. */
-    uint32_t bad = (uint32_t)((lf & (FLAG_FREE | 4u)) != 0u) | (uint32_t)(len < MIN_CHUNK) |
-                   (uint32_t)(len > end - off);
+    uint32_t bad = (uint32_t)((lf & (FLAG_FREE | FLAG_QUICK)) != 0u) |
+                   (uint32_t)(len - MIN_CHUNK > end - off - MIN_CHUNK); /* off <= end - 16 */
     if (bad != 0u || (ld(b, off + len + 4u) & FLAG_PREV_FREE) != 0u) {
         *why = MEM_FAULT_NONE;
-        return 0u;
+        return false;
     }
-    return off;
+    *at = off;
+    return true;
 }
 
 /* Reports why ptr is no live chunk (chunk_at's *why; MEM_FAULT_NONE: a
@@ -375,6 +381,9 @@ HOT uint32_t chunk_at(heap_t h, uint64_t key, const void *ptr, mem_fault_t *why)
  * that the hot path keeps no address of a local and needs no stack frame. */
 static __attribute__((noinline)) void refuse_pointer(uint8_t *b, uint64_t key, const void *ptr, mem_fault_t why)
 {
+    if (ptr == NULL) {
+        return; /* mem_free(NULL) (heap_enter_as): nothing to do */
+    }
     const void *where = ptr;
     if (why == MEM_FAULT_NONE) {
         why = heap_classify(b, key, (uint32_t)((uintptr_t)ptr - (uintptr_t)b) - 8u, &where);
@@ -382,16 +391,15 @@ static __attribute__((noinline)) void refuse_pointer(uint8_t *b, uint64_t key, c
     heap_fault(b, why, where);
 }
 
-/* chunk_at, reporting the fault when ptr is no live chunk (then 0). */
-HOT uint32_t live_chunk(heap_t h, uint64_t key, const void *ptr)
+/* chunk_at, reporting the fault when ptr is no live chunk (then false). */
+HOT bool live_chunk(heap_t h, uint64_t key, const void *ptr, uint32_t *at)
 {
-    uint8_t *b = h.b;
     mem_fault_t why = MEM_FAULT_NONE;
-    uint32_t off = chunk_at(h, key, ptr, &why);
-    if (off == 0u) {
-        refuse_pointer(b, key, ptr, why);
+    if (chunk_at(h, key, ptr, &why, at)) {
+        return true;
     }
-    return off;
+    refuse_pointer(h.b, key, ptr, why);
+    return false;
 }
 
 /* The bytes of the block at off (len bytes) the app may use: hardened, the
@@ -812,16 +820,16 @@ HOT void free_verified(heap_t h, uint64_t key, uint32_t off)
 
 void mem_free(mem_ctx_t ctx, void *ptr)
 {
-    if (ptr == NULL) {
-        return;
+    if (PARANOID && ptr == NULL) {
+        return; /* not a call the periodic check counts */
     }
     bool vg;
     uint64_t key;
-    uint8_t *b = heap_enter(ctx, ptr, &vg, &key);
+    uint8_t *b = heap_enter_as(ctx, ptr, true, &vg, &key);
     if (b != NULL) {
         heap_t h = heap_view(b);
-        uint32_t off = live_chunk(h, key, ptr);
-        if (off != 0u) {
+        uint32_t off;
+        if (live_chunk(h, key, ptr, &off)) {
             free_verified(h, key, off);
         }
     }
@@ -899,8 +907,8 @@ static void *resize_in_place(heap_t h, uint64_t key, uint32_t off, uint32_t need
 static void *realloc_in(heap_t h, uint64_t key, void *ptr, size_t size)
 {
     uint8_t *b = h.b;
-    uint32_t off = live_chunk(h, key, ptr);
-    if (off == 0u) {
+    uint32_t off;
+    if (!live_chunk(h, key, ptr, &off)) {
         return NULL;
     }
     if (size == 0u) {
@@ -968,8 +976,8 @@ size_t mem_usable_size(mem_ctx_t ctx, const void *ptr)
     size_t n = 0u;
     uint8_t *b = heap_enter(ctx, ptr, &vg, &key);
     if (b != NULL) {
-        uint32_t off = live_chunk(heap_view(b), key, ptr);
-        if (off != 0u) {
+        uint32_t off;
+        if (live_chunk(heap_view(b), key, ptr, &off)) {
             n = block_size(b, off, len_of(b, off));
         }
     }
