@@ -736,9 +736,10 @@ static __attribute__((noinline)) void *alloc_listed(uint8_t *b, uint64_t key, ui
     if (flushed > 0) {
         off = find_free(h, need);
     }
-    if (off + need > (hint & ~(GRANULE - 1u))) {
+    uint32_t own = head_at(class_of(need));
+    if (off + need > (hint & ~(GRANULE - 1u)) && own < heap_first(h) && ld(b, own) != 0u) {
         /* Past the mark: the good-fit search skips need's own class, where
-         * a chunk that fits may lie below it. */
+         * a chunk that fits may lie below it (when that list has any). */
         uint32_t exact = find_exact(h, need);
         off = exact != 0u && exact < off ? exact : off;
     }
