@@ -389,8 +389,20 @@ def case_instructions(exe, traces):
                 not allocs["standard"].get("alloc_instructions_per_op", 0) > 0 or \
                 "instructions_per_op" in allocs["off"]:
             fail(f"--merge: {allocs}")
+        # --arena: every arena back end counted at that one arena
+        ja = os.path.join(tmp, "a.json")
+        rc, out, err = run([sys.executable, script, "--replay", exe, "--only", "off,standard",
+                            "--arena", "1048576", "--json", ja, traces[0]])
+        if rc != 0:
+            fail(f"instructions --arena: exit {rc}\n{out}{err}")
+        with open(ja) as f:
+            doc = json.load(f)
+        arenas = {a["key"]: a.get("arena") for a in doc["traces"][0]["allocators"]}
+        if arenas != {"off": 1048576, "standard": 1048576}:
+            fail(f"--arena 1048576: counted at {arenas}")
         # usage errors: one line, exit 2
         for bad in (["--from", rj, traces[0]], ["--merge", traces[0]], [],
+                    ["--arena", "0", traces[0]], ["--from", rj, "--arena", "4096"],
                     ["--replay", os.path.join(tmp, "nothing")] + traces[:1],
                     ["--from", os.path.join(tmp, "missing.json")], ["--jobs", "0", traces[0]]):
             rc, out, err = run([sys.executable, script] + (["--replay", exe] if "--replay" not in

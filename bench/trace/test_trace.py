@@ -228,8 +228,39 @@ def case_record():
             raise Fail("--force: expected 2 traces, got %s" % hats(out))
 
 
+def malloc_free_counts(stat_out):
+    m = re.search(r"^  malloc +(\d+)", stat_out, re.M)
+    f = re.search(r"^  free +(\d+)", stat_out, re.M)
+    if not m or not f:
+        raise Fail("trace_stat printed no malloc/free counts:\n" + stat_out)
+    return int(m.group(1)), int(f.group(1))
+
+
+def case_pairs():
+    """trace_pairs' traces hold its workload's calls (plus at most a few of
+    the C runtime's), and a bad argument is one line and exit 2."""
+    pairs = need("TRACE_PAIRS")
+    for args, calls in ((["fixed", "32", "1000"], 1000), (["steady", "64", "512", "1000", "1"], 1064)):
+        with tempfile.TemporaryDirectory() as tmp:
+            traced([pairs] + args, tmp)
+            files = hats(tmp)
+            if len(files) != 1:
+                raise Fail("%s: expected one trace, got %s" % (args, files))
+            st = run([os.environ["TRACE_STAT"], os.path.join(tmp, files[0])]).stdout
+            mallocs, frees = malloc_free_counts(st)
+            if not calls <= mallocs <= calls + 8 or not calls <= frees <= calls + 8:
+                raise Fail("%s: expected %d mallocs and frees, got %d and %d" % (args, calls, mallocs, frees))
+            if args[0] == "fixed":
+                expect(st, "peak live count: 1\n", "the fixed pair: one block live at a time")
+    for bad in (["fixed", "0", "10"], ["steady", "0", "512", "10", "1"], ["steady", "64", "4", "10", "1"],
+                ["fixed", "32"], ["random"]):
+        r = run([pairs] + bad, code=2)
+        if not r.stderr.startswith("usage: trace_pairs") or r.stderr.count("\n") != 1:
+            raise Fail("%s: expected one usage line, got %r" % (bad, r.stderr))
+
+
 CASES = {"stat": case_stat, "record_help": case_record_help, "tracer": case_tracer,
-         "threads": case_threads, "only": case_only, "record": case_record}
+         "threads": case_threads, "only": case_only, "record": case_record, "pairs": case_pairs}
 
 
 if __name__ == "__main__":

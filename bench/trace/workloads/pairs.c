@@ -1,0 +1,91 @@
+/*
+ * The synthetic workloads of bench/levels and bench/steady as a program that
+ * calls malloc and free, so that the tracer (libhatrace.so) records them and
+ * trace_replay runs them on TLSF and o1heap beside hardalloc, at one arena
+ * size (BENCHMARKS.md "Synthetic pairs on the peers"):
+ *
+ *   trace_pairs fixed SIZE OPS          OPS times: p = malloc(SIZE); free(p)
+ *   trace_pairs steady LIVE MAX OPS SEED
+ *       LIVE blocks of 8..MAX bytes, then OPS times: free a random live
+ *       block, malloc a random size into its slot: bench_driver.h's sequence
+ *       (bench_sequence) for the same seed, drawn as it goes, so that the
+ *       program allocates nothing but the workload's blocks.
+ *
+ * Its own output is nothing (stdio would allocate a buffer into the trace);
+ * a usage error is one line on stderr and exit 2.
+ */
+
+#include "bench_rng.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIN_SIZE 8u
+#define MAX_LIVE 4096u
+
+static void *g_live[MAX_LIVE];
+
+static int usage(void)
+{
+    fputs("usage: trace_pairs fixed SIZE OPS | trace_pairs steady LIVE MAX OPS SEED\n", stderr);
+    return 2;
+}
+
+static int number(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end = NULL;
+    if (s[0] < '0' || s[0] > '9') {
+        return 0;
+    }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || v > max) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* One malloc the trace must hold: a NULL would end the workload early. */
+static void *take(size_t n)
+{
+    void *p = malloc(n);
+    if (p == NULL) {
+        exit(1);
+    }
+    return p;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned long long size, ops, live, max, seed;
+    if (argc == 4 && strcmp(argv[1], "fixed") == 0) {
+        if (!number(argv[2], 1u << 20, &size) || size == 0u || !number(argv[3], 1ull << 40, &ops)) {
+            return usage();
+        }
+        for (unsigned long long i = 0; i < ops; i++) {
+            free(take((size_t)size));
+        }
+        return 0;
+    }
+    if (argc == 6 && strcmp(argv[1], "steady") == 0) {
+        if (!number(argv[2], MAX_LIVE, &live) || live == 0u || !number(argv[3], 1u << 20, &max) ||
+            max < MIN_SIZE || !number(argv[4], 1ull << 40, &ops) || !number(argv[5], ~0ull, &seed)) {
+            return usage();
+        }
+        uint64_t rng = bench_rng_seed(seed);
+        for (unsigned long long i = 0; i < live; i++) {
+            g_live[i] = take(bench_rng_range(&rng, MIN_SIZE, (uint32_t)max));
+        }
+        for (unsigned long long i = 0; i < ops; i++) {
+            uint32_t k = (uint32_t)(bench_rng_next(&rng) % live);
+            free(g_live[k]);
+            g_live[k] = take(bench_rng_range(&rng, MIN_SIZE, (uint32_t)max));
+        }
+        for (unsigned long long i = 0; i < live; i++) {
+            free(g_live[i]);
+        }
+        return 0;
+    }
+    return usage();
+}
