@@ -520,10 +520,16 @@ static inline uint32_t keyed_mix(uint64_t key, uint64_t m)
 
 /* The context checksum's mix: the same, but the multiplier is drawn from the
  * key itself, so that a tweak of the key (ctx_check) changes the function,
- * not just its input: that is what lets four words share one 64-bit mix. */
+ * not just its input: that is what lets four words share one 64-bit mix.
+ * The key's high half is folded into the multiplicand too: a key whose
+ * bit k changes then changes the multiplicand in bit k and, for k >= 32,
+ * in bit k - 32, which no change of the multiplier (bit k - 17) can cancel
+ * exactly; without the fold, one bit of the nonce in 2^18 (bit 63 with the
+ * wrong low bits, and its kin) changed nothing, and a heap reported the
+ * next header it checked instead of its context (tests/test_ctx_check.c). */
 static inline uint32_t ctx_mix(uint64_t key, uint64_t m)
 {
-    uint64_t x = (m ^ key) * ((key >> 17 | key << 47) | 1u);
+    uint64_t x = (m ^ key ^ key >> 32) * ((key >> 17 | key << 47) | 1u);
     return (uint32_t)(x >> 32);
 }
 
@@ -622,7 +628,10 @@ static inline uint32_t ctx_check_inline(const uint8_t *b, uint64_t key)
     uint64_t tweak = (uint64_t)first_of(b) << 32 | (uint64_t)ld(b, W_STATE * 4u) << 18;
     uint32_t c = ctx_mix(key ^ tweak, (uint64_t)ld(b, W_TOTAL * 4u) << 32 | end_of(b));
     if (PARANOID) {
-        c ^= ctx_mix(~key, (uint64_t)ld(b, W_CHECK_EVERY * 4u) << 32 | ld(b, W_OPS * 4u));
+        /* A key scrambled by an odd multiple, not its complement: the two
+         * mixes' changes for one changed key bit must not be equal (they
+         * cancel in the xor), and ~key's are related to key's. */
+        c ^= ctx_mix(key * UINT64_C(0x9E3779B97F4A7C15), (uint64_t)ld(b, W_CHECK_EVERY * 4u) << 32 | ld(b, W_OPS * 4u));
     }
     return c;
 }

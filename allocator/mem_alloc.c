@@ -718,6 +718,36 @@ mem_ctx_t mem_init(void *heap_start, size_t heap_size)
     return mem_init_secure(heap_start, heap_size, MEM_DEFAULT_SEED);
 }
 
+/* The growth rule, for a block about to reach past the mark (off, the
+ * good-fit choice) or a request no free chunk serves (off 0): before a
+ * block reaches past the highest offset one ever reached (or a request
+ * fails), the parked chunks go back to the free lists, so that parking
+ * never makes the heap grow where merging would not have; and the good-fit
+ * search skips need's own class, where a chunk that fits may lie lower
+ * (looked for when that list has any). The chunk to take, or 0 (none, or a
+ * fault reported). A heap in its steady state stays below its mark and
+ * skips all of this with one comparison (alloc_listed). */
+HOT uint32_t alloc_growth(uint8_t *b, uint64_t key, uint32_t need, uint32_t off, uint32_t hint)
+{
+    heap_t h = heap_view(b);
+    int flushed = quick_before_reach(h, key, &hint, off == 0u ? UINT32_MAX : off + need);
+    if (flushed < 0) {
+        return 0u;
+    }
+    if (flushed > 0) {
+        off = find_free(h, need);
+    }
+    uint32_t own = head_at(class_of(need));
+    if (off + need > (hint & ~(GRANULE - 1u)) && own < heap_first(h) && ld(b, own) != 0u) {
+        uint32_t exact = find_exact(h, need);
+        off = exact != 0u && exact < off ? exact : off;
+    }
+    if (off != 0u) {
+        quick_reached(h, hint, off + need);
+    }
+    return off;
+}
+
 /* alloc_in's path when the quick list of need bytes is empty: the free
  * lists. Out of line, and given the base only (the view is built again),
  * so that the quick path saves no registers and passes no view for it. */
@@ -725,28 +755,13 @@ static __attribute__((noinline)) void *alloc_listed(uint8_t *b, uint64_t key, ui
 {
     heap_t h = heap_view(b);
     uint32_t off = find_free(h, need);
-    /* Before a block reaches past the highest offset one ever reached (or a
-     * request fails), the parked chunks go back to the free lists: parking
-     * then never makes the heap grow where merging would not have. */
     uint32_t hint = quick_hint(h);
-    int flushed = quick_before_reach(h, key, &hint, off == 0u ? UINT32_MAX : off + need);
-    if (flushed < 0) {
-        return NULL;
+    if (off == 0u || off + need > (hint & ~(GRANULE - 1u))) {
+        off = alloc_growth(b, key, need, off, hint);
+        if (off == 0u) {
+            return NULL;
+        }
     }
-    if (flushed > 0) {
-        off = find_free(h, need);
-    }
-    uint32_t own = head_at(class_of(need));
-    if (off + need > (hint & ~(GRANULE - 1u)) && own < heap_first(h) && ld(b, own) != 0u) {
-        /* Past the mark: the good-fit search skips need's own class, where
-         * a chunk that fits may lie below it (when that list has any). */
-        uint32_t exact = find_exact(h, need);
-        off = exact != 0u && exact < off ? exact : off;
-    }
-    if (off == 0u) {
-        return NULL;
-    }
-    quick_reached(h, hint, off + need);
     /* Every level: off trusts the checksum-free metadata, but never a
      * position or a length past the heap's end. */
     mem_fault_t why = listed_ok(h, key, off, need);
