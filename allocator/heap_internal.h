@@ -628,10 +628,11 @@ static inline uint32_t ctx_check_inline(const uint8_t *b, uint64_t key)
     uint64_t tweak = (uint64_t)first_of(b) << 32 | (uint64_t)ld(b, W_STATE * 4u) << 18;
     uint32_t c = ctx_mix(key ^ tweak, (uint64_t)ld(b, W_TOTAL * 4u) << 32 | end_of(b));
     if (PARANOID) {
-        /* A key scrambled by an odd multiple, not its complement: the two
+        /* The key with its halves swapped, not its complement: the two
          * mixes' changes for one changed key bit must not be equal (they
-         * cancel in the xor), and ~key's are related to key's. */
-        c ^= ctx_mix(key * UINT64_C(0x9E3779B97F4A7C15), (uint64_t)ld(b, W_CHECK_EVERY * 4u) << 32 | ld(b, W_OPS * 4u));
+         * cancel in the xor), and ~key's are related to key's; a swap is
+         * free on a 32-bit core, where a multiply of the key is not. */
+        c ^= ctx_mix(key >> 32 | key << 32, (uint64_t)ld(b, W_CHECK_EVERY * 4u) << 32 | ld(b, W_OPS * 4u));
     }
     return c;
 }
