@@ -137,20 +137,13 @@ HOT void list_remove(heap_t h, uint32_t off)
  * is misaligned), so the caller's verification reports the context. */
 #define EMPTY_HEAD 1u
 
-/* First chunk of at least len bytes in the request's own class: the good-fit
- * search skips that class because it may hold chunks smaller than len.
- * Hardened, a link that leaves the heap is returned as is, for the caller's
- * verification to report. */
-static uint32_t find_exact(heap_t h, uint32_t len)
+/* find_exact's scan of the list that starts at off (not 0), out of line:
+ * most calls find the list empty and never get here. */
+static __attribute__((noinline)) uint32_t exact_scan(heap_t h, uint32_t off, uint32_t len)
 {
     uint8_t *b = h.b;
-    uint32_t cls = class_of(len);
-    if (cls >= classes_at(heap_first(h))) {
-        return 0u;
-    }
     uint32_t first = heap_first(h);
     uint32_t end = heap_end(h);
-    uint32_t off = ld(b, head_at(cls));
     for (unsigned i = 0; off != 0u && i < FALLBACK_SCAN; i++) {
         if (HARDENED && !chunk_pos_ok(off, first, end)) {
             return off;
@@ -161,6 +154,20 @@ static uint32_t find_exact(heap_t h, uint32_t len)
         off = ld(b, off + 8u);
     }
     return 0u;
+}
+
+/* First chunk of at least len bytes in the request's own class: the good-fit
+ * search skips that class because it may hold chunks smaller than len.
+ * Hardened, a link that leaves the heap is returned as is, for the caller's
+ * verification to report. An empty list costs one head load. */
+HOT uint32_t find_exact(heap_t h, uint32_t len)
+{
+    uint32_t cls = class_of(len);
+    if (cls >= classes_at(heap_first(h))) {
+        return 0u;
+    }
+    uint32_t off = ld(h.b, head_at(cls));
+    return off == 0u ? 0u : exact_scan(h, off, len);
 }
 
 /* A free chunk of at least len bytes, still linked, or 0. The request is
@@ -727,9 +734,8 @@ mem_ctx_t mem_init(void *heap_start, size_t heap_size)
  * (looked for when that list has any). The chunk to take, or 0 (none, or a
  * fault reported). A heap in its steady state stays below its mark and
  * skips all of this with one comparison (alloc_listed). */
-HOT uint32_t alloc_growth(uint8_t *b, uint64_t key, uint32_t need, uint32_t off, uint32_t hint)
+HOT uint32_t alloc_growth(heap_t h, uint64_t key, uint32_t need, uint32_t off, uint32_t hint)
 {
-    heap_t h = heap_view(b);
     int flushed = quick_before_reach(h, key, &hint, off == 0u ? UINT32_MAX : off + need);
     if (flushed < 0) {
         return 0u;
@@ -737,8 +743,7 @@ HOT uint32_t alloc_growth(uint8_t *b, uint64_t key, uint32_t need, uint32_t off,
     if (flushed > 0) {
         off = find_free(h, need);
     }
-    uint32_t own = head_at(class_of(need));
-    if (off + need > (hint & ~(GRANULE - 1u)) && own < heap_first(h) && ld(b, own) != 0u) {
+    if (off + need > (hint & ~(GRANULE - 1u))) {
         uint32_t exact = find_exact(h, need);
         off = exact != 0u && exact < off ? exact : off;
     }
@@ -757,7 +762,7 @@ static __attribute__((noinline)) void *alloc_listed(uint8_t *b, uint64_t key, ui
     uint32_t off = find_free(h, need);
     uint32_t hint = quick_hint(h);
     if (off == 0u || off + need > (hint & ~(GRANULE - 1u))) {
-        off = alloc_growth(b, key, need, off, hint);
+        off = alloc_growth(h, key, need, off, hint);
         if (off == 0u) {
             return NULL;
         }
@@ -836,9 +841,6 @@ HOT void free_verified(heap_t h, uint64_t key, uint32_t off)
 
 void mem_free(mem_ctx_t ctx, void *ptr)
 {
-    if (PARANOID && ptr == NULL) {
-        return; /* not a call the periodic check counts */
-    }
     bool vg;
     uint64_t key;
     uint8_t *b = heap_enter_as(ctx, ptr, true, &vg, &key);
@@ -936,13 +938,12 @@ static void *realloc_in(heap_t h, uint64_t key, void *ptr, size_t size)
     }
     uint32_t n = (uint32_t)size;
     uint32_t need = request_len(size);
+    uint32_t have = len_of(b, off);
     /* A block growing in place follows the rule of a new block. */
     uint32_t hint = quick_hint(h);
-    if (need > len_of(b, off) && quick_before_reach(h, key, &hint, off + need) < 0) {
+    if (need > have && quick_before_reach(h, key, &hint, off + need) < 0) {
         return NULL;
     }
-    uint32_t lf = ld(b, off + 4u);
-    uint32_t have = lf & ~FLAG_MASK;
     uint32_t old_n = block_size(b, off, have);
     uint32_t next = off + have;
     uint32_t nf = ld(b, next + 4u);

@@ -15,6 +15,7 @@
  * a usage error is one line on stderr and exit 2.
  */
 
+#include "bench_parse.h"
 #include "bench_rng.h"
 
 #include <stdio.h>
@@ -32,20 +33,6 @@ static int usage(void)
     return 2;
 }
 
-static int number(const char *s, unsigned long long max, unsigned long long *out)
-{
-    char *end = NULL;
-    if (s[0] < '0' || s[0] > '9') {
-        return 0;
-    }
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0' || v > max) {
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
 /* One malloc the trace must hold: a NULL would end the workload early. */
 static void *take(size_t n)
 {
@@ -58,31 +45,36 @@ static void *take(size_t n)
 
 int main(int argc, char **argv)
 {
-    unsigned long long size, ops, live, max, seed;
+    uint64_t size, ops, live, max, seed;
     if (argc == 4 && strcmp(argv[1], "fixed") == 0) {
-        if (!number(argv[2], 1u << 20, &size) || size == 0u || !number(argv[3], 1ull << 40, &ops)) {
+        if (!bench_parse_uint(argv[2], 10, 1u << 20, &size) || size == 0u ||
+            !bench_parse_uint(argv[3], 10, UINT64_C(1) << 40, &ops)) {
             return usage();
         }
-        for (unsigned long long i = 0; i < ops; i++) {
+        for (uint64_t i = 0; i < ops; i++) {
             free(take((size_t)size));
         }
         return 0;
     }
     if (argc == 6 && strcmp(argv[1], "steady") == 0) {
-        if (!number(argv[2], MAX_LIVE, &live) || live == 0u || !number(argv[3], 1u << 20, &max) ||
-            max < MIN_SIZE || !number(argv[4], 1ull << 40, &ops) || !number(argv[5], ~0ull, &seed)) {
+        if (!bench_parse_uint(argv[2], 10, MAX_LIVE, &live) || live == 0u ||
+            !bench_parse_uint(argv[3], 10, 1u << 20, &max) || max < MIN_SIZE ||
+            !bench_parse_uint(argv[4], 10, UINT64_C(1) << 40, &ops) ||
+            !bench_parse_uint(argv[5], 0, UINT64_MAX, &seed)) {
             return usage();
         }
+        /* bench_sequence's draws in its order (the sizes of the live
+         * blocks, then a slot and a size per operation), drawn as it goes. */
         uint64_t rng = bench_rng_seed(seed);
-        for (unsigned long long i = 0; i < live; i++) {
+        for (uint64_t i = 0; i < live; i++) {
             g_live[i] = take(bench_rng_range(&rng, MIN_SIZE, (uint32_t)max));
         }
-        for (unsigned long long i = 0; i < ops; i++) {
+        for (uint64_t i = 0; i < ops; i++) {
             uint32_t k = (uint32_t)(bench_rng_next(&rng) % live);
             free(g_live[k]);
             g_live[k] = take(bench_rng_range(&rng, MIN_SIZE, (uint32_t)max));
         }
-        for (unsigned long long i = 0; i < live; i++) {
+        for (uint64_t i = 0; i < live; i++) {
             free(g_live[i]);
         }
         return 0;
