@@ -706,6 +706,23 @@ static inline uint32_t fl_count_for(uint32_t len)
     return class_of(len) / SL_COUNT + 1u;
 }
 
+/* A bit of the class bitmap is set for a class the heap does not have
+ * (class >= classes): the context is damaged. find_free does not ask (it
+ * tests the head's place only, which is cheaper but lets a bit whose head
+ * word is a quick head through); mem_check and listed_ok's fault path do. */
+static inline bool bitmap_beyond(const uint8_t *b, uint32_t classes)
+{
+    for (uint32_t w = 0; w < BITMAP_WORDS; w++) {
+        uint64_t allowed = classes >= 64u * (w + 1u) ? ~(uint64_t)0u
+                           : classes <= 64u * w  ? 0u
+                                                 : ((uint64_t)1u << (classes - 64u * w)) - 1u;
+        if ((ld64(b, BITMAP_AT + 8u * w) & ~allowed) != 0u) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* ---- faults (mem_fault.c) ----------------------------------------------- */
 
 /* Fault and refusal paths: cold, so that the compiler keeps them (and the

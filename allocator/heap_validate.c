@@ -29,16 +29,7 @@ static bool context_ok(const uint8_t *b, uint64_t key)
         return false;
     }
     /* No bit for a class this heap does not have. */
-    uint32_t classes = fl_count * SL_COUNT;
-    for (uint32_t w = 0; w < BITMAP_WORDS; w++) {
-        uint64_t allowed = classes >= 64u * (w + 1u) ? ~(uint64_t)0u
-                           : classes <= 64u * w  ? 0u
-                                                 : ((uint64_t)1u << (classes - 64u * w)) - 1u;
-        if ((ld64(b, BITMAP_AT + 8u * w) & ~allowed) != 0u) {
-            return false;
-        }
-    }
-    return true;
+    return !bitmap_beyond(b, fl_count * SL_COUNT);
 }
 
 /* One chunk of the physical walk, given what its predecessor was. */

@@ -194,6 +194,8 @@ HOT uint32_t find_free(heap_t h, uint32_t len)
     if (head_at(cls_found) >= heap_first(h)) {
         return EMPTY_HEAD; /* a bit past every head: its head would lie in a chunk */
     }
+    /* (A bit whose head is a quick head leads to a parked chunk, which
+     * listed_ok refuses, blaming the bitmap.) */
     uint32_t off = ld(b, head_at(cls_found));
     return HARDENED && off == 0u ? EMPTY_HEAD : off;
 }
@@ -230,9 +232,14 @@ static mem_fault_t listed_ok(heap_t h, uint64_t key, uint32_t off, uint32_t need
     } else if (lf != 0u && !header_ok(b, key, off, lf)) {
         return MEM_FAULT_CORRUPT_HEADER;
     }
-    /* No free chunk there: whoever pointed at it is damaged, a list head
-     * (the context) or a chunk's link. Fault path only: scan the heads. */
+    /* No free chunk there: whoever pointed at it is damaged: the bitmap
+     * (a bit for a class the heap does not have, whose head word find_free
+     * read is a quick head), a list head (both the context) or a chunk's
+     * link. Fault path only: ask the bitmap, then scan the heads. */
     uint32_t classes = classes_at(heap_first(h));
+    if (bitmap_beyond(b, classes)) {
+        return MEM_FAULT_CORRUPT_CONTEXT;
+    }
     for (uint32_t c = 0; c < classes && c < MAX_FL * SL_COUNT; c++) {
         if (ld(b, head_at(c)) == off) {
             return MEM_FAULT_CORRUPT_CONTEXT;
@@ -743,7 +750,8 @@ HOT uint32_t alloc_growth(heap_t h, uint64_t key, uint32_t need, uint32_t off, u
     if (flushed > 0) {
         off = find_free(h, need);
     }
-    if (off + need > (hint & ~(GRANULE - 1u))) {
+    /* (off 0: find_free looked for an exact fit already.) */
+    if (off != 0u && off + need > (hint & ~(GRANULE - 1u))) {
         uint32_t exact = find_exact(h, need);
         off = exact != 0u && exact < off ? exact : off;
     }

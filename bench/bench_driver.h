@@ -33,8 +33,7 @@ static inline void bench_sequence(uint64_t seed, uint32_t min_size, uint32_t max
         fill[i] = bench_rng_range(&rng, min_size, max_size);
     }
     for (size_t i = 0; i < ops; i++) {
-        slot[i] = (uint32_t)(bench_rng_next(&rng) % live);
-        size[i] = bench_rng_range(&rng, min_size, max_size);
+        bench_rng_op(&rng, live, min_size, max_size, &slot[i], &size[i]);
     }
 }
 

@@ -33,3 +33,13 @@ static inline uint64_t bench_rng_next(uint64_t *state) {
 static inline uint32_t bench_rng_range(uint64_t *state, uint32_t lo, uint32_t hi) {
     return lo + (uint32_t)(bench_rng_next(state) % ((uint64_t)(hi - lo) + 1u));
 }
+
+/* One operation of the steady workloads: the slot of the live block
+ * replaced (of live), then its replacement's size in [lo, hi]; in this
+ * order, so that bench_sequence (bench_driver.h) and trace_pairs, which
+ * draws as it goes, replay the same requests for one seed. */
+static inline void bench_rng_op(uint64_t *state, size_t live, uint32_t lo, uint32_t hi, uint32_t *slot,
+                                uint32_t *size) {
+    *slot = (uint32_t)(bench_rng_next(state) % live);
+    *size = bench_rng_range(state, lo, hi);
+}

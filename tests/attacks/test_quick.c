@@ -184,6 +184,17 @@ static void fails_closed(mem_fault_t code, void *blk)
     expect_one(code, C);
 }
 
+/* A request of n bytes is refused: NULL, one fault (code, about want), and
+ * nothing written but the failed state. */
+static void alloc_refused(size_t n, mem_fault_t code, const void *want)
+{
+    uint8_t *snap = region_snapshot(&R);
+    assert_null(mem_alloc(C, n));
+    expect_one(code, want);
+    assert_int_equal(region_diff(&R, snap, true), SIZE_MAX);
+    free(snap);
+}
+
 /* Every test ends here: no stray handler call, (drain) nothing handed out
  * over a live block, the guards intact. */
 static void verdict(bool drain_it)
@@ -319,11 +330,7 @@ static void test_double_free_parked(void **state)
 static void head_refused(uint32_t head, const void *want)
 {
     head_put(S.len, head);
-    uint8_t *snap = region_snapshot(&R);
-    assert_null(mem_alloc(C, BLOCK));
-    expect_one(LNK, want);
-    assert_int_equal(region_diff(&R, snap, true), SIZE_MAX);
-    free(snap);
+    alloc_refused(BLOCK, LNK, want);
     fails_closed(LNK, S.a);
 }
 
@@ -457,6 +464,42 @@ static void first_past_end(uint32_t first)
 ATTACK_TEST(test_first_past_end_near, first_past_end(ARENA_SIZE))
 ATTACK_TEST(test_first_past_end_far, first_past_end(0x7FFFFF00u))
 
+/* A bit of the class bitmap set for a class the heap does not have, the one
+ * whose head word (HEADS_AT + 4 x class) is the quick head of b's parked
+ * list, in a heap whose free lists are empty (the rest taken whole, then b
+ * parked: no block has to reach past the mark, so nothing is flushed), then
+ * a request of another length: its good-fit search reaches that bit, and
+ * find_free, which tests only that the head word lies below FIRST, reads
+ * b's offset from the quick head. b is no free chunk; the request is
+ * refused, CORRUPT_CONTEXT at the context (the bitmap is the context's),
+ * nothing written but the failed state, and the heap fails closed, at both
+ * levels. Check: listed_ok's bitmap_beyond on its fault path; without it
+ * the damage is blamed on a link: CORRUPT_LINK at b. */
+static void test_bitmap_bit_of_quick_head(void **state)
+{
+    (void)state;
+    scene(false);
+    uint32_t rest = end_now() - (off_of(S.c) + S.len);
+    assert_int_equal(len_for(rest - MEM_CHUNK_OVERHEAD), rest);
+    uint8_t *d = take(rest - MEM_CHUNK_OVERHEAD, 0x44);
+    assert_int_equal(off_of(d) + chunk_len_of(d), end_now());
+    give_back(S.b);
+    assert_int_equal(head_get(S.len), off_of(S.b));
+    expect_none();
+    uint32_t cls = (quick_head(first_now(), S.len) - HEADS_AT) / 4u;
+    assert_true(cls >= classes_at(first_now()));
+    size_t n = 2u * BLOCK;
+    assert_true(len_for(n) != S.len && class_of(len_for(n)) + 1u <= cls);
+    uint8_t *w = ctx_word(C, 0) + BITMAP_AT + 8u * (cls / 64u);
+    uint64_t bits;
+    raw_read(&bits, w, sizeof bits);
+    bits |= (uint64_t)1u << (cls % 64u);
+    raw_write(w, &bits, sizeof bits);
+    alloc_refused(n, CTX, C);
+    fails_closed(CTX, S.a);
+    verdict(false);
+}
+
 /* ---- 3. a quick head aimed at a live block ------------------------------ */
 
 /* Tcache poisoning: the empty list of b's length given b, a live block of
@@ -472,11 +515,7 @@ static void test_head_at_live_block(void **state)
     uint8_t before[BLOCK + 8u];
     raw_read(before, S.b - 8, sizeof before);
     head_put(S.len, off_of(S.b));
-    uint8_t *snap = region_snapshot(&R);
-    assert_null(mem_alloc(C, BLOCK));
-    expect_one(LNK, S.b);
-    assert_int_equal(region_diff(&R, snap, true), SIZE_MAX);
-    free(snap);
+    alloc_refused(BLOCK, LNK, S.b);
     assert_true(raw_equal(S.b - 8, before, sizeof before));
     fails_closed(LNK, S.a);
     verdict(false);
@@ -539,11 +578,7 @@ static void test_link_at_live_block(void **state)
     expect_none();
     live_add(p, BLOCK);
     assert_int_equal(head_get(S.len), off_of(S.a));
-    uint8_t *snap = region_snapshot(&R);
-    assert_null(mem_alloc(C, BLOCK));
-    expect_one(LNK, S.a);
-    assert_int_equal(region_diff(&R, snap, true), SIZE_MAX);
-    free(snap);
+    alloc_refused(BLOCK, LNK, S.a);
     assert_true(raw_equal(S.a - 8, before, sizeof before));
     fails_closed(LNK, S.c);
     verdict(false);
@@ -613,11 +648,7 @@ static void test_parked_past_end(void **state)
     assert_true(len > end_now() - pos);
     forge_parked(heap_key(), pos, len);
     head_put(len, pos);
-    uint8_t *snap = region_snapshot(&R);
-    assert_null(mem_alloc(C, BLOCK));
-    expect_one(LNK, at(pos + 8u));
-    assert_int_equal(region_diff(&R, snap, true), SIZE_MAX);
-    free(snap);
+    alloc_refused(BLOCK, LNK, at(pos + 8u));
     fails_closed(LNK, S.a);
     verdict(false);
 }
@@ -1297,6 +1328,7 @@ int main(void)
         T(test_head_far_then_free),
         T(test_first_past_end_near),
         T(test_first_past_end_far),
+        T(test_bitmap_bit_of_quick_head),
         T(test_head_at_live_block),
         T(test_head_at_live_block_quick_set),
         T(test_link_at_live_block),

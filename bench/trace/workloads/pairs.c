@@ -64,15 +64,16 @@ int main(int argc, char **argv)
             return usage();
         }
         /* bench_sequence's draws in its order (the sizes of the live
-         * blocks, then a slot and a size per operation), drawn as it goes. */
+         * blocks, then bench_rng_op per operation), drawn as it goes. */
         uint64_t rng = bench_rng_seed(seed);
         for (uint64_t i = 0; i < live; i++) {
             g_live[i] = take(bench_rng_range(&rng, MIN_SIZE, (uint32_t)max));
         }
         for (uint64_t i = 0; i < ops; i++) {
-            uint32_t k = (uint32_t)(bench_rng_next(&rng) % live);
+            uint32_t k, n;
+            bench_rng_op(&rng, (size_t)live, MIN_SIZE, (uint32_t)max, &k, &n);
             free(g_live[k]);
-            g_live[k] = take(bench_rng_range(&rng, MIN_SIZE, (uint32_t)max));
+            g_live[k] = take(n);
         }
         for (uint64_t i = 0; i < live; i++) {
             free(g_live[i]);
